@@ -1,0 +1,48 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MARKET ?= data/market
+SEED ?= 7
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: venv demo test test-fast lint format typecheck bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip setuptools wheel
+
+# reinstall only when the project's metadata changes
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo ">>> installing choujian and its dependencies into $(VENV) (first time: several minutes)"
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	@bash scripts/demo.sh
+
+test: $(STAMP)
+	@bash scripts/test.sh
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow" -x
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/tokenize.py
+
+clean:
+	rm -rf data/market data/interim data/processed reports mlruns mlflow.db choujian.db test-artifacts

@@ -1,0 +1,201 @@
+"""A market: the four record tables, loaded and validated as a whole.
+
+`load_market(DIR)` reads `merchants`, `listings`, `reviews` and `lab_results` from `DIR` as Parquet or
+CSV (Parquet wins when both exist), validates every row against `features.records`, checks that ids
+are unique and references resolve, and returns typed DataFrames. Any bad row raises `RecordError`
+naming the file, the row and the column; nothing is returned half-loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from features.records import TABLES, LabResult, Listing, Merchant, Review
+
+logger = logging.getLogger(__name__)
+
+# id columns that must be unique within a table
+_KEYS = {"merchants": "merchant_id", "listings": "listing_id"}
+_DATE_COLUMNS = {
+    "merchants": ["opened_date"],
+    "listings": ["listed_date"],
+    "reviews": ["review_date"],
+    "lab_results": ["sampled_date"],
+}
+
+
+class RecordError(ValueError):
+    """A row in a user's file does not fit the schema.
+
+    `row` is the 1-based data row (the header is not counted); for CSV files `line` is the line number
+    in the file, header included.
+    """
+
+    def __init__(self, *, file: str, row: int | None, column: str | None, reason: str, csv: bool = False):
+        self.file, self.row, self.column, self.reason = file, row, column, reason
+        self.line = row + 1 if (csv and row is not None) else None
+        where = file
+        if row is not None:
+            where += f", row {row}" + (f" (line {self.line})" if self.line else "")
+        if column:
+            where += f", column '{column}'"
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass
+class Market:
+    """The four tables of one market, validated. `failure_types` is stored as a ';'-joined string."""
+
+    merchants: pd.DataFrame
+    listings: pd.DataFrame
+    reviews: pd.DataFrame = field(default_factory=lambda: _empty("reviews"))
+    lab_results: pd.DataFrame = field(default_factory=lambda: _empty("lab_results"))
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in TABLES}
+
+    def write(self, out: str | Path, *, fmt: str = "parquet") -> None:
+        """Write the four tables to `out` as Parquet (default) or CSV."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, df in self.tables().items():
+            if fmt == "parquet":
+                df.to_parquet(out / f"{name}.parquet", index=False)
+            elif fmt == "csv":
+                df.to_csv(out / f"{name}.csv", index=False)
+            else:
+                raise ValueError(f"unknown format {fmt!r}: use parquet or csv")
+
+
+def _columns(name: str) -> list[str]:
+    return list(TABLES[name].model_fields)
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in _columns(name)})
+
+
+def _table_path(directory: Path, name: str) -> Path | None:
+    for ext in ("parquet", "csv"):
+        p = directory / f"{name}.{ext}"
+        if p.exists():
+            return p
+    return None
+
+
+def read_table(path: str | Path, name: str) -> pd.DataFrame:
+    """Read one table file (CSV or Parquet) and validate every row against the schema `name`."""
+    path = Path(path)
+    is_csv = path.suffix.lower() == ".csv"
+    try:
+        if is_csv:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        else:
+            raw = pd.read_parquet(path)
+    except UnicodeDecodeError as e:
+        raise RecordError(file=str(path), row=None, column=None, reason=f"not UTF-8 text ({e.reason})") from e
+    except Exception as e:  # pandas/pyarrow raise many types for unreadable files
+        raise RecordError(file=str(path), row=None, column=None, reason=f"cannot read file: {e}") from e
+    return validate_frame(raw, name, source=str(path), csv=is_csv)
+
+
+def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = False) -> pd.DataFrame:
+    """Validate a raw frame against schema `name`; return a typed frame or raise `RecordError`."""
+    model: type[BaseModel] = TABLES[name]
+    required = [n for n, f in model.model_fields.items() if f.is_required()]
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise RecordError(
+            file=source, row=None, column=missing[0], reason=f"missing required column(s): {', '.join(missing)}"
+        )
+    rows: list[dict[str, Any]] = raw.to_dict("records")  # type: ignore[assignment]
+    if csv:
+        # empty CSV cells mean "not given": let the schema's defaults apply
+        rows = [{k: v for k, v in r.items() if v != ""} for r in rows]
+    adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
+    try:
+        records = adapter.validate_python(rows)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = err["loc"]
+        row = int(loc[0]) + 1 if loc and isinstance(loc[0], int) else None
+        column = str(loc[1]) if len(loc) > 1 else None
+        reason = err["msg"]
+        if column is not None and row is not None and column in raw.columns:
+            reason += f" (got {raw.iloc[row - 1][column]!r})"
+        more = e.error_count() - 1
+        if more:
+            reason += f"; {more} more error(s) in this file"
+        raise RecordError(file=source, row=row, column=column, reason=reason, csv=csv) from e
+    df = pd.DataFrame([r.model_dump(mode="python") for r in records], columns=list(model.model_fields))
+    if name == "lab_results":
+        df["failure_types"] = df["failure_types"].map(lambda ts: ";".join(str(t) for t in ts))
+        df["verdict"] = df["verdict"].map(str)
+    if name == "merchants":
+        df["registry_status"] = df["registry_status"].map(str)
+    for c in _DATE_COLUMNS[name]:
+        df[c] = pd.to_datetime(df[c])
+    key = _KEYS.get(name)
+    if key is not None:
+        dup = df[key].duplicated()
+        if dup.any():
+            i = int(dup.to_numpy().argmax())
+            raise RecordError(
+                file=source, row=i + 1, column=key, reason=f"duplicate id {df[key].iat[i]!r}", csv=csv
+            )
+    return df
+
+
+def _check_references(m: Market, sources: Mapping[str, str]) -> None:
+    def check(child: str, col: str, parent_ids: pd.Series, parent: str) -> None:
+        df = getattr(m, child)
+        bad = ~df[col].isin(parent_ids)
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise RecordError(
+                file=sources.get(child, child),
+                row=i + 1,
+                column=col,
+                reason=f"{df[col].iat[i]!r} is not in {parent} ({bad.sum()} row(s) like this)",
+                csv=sources.get(child, "").endswith(".csv"),
+            )
+
+    check("listings", "merchant_id", m.merchants["merchant_id"], "merchants")
+    check("reviews", "listing_id", m.listings["listing_id"], "listings")
+    check("lab_results", "listing_id", m.listings["listing_id"], "listings")
+
+
+def load_market(directory: str | Path) -> Market:
+    """Load and validate a market directory written by `choujian simulate` or exported by a user."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise RecordError(file=str(directory), row=None, column=None, reason="not a directory")
+    frames: dict[str, pd.DataFrame] = {}
+    sources: dict[str, str] = {}
+    for name in TABLES:
+        path = _table_path(directory, name)
+        if path is None:
+            if name in ("merchants", "listings"):
+                raise RecordError(
+                    file=str(directory / f"{name}.parquet"), row=None, column=None,
+                    reason=f"{name} table not found (.parquet or .csv)",
+                )
+            frames[name] = _empty(name)
+            continue
+        sources[name] = str(path)
+        frames[name] = read_table(path, name)
+        logger.info("loaded %s: %d rows from %s", name, len(frames[name]), path)
+    market = Market(**frames)
+    _check_references(market, sources)
+    return market
+
+
+__all__ = ["Market", "RecordError", "load_market", "read_table", "validate_frame", "Merchant", "Listing",
+           "Review", "LabResult"]

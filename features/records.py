@@ -1,0 +1,187 @@
+"""Record schemas for the four things a user brings: merchants, listings, reviews and lab results.
+
+These are the data contract shared by the simulator, the loaders, the feature pipeline and the API.
+Column names in CSV/Parquet files are the field names below.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# 统一社会信用代码 (GB 32100-2015): 18 characters from this alphabet, the last a check character.
+_CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT_RE = re.compile(rf"^[{_CREDIT_ALPHABET}]{{18}}$")
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9\-]{5,19}$")
+
+
+def _is_blank(v: object) -> bool:
+    """Missing in CSV/Parquet terms: None, NaN or an empty string."""
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+
+def credit_code_check_char(first17: str) -> str:
+    """Return the GB 32100-2015 check character for the first 17 characters of a credit code."""
+    total = sum(_CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    return _CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+def is_valid_credit_code(code: str) -> bool:
+    """True when `code` is a well-formed unified social credit code with a correct check character."""
+    return bool(_CREDIT_RE.match(code)) and credit_code_check_char(code[:17]) == code[17]
+
+
+class RegistryStatus(StrEnum):
+    """Registration status of the business entity behind a shop (国家企业信用信息公示系统)."""
+
+    normal = "normal"
+    abnormal_operations = "abnormal_operations"  # 经营异常名录
+    serious_violation = "serious_violation"  # 严重违法失信名单
+    revoked = "revoked"  # 吊销 / 注销
+
+
+class FailureType(StrEnum):
+    """Why a purchased sample failed its lab test."""
+
+    counterfeit = "counterfeit"  # 假冒
+    false_advertising = "false_advertising"  # 虚假标注 / 虚假宣传
+    quality = "quality"  # 质量不合格
+    three_no = "three_no"  # 三无产品
+
+
+class Verdict(StrEnum):
+    passed = "pass"
+    failed = "fail"
+
+
+_Id = Annotated[str, Field(min_length=1, max_length=64)]
+_Text = Annotated[str, Field(max_length=20_000)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+
+class Merchant(_Record):
+    """A shop on one platform, with the business registration behind it."""
+
+    merchant_id: _Id
+    platform: _Id
+    shop_name: Annotated[str, Field(min_length=1, max_length=200)]
+    credit_code: str | None = Field(default=None, description="统一社会信用代码, 18 characters")
+    phone: str | None = None
+    region: Annotated[str, Field(max_length=64)] = ""
+    opened_date: date
+    registry_status: RegistryStatus = RegistryStatus.normal
+    removals_elsewhere: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="times this shop was removed from other platforms, as the shop reports or is known"
+    )
+
+    @field_validator("credit_code", "phone", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        return None if _is_blank(v) else v
+
+    @field_validator("credit_code")
+    @classmethod
+    def _credit_code(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.upper()
+        if not is_valid_credit_code(v):
+            raise ValueError("not a valid 18-character unified social credit code (format or check character)")
+        return v
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = str(v).replace(" ", "")
+        if not _PHONE_RE.match(v):
+            raise ValueError("phone must be digits, optionally with '+' and '-'")
+        return v
+
+
+class Listing(_Record):
+    """A product listing as a platform shows it."""
+
+    listing_id: _Id
+    merchant_id: _Id
+    platform: _Id
+    category: Annotated[str, Field(min_length=1, max_length=64)]
+    brand: Annotated[str, Field(max_length=100)] = ""
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    description: _Text = ""
+    price: Annotated[float, Field(gt=0, lt=10_000_000)]
+    sales: Annotated[int, Field(ge=0)] = 0
+    ccc_cert: str | None = Field(default=None, description="3C certificate number, if the listing shows one")
+    listed_date: date
+
+    @field_validator("ccc_cert", mode="before")
+    @classmethod
+    def _cert_blank(cls, v: object) -> object:
+        return None if _is_blank(v) else v
+
+    @field_validator("brand", "description", mode="before")
+    @classmethod
+    def _text_blank(cls, v: object) -> object:
+        return "" if _is_blank(v) else v
+
+
+class Review(_Record):
+    """A buyer's review of a listing."""
+
+    listing_id: _Id
+    text: Annotated[str, Field(min_length=1, max_length=5_000)]
+    rating: Annotated[int, Field(ge=1, le=5)]
+    review_date: date
+
+
+class LabResult(_Record):
+    """A lab verdict on a purchased sample, recorded against the plan that chose it."""
+
+    listing_id: _Id
+    sampled_date: date
+    plan_id: _Id
+    verdict: Verdict
+    failure_types: list[FailureType] = Field(default_factory=list)
+    cost: Annotated[float, Field(ge=0)] = 0.0
+    inclusion_prob: float | None = Field(
+        default=None, gt=0, le=1, description="probability the plan that bought it had of choosing this listing"
+    )
+
+    @field_validator("failure_types", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if _is_blank(v):
+            return []
+        if isinstance(v, str):
+            return [p.strip() for p in re.split(r"[;,|]", v) if p.strip()]
+        return list(v) if not isinstance(v, list) else v  # type: ignore[arg-type]
+
+    @field_validator("inclusion_prob", mode="before")
+    @classmethod
+    def _nan_none(cls, v: object) -> object:
+        return None if _is_blank(v) else v
+
+    @model_validator(mode="after")
+    def _verdict_matches_types(self) -> LabResult:
+        if self.verdict is Verdict.failed and not self.failure_types:
+            raise ValueError("a failed verdict needs at least one failure type")
+        if self.verdict is Verdict.passed and self.failure_types:
+            raise ValueError("a passed verdict cannot carry failure types")
+        return self
+
+
+TABLES: dict[str, type[_Record]] = {
+    "merchants": Merchant,
+    "listings": Listing,
+    "reviews": Review,
+    "lab_results": LabResult,
+}

@@ -1,0 +1,73 @@
+"""What a scorer returns: the contract between the models and everything that shows their output
+(API, batch scoring, planner, CLI, web pages).
+
+A `RiskScorer` (the registered bundle implements it) turns a `features.market.Market` into one
+`ListingScore` per listing. Scores depend only on a listing's own record, its merchant's record, its own
+reviews and state fitted at training time, never on the other rows of the batch, so that one listing
+scored alone over HTTP, in a 1,000-listing batch or on Spark gets the same numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.market import Market
+
+#: the listing-level risks, in the order columns are written
+LISTING_RISKS = ("lab_fail", "counterfeit", "false_advertising")
+#: the merchant-level risk
+MERCHANT_RISK = "merchant_complaint"
+RISKS = (*LISTING_RISKS, MERCHANT_RISK)
+RiskName = Literal["lab_fail", "counterfeit", "false_advertising", "merchant_complaint"]
+
+
+class Evidence(BaseModel):
+    """A lexicon hit in the listing's own text, with its span in the *original* (un-normalised) text."""
+
+    kind: str = Field(description="lexicon kind, e.g. absolute_claim, efficacy_claim, counterfeit_cue")
+    phrase: str = Field(description="the lexicon entry that matched, e.g. 国家级")
+    field: Literal["title", "description", "review"]
+    start: int = Field(ge=0, description="start offset (characters) in the original text")
+    end: int = Field(ge=0, description="end offset, exclusive")
+    text: str = Field(description="the original characters at [start, end)")
+
+
+class Reason(BaseModel):
+    """One of the top reasons behind a score: a feature's contribution, in words."""
+
+    code: str = Field(description="stable reason code, e.g. ABSOLUTE_CLAIM, PRICE_BELOW_BRAND")
+    zh: str
+    en: str
+    contribution: float = Field(description="contribution to the score's log-odds")
+
+
+class RiskScore(BaseModel):
+    probability: float = Field(ge=0, le=1, description="calibrated probability")
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class ListingScore(BaseModel):
+    listing_id: str
+    merchant_id: str
+    risks: dict[RiskName, RiskScore]
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class RiskScorer(Protocol):
+    """What the registered model bundle offers to serving, batch scoring and the planner."""
+
+    name: str
+    version: str
+
+    def score_frame(self, market: Market) -> pd.DataFrame:
+        """Probabilities only, fast: one row per listing, columns `listing_id` and `p_<risk>` for RISKS."""
+        ...
+
+    def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[ListingScore]:
+        """Probabilities with reasons and evidence spans, one per listing, in the listings' order."""
+        ...

@@ -121,7 +121,7 @@ def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = Fal
         rows = [{k: v for k, v in r.items() if v != ""} for r in rows]
     adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
     try:
-        records = adapter.validate_python(rows)
+        records: list[BaseModel] = adapter.validate_python(rows)
     except ValidationError as e:
         err = e.errors()[0]
         loc = err["loc"]
@@ -147,9 +147,7 @@ def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = Fal
         dup = df[key].duplicated()
         if dup.any():
             i = int(dup.to_numpy().argmax())
-            raise RecordError(
-                file=source, row=i + 1, column=key, reason=f"duplicate id {df[key].iat[i]!r}", csv=csv
-            )
+            raise RecordError(file=source, row=i + 1, column=key, reason=f"duplicate id {df[key].iat[i]!r}", csv=csv)
     return df
 
 
@@ -184,7 +182,9 @@ def load_market(directory: str | Path) -> Market:
         if path is None:
             if name in ("merchants", "listings"):
                 raise RecordError(
-                    file=str(directory / f"{name}.parquet"), row=None, column=None,
+                    file=str(directory / f"{name}.parquet"),
+                    row=None,
+                    column=None,
                     reason=f"{name} table not found (.parquet or .csv)",
                 )
             frames[name] = _empty(name)
@@ -197,5 +197,14 @@ def load_market(directory: str | Path) -> Market:
     return market
 
 
-__all__ = ["Market", "RecordError", "load_market", "read_table", "validate_frame", "Merchant", "Listing",
-           "Review", "LabResult"]
+__all__ = [
+    "Market",
+    "RecordError",
+    "load_market",
+    "read_table",
+    "validate_frame",
+    "Merchant",
+    "Listing",
+    "Review",
+    "LabResult",
+]

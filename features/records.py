@@ -163,7 +163,7 @@ class LabResult(_Record):
             return []
         if isinstance(v, str):
             return [p.strip() for p in re.split(r"[;,|]", v) if p.strip()]
-        return list(v) if not isinstance(v, list) else v  # type: ignore[arg-type]
+        return v
 
     @field_validator("inclusion_prob", mode="before")
     @classmethod

@@ -1,0 +1,128 @@
+"""What the planner pages show, as plain typed rows: the templates depend on these and nothing else.
+
+`serving.web.backend` fills them from the service's store, planner and estimation code; keeping the
+templates off the service's own models means a change there breaks one adapter, not every page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from markupsafe import Markup
+
+from serving.web.charts import BarRow
+
+#: failure types as a planner reads them, in the order the form offers them
+FAILURE_TYPES_ZH: dict[str, str] = {
+    "counterfeit": "假冒",
+    "false_advertising": "虚假标注/宣传",
+    "quality": "质量不合格",
+    "three_no": "三无产品",
+}
+ROLES_ZH = {"planner": "抽检规划员", "admin": "管理员", "platform": "平台"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a key belongs to: its id (safe to show and to keep in a cookie) and its role."""
+
+    key_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class TopListing:
+    listing_id: str
+    title: str
+    category: str
+    platform: str
+    price: float
+    probability: float
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class MarketOverview:
+    """The current market as the champion model sees it."""
+
+    n_listings: int
+    n_merchants: int
+    mean_risk: float
+    n_high: int
+    by_category: list[BarRow]
+    by_platform: list[BarRow]
+    top: list[TopListing] = field(default_factory=list)
+    category_chart: Markup = Markup("")
+    platform_chart: Markup = Markup("")
+
+
+@dataclass
+class PlanForm:
+    """The plan builder's fields as typed (strings), so a rejected form comes back as the user left it."""
+
+    budget: str = "20000"
+    explore: str = "0.2"
+    per_merchant: str = "2"
+    seed: str = "7"
+    quota_min: dict[str, str] = field(default_factory=dict)
+    quota_max: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A validated plan request, in the units the planner takes."""
+
+    budget: float
+    explore: float
+    per_merchant: int | None
+    seed: int
+    quotas: dict[str, tuple[int | None, int | None]]  # category -> (min purchases, max purchases)
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    plan_id: str
+    created: str
+    budget: float
+    spent: float
+    explore: float
+    per_merchant: int | None
+    seed: int
+    n_targets: int
+    n_targeted: int
+    n_random: int
+    n_results: int
+    expected_failures: float
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    rank: int
+    listing_id: str
+    merchant_id: str
+    category: str
+    platform: str
+    title: str
+    cost: float
+    probability: float  # predicted failure probability
+    inclusion_prob: float
+    arm: str  # "targeted" | "random"
+    reasons: list[str]
+    result: str | None = None  # "pass" | "fail" once a lab result is recorded
+    failure_types: list[str] = field(default_factory=list)  # in Chinese
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    """A pass-rate estimate with its 95% interval (pass rate = 1 − failure rate)."""
+
+    plan_id: str
+    date: date | None
+    n: int
+    n_fail: int
+    pass_rate: float
+    low: float
+    high: float
+    three_no: float | None = None

@@ -95,6 +95,73 @@ def simulate_command(
 # (planner)
 # (serving)
 # (batch)
+class BatchEngine(StrEnum):
+    pandas = "pandas"
+    spark = "spark"
+
+
+@app.command("score-batch")
+def score_batch_command(
+    input_dir: Annotated[
+        str, typer.Option("--input", help="Market directory (Parquet or CSV tables, as `choujian simulate` writes).")
+    ],
+    output: Annotated[
+        str,
+        typer.Option(help="Output Parquet: one file (pandas) or a directory of part files (spark)."),
+    ],
+    engine: Annotated[BatchEngine, typer.Option(help="pandas: one process; spark: local[*] or spark-submit.")] = (
+        BatchEngine.pandas
+    ),
+    model: Annotated[
+        str, typer.Option(help="Alias, version, models:/ URI or local bundle folder of the scorer.")
+    ] = "champion",
+    partitions: Annotated[
+        int | None, typer.Option(min=1, help="Spark: scoring tasks / output files (default 2 x cores).")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="pandas: listings scored per call.")] = 20_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Spark: listings per Arrow batch.")] = 5_000,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output (atomically).")] = False,
+) -> None:
+    """Score every listing of a market into OUT.parquet: `listing_id` and one `p_<risk>` column per risk."""
+    from rich.console import Console
+
+    from features.market import RecordError
+    from training.registry import load_scorer
+
+    console = Console(stderr=True)
+    try:
+        if engine is BatchEngine.pandas:
+            from training.batch import check_local_market, score_pandas
+
+            check_local_market(input_dir)  # column errors before the model is loaded
+            scorer = load_scorer(model)
+            result = score_pandas(input_dir, output, scorer=scorer, chunk_size=chunk_size, overwrite=overwrite)
+        else:
+            from training.batch.spark_engine import SparkUnavailableError, inspect_market, score_spark, spark_session
+
+            try:
+                spark = spark_session(shuffle_partitions=partitions)
+            except SparkUnavailableError as e:
+                console.print(f"[red]error:[/red] {e}")
+                raise typer.Exit(2) from e
+            inspect_market(spark, input_dir)  # column errors before the model is loaded
+            scorer = load_scorer(model)
+            result = score_spark(
+                input_dir,
+                output,
+                scorer=scorer,
+                spark=spark,
+                partitions=partitions,
+                batch_size=batch_size,
+                overwrite=overwrite,
+            )
+    except (RecordError, FileExistsError, FileNotFoundError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    console.print(
+        f"scored {result.n_listings:,} listings with {scorer.name} {scorer.version} ({engine.value}) in "
+        f"{result.seconds:.1f} s ({result.listings_per_second:,.0f} listings/s) → {result.output}"
+    )
 
 
 def main() -> None:

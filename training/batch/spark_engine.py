@@ -1,0 +1,601 @@
+"""The Spark engine: join inside Spark, score partitions with the bundle through Arrow (`mapInPandas`).
+
+How a run goes (every step before the scoring job is cheap; no row is scored before all pass):
+
+1. Column check from the files' headers/footers only (`check_columns`): a missing column fails with the
+   table and column name before any Spark job runs.
+2. Distributed key checks, as `load_market` does them: unique `merchant_id` / `listing_id`, and every
+   `listings.merchant_id`, `reviews.listing_id`, `lab_results.listing_id` resolves.
+3. Row validation with the *same* pydantic schema as `load_market` (`features.market.validate_frame`),
+   run per partition on the executors: merchants and lab results in a validation-only pass, listings
+   and reviews inside the scoring pass itself. A bad row fails the job; the driver re-raises it as
+   `RecordError` naming the table, the row's id and the column. (Row numbers are not known on a
+   cluster, ids are.)
+4. Scoring: reviews are grouped per listing into an array (reviews are the big table), merchants are
+   joined as a struct, and `mapInPandas` rebuilds a small `Market` per Arrow batch and calls the
+   bundle's `score_frame`. The bundle is serialized once on the driver, broadcast, and deserialized at
+   most once per Python worker process (module-level cache), never per row or per batch.
+5. Output: Spark writes a directory of Parquet part files to a hidden temporary sibling of `--output`,
+   which is renamed into place only when the job has succeeded, so the output is complete or absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from features.market import Market, RecordError, validate_frame
+from features.records import TABLES
+from models.contract import RiskScorer
+from training.batch.common import (
+    ROW_ID_COLUMN,
+    SCORE_COLUMNS,
+    BatchResult,
+    check_columns,
+    check_scores,
+    schema_columns,
+)
+
+if TYPE_CHECKING:
+    from pyspark import Broadcast, SparkContext
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+_RECORD_ERROR_MARK = "CHOUJIAN_RECORD_ERROR::"
+_RECORD_ERROR_RE = re.compile(re.escape(_RECORD_ERROR_MARK) + r"(\{[^\n]*\})")
+#: columns added by the join; they cannot clash with schema columns (those never start with "_")
+_MERCHANT, _REVIEWS, _ORD, _LID, _MID = "_merchant", "_reviews", "_ord", "_lid", "_mid"
+OUTPUT_SCHEMA = "listing_id string, " + ", ".join(f"{c} double" for c in SCORE_COLUMNS)
+
+
+class SparkUnavailableError(RuntimeError):
+    """Spark cannot start here (no Java)."""
+
+
+def java_available() -> bool:
+    """True when a `java` executable is on PATH or under JAVA_HOME."""
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java")) or bool(home and Path(home, "bin", "java").exists())
+
+
+def _date_columns(name: str) -> list[str]:
+    return [n for n, f in TABLES[name].model_fields.items() if f.annotation is date]
+
+
+# --- session ---------------------------------------------------------------------------------------
+
+
+def local_conf(*, cores: int, driver_memory: str = "2g", shuffle_partitions: int | None = None) -> dict[str, str]:
+    """Settings for a local Spark on a small machine (documented in docs/spark.md)."""
+    partitions = str(shuffle_partitions or 2 * cores)
+    return {
+        "spark.master": f"local[{cores}]",
+        "spark.driver.memory": driver_memory,
+        # 200 shuffle partitions (the default) are 200 Python tasks for a few thousand listings each
+        "spark.sql.shuffle.partitions": partitions,
+        "spark.default.parallelism": partitions,
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "5000",
+        # worker reuse is what keeps the deserialized bundle alive between tasks
+        "spark.python.worker.reuse": "true",
+        "spark.sql.session.timeZone": "UTC",
+        # pandas writes nanosecond timestamps, which Spark refuses to read as timestamps; read them as
+        # longs and convert (see `_read_table`)
+        "spark.sql.legacy.parquet.nanosAsLong": "true",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": "ERROR",
+        "spark.sql.adaptive.enabled": "true",
+    }
+
+
+def spark_session(
+    *,
+    app_name: str = "choujian-score-batch",
+    cores: int | None = None,
+    driver_memory: str = "2g",
+    shuffle_partitions: int | None = None,
+    conf: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """A SparkSession: the one `spark-submit` started (cluster settings untouched), else a local one.
+
+    Local sessions get `local_conf` (all cores by default) and run their Python workers with this
+    interpreter unless PYSPARK_PYTHON says otherwise.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName(app_name)
+    # spark-submit starts the JVM first and hands its gateway to this process: it owns the settings
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        if not java_available():
+            raise SparkUnavailableError(
+                "the Spark engine needs Java 17 or newer (java on PATH or JAVA_HOME); use --engine pandas"
+            )
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        settings = local_conf(
+            cores=cores or os.cpu_count() or 1, driver_memory=driver_memory, shuffle_partitions=shuffle_partitions
+        )
+        for key, value in {**settings, **(conf or {})}.items():
+            builder = builder.config(key, value)
+    elif conf:
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per closed gateway connection
+    return spark
+
+
+# --- file system (Hadoop's, so that hdfs:// and s3a:// paths work as well as local ones) ------------
+
+
+class _FS:
+    def __init__(self, spark: SparkSession, path: str):
+        jvm: Any = spark.sparkContext._jvm
+        self._jvm = jvm
+        self._path_cls = jvm.org.apache.hadoop.fs.Path
+        self.fs: Any = self._path_cls(path).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+    def path(self, p: str) -> Any:
+        return self._path_cls(p)
+
+    def exists(self, p: str) -> bool:
+        return bool(self.fs.exists(self.path(p)))
+
+    def is_dir(self, p: str) -> bool:
+        return bool(self.fs.isDirectory(self.path(p)))
+
+    def delete(self, p: str) -> None:
+        self.fs.delete(self.path(p), True)
+
+    def rename(self, src: str, dst: str) -> None:
+        if not self.fs.rename(self.path(src), self.path(dst)):
+            raise OSError(f"could not rename {src} to {dst}")
+
+    def sibling(self, p: str, tag: str) -> str:
+        jp = self.fs.makeQualified(self.path(p))
+        return str(self._path_cls(jp.getParent(), f".{jp.getName()}.{tag}-{uuid.uuid4().hex[:12]}").toString())
+
+    def qualified(self, p: str) -> str:
+        return str(self.fs.makeQualified(self.path(p)).toString())
+
+
+# --- reading and checks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table as found in the input: where, which format, which schema columns it has."""
+
+    name: str
+    source: str
+    csv: bool
+    columns: tuple[str, ...]
+
+
+def _find_table(fs: _FS, directory: str, name: str) -> str | None:
+    for ext in ("parquet", "csv"):
+        p = f"{directory.rstrip('/')}/{name}.{ext}"
+        if fs.exists(p):
+            return p
+    return None
+
+
+def _read_raw(spark: SparkSession, path: str, *, csv: bool) -> DataFrame:
+    if csv:
+        # as pandas reads it: every cell a string, RFC 4180 quoting (doubled quotes, newlines in cells)
+        return spark.read.options(
+            header="true", multiLine="true", escape='"', encoding="UTF-8", inferSchema="false", mode="FAILFAST"
+        ).csv(path)
+    return spark.read.parquet(path)
+
+
+def _read_table(spark: SparkSession, spec: TableSpec) -> DataFrame:
+    """Read one table keeping only its schema columns; nanosecond timestamps become timestamps."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType
+
+    df = _read_raw(spark, spec.source, csv=spec.csv)
+    cols = []
+    for c in spec.columns:
+        col = F.col(f"`{c}`")
+        if not spec.csv and c in _date_columns(spec.name) and isinstance(df.schema[c].dataType, LongType):
+            col = F.timestamp_micros(F.floor(col / 1000).cast("long"))  # ns since epoch (nanosAsLong)
+        cols.append(col.alias(c))
+    return df.select(*cols)
+
+
+def inspect_market(spark: SparkSession, directory: str) -> dict[str, TableSpec]:
+    """Find the tables and check their columns from headers/footers only, before any scoring work."""
+    fs = _FS(spark, directory)
+    if not fs.is_dir(directory):
+        raise RecordError(file=directory, row=None, column=None, reason="not a directory")
+    found: dict[str, list[str] | None] = {}
+    sources: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for name in TABLES:
+        p = _find_table(fs, directory, name)
+        sources[name] = p or f"{directory.rstrip('/')}/{name}.parquet"
+        if p is None:
+            found[name] = None
+            continue
+        paths[name] = p
+        try:
+            found[name] = list(_read_raw(spark, p, csv=p.endswith(".csv")).columns)
+        except Exception as e:  # Spark raises AnalysisException and friends for unreadable files
+            raise RecordError(file=p, row=None, column=None, reason=f"cannot read table: {e}") from e
+    check_columns(found, sources)
+    return {
+        name: TableSpec(
+            name=name,
+            source=p,
+            csv=p.endswith(".csv"),
+            columns=tuple(c for c in schema_columns(name) if c in (found[name] or [])),
+        )
+        for name, p in paths.items()
+    }
+
+
+def _trimmed(column: str) -> Any:
+    from pyspark.sql import functions as F
+
+    # pydantic strips whitespace from ids; join on what it will see
+    return F.trim(F.col(f"`{column}`").cast("string"))
+
+
+def _check_unique(df: DataFrame, spec: TableSpec, key: str) -> None:
+    from pyspark.sql import functions as F
+
+    dup = df.where(_trimmed(key).isNotNull()).groupBy(_trimmed(key).alias("k")).count().where(F.col("count") > 1)
+    first = dup.limit(1).collect()
+    if first:
+        raise RecordError(file=spec.source, row=None, column=key, reason=f"duplicate id {first[0]['k']!r}")
+
+
+def _check_resolves(child: DataFrame, spec: TableSpec, col: str, parent_ids: DataFrame, parent: str) -> None:
+    from pyspark.sql import functions as F
+
+    keys = child.select(_trimmed(col).alias("k")).where(F.col("k").isNotNull())
+    orphans = keys.join(parent_ids, keys["k"] == parent_ids["pk"], "left_anti")
+    row = orphans.agg(F.count(F.lit(1)).alias("n"), F.first("k").alias("k")).collect()[0]
+    if row["n"]:
+        raise RecordError(
+            file=spec.source,
+            row=None,
+            column=col,
+            reason=f"{row['k']!r} is not in {parent} ({row['n']} row(s) like this)",
+        )
+
+
+# --- executor side ---------------------------------------------------------------------------------
+
+#: the deserialized bundle of the current run, per Python worker process (workers are reused)
+_SCORER_CACHE: dict[str, RiskScorer] = {}
+
+
+def _executor_scorer(token: str, payload: Broadcast[bytes]) -> RiskScorer:
+    scorer = _SCORER_CACHE.get(token)
+    if scorer is None:
+        from pyspark import cloudpickle
+
+        _SCORER_CACHE.clear()  # a long-lived worker keeps only the current run's bundle
+        scorer = cloudpickle.loads(payload.value)
+        _SCORER_CACHE[token] = scorer
+        logger.info("worker %d loaded scorer %s", os.getpid(), token)
+    return scorer
+
+
+def _record_error(spec: TableSpec, raw: pd.DataFrame, err: RecordError) -> RuntimeError:
+    id_col = ROW_ID_COLUMN[spec.name]
+    row_id = None
+    if err.row is not None and id_col in raw.columns and 0 < err.row <= len(raw):
+        row_id = raw[id_col].iat[err.row - 1]
+    info = {
+        "file": spec.source,
+        "table": spec.name,
+        "column": err.column,
+        "reason": err.reason,
+        "id_column": id_col,
+        "id": None if row_id is None else str(row_id),
+    }
+    return RuntimeError(_RECORD_ERROR_MARK + json.dumps(info, ensure_ascii=True))
+
+
+def _validate(raw: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """`load_market`'s row validation on a slice of a table; errors carry the row's id to the driver."""
+    raw = raw.loc[:, list(spec.columns)].reset_index(drop=True)
+    if spec.csv:
+        # pandas reads CSV with keep_default_na=False: an empty cell is "", which the schema treats as
+        # "not given"; Spark reads it as null
+        raw = raw.astype(object).where(raw.notna(), "")
+    try:
+        return validate_frame(raw, spec.name, source=spec.source, csv=spec.csv)
+    except RecordError as e:
+        raise _record_error(spec, raw, e) from None
+
+
+def _validate_partition(spec: TableSpec, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    for batch in batches:
+        _validate(batch, spec)
+        yield pd.DataFrame({"n": [len(batch)]})
+
+
+def _empty_frame(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in schema_columns(name)})
+
+
+def market_from_batch(batch: pd.DataFrame, specs: Mapping[str, TableSpec]) -> Market:
+    """Rebuild a validated `Market` from joined rows: listing columns, a merchant struct, a review array."""
+    listings = _validate(batch, specs["listings"])
+    merchant_rows = pd.DataFrame(list(batch[_MERCHANT]), columns=list(specs["merchants"].columns))
+    merchant_rows = merchant_rows.drop_duplicates(subset="merchant_id", ignore_index=True)
+    merchants = _validate(merchant_rows, specs["merchants"])
+    if "reviews" in specs:
+        review_spec = specs["reviews"]
+        rows = [r for arr in batch[_REVIEWS] if arr is not None for r in arr]
+        review_rows = pd.DataFrame(rows, columns=[_ORD, *review_spec.columns])
+        reviews = _validate(review_rows, review_spec) if len(review_rows) else _empty_frame("reviews")
+    else:
+        reviews = _empty_frame("reviews")
+    # lab results are labels, not scoring inputs (see models.contract): every engine scores without them
+    return Market(merchants=merchants, listings=listings, reviews=reviews, lab_results=_empty_frame("lab_results"))
+
+
+def _score_partition(
+    specs: Mapping[str, TableSpec], token: str, payload: Broadcast[bytes], batches: Iterator[pd.DataFrame]
+) -> Iterator[pd.DataFrame]:
+    scorer = _executor_scorer(token, payload)
+    for batch in batches:
+        if batch.empty:
+            continue
+        market = market_from_batch(batch, specs)
+        scores = scorer.score_frame(market)
+        yield check_scores(scores, market.listings["listing_id"], scorer_name=scorer.name)
+
+
+# --- progress --------------------------------------------------------------------------------------
+
+
+class SparkProgress:
+    """A rich progress bar per Spark stage, fed by a thread that polls `sc.statusTracker()`."""
+
+    def __init__(self, sc: SparkContext, *, enabled: bool = True, interval: float = 0.5):
+        self._sc, self._enabled, self._interval = sc, enabled, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.phase = ""
+        self._bars: dict[int, Any] = {}
+        self._progress: Any = None
+
+    def __enter__(self) -> SparkProgress:
+        if not self._enabled:
+            return self
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("tasks"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self._progress.start()
+        self._thread = threading.Thread(target=self._run, name="spark-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.poll()
+            except Exception:  # the tracker can fail while the context shuts down; progress is cosmetic
+                logger.debug("status tracker poll failed", exc_info=True)
+
+    def poll(self) -> None:
+        """Update the bars from the status tracker (called by the thread)."""
+        tracker = self._sc.statusTracker()
+        active = set(tracker.getActiveStageIds())
+        for sid in active:
+            info = tracker.getStageInfo(sid)
+            if info is None:
+                continue
+            label = f"{self.phase}: stage {sid}" if self.phase else f"stage {sid}"
+            if sid not in self._bars:
+                self._bars[sid] = self._progress.add_task(label, total=info.numTasks)
+            self._progress.update(self._bars[sid], total=info.numTasks, completed=info.numCompletedTasks)
+        for sid, bar in self._bars.items():
+            if sid not in active:
+                task = self._progress.tasks[bar] if bar < len(self._progress.tasks) else None
+                if task is not None and task.total is not None:
+                    self._progress.update(bar, completed=task.total)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._progress is not None:
+            if exc is None:
+                self.poll()
+            self._progress.stop()
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def _reraise_record_error(e: BaseException) -> None:
+    """Turn a row error raised on an executor back into a `RecordError` on the driver."""
+    m = _RECORD_ERROR_RE.search(str(e))
+    if m is None:
+        return
+    info = json.loads(m.group(1))
+    where = f"{info['id_column']} {info['id']!r}: " if info.get("id") is not None else ""
+    raise RecordError(file=info["file"], row=None, column=info["column"], reason=where + info["reason"]) from None
+
+
+def _join(tables: Mapping[str, DataFrame], specs: Mapping[str, TableSpec], *, partitions: int) -> DataFrame:
+    """Listings with their merchant as a struct and their reviews (in file order) as an array, in
+    `partitions` partitions hashed on the listing id."""
+    from pyspark.sql import functions as F
+
+    listing_cols = [F.col(f"`{c}`") for c in specs["listings"].columns]
+    # Spark sizes partitions by bytes, but the cost here is Python scoring per listing: a 30 MB
+    # listings file would be one task on one core. Hash listings into a fixed number of partitions;
+    # the grouped reviews are shuffled on the same key, so the join keeps this partitioning.
+    listings = (
+        tables["listings"]
+        .select(*listing_cols, _trimmed("listing_id").alias(_LID), _trimmed("merchant_id").alias(_MID))
+        .repartition(partitions, _LID)
+    )
+    merchants = tables["merchants"].select(
+        _trimmed("merchant_id").alias("_mkey"),
+        F.struct(*[F.col(f"`{c}`") for c in specs["merchants"].columns]).alias(_MERCHANT),
+    )
+    joined = listings.join(merchants, listings[_MID] == merchants["_mkey"], "inner")
+    out_cols = [*listing_cols, F.col(_MERCHANT)]
+    if "reviews" in specs:
+        review_cols = [F.col(f"`{c}`") for c in specs["reviews"].columns]
+        # the ordinal, taken before the shuffle, keeps each listing's reviews in file order
+        reviews = (
+            tables["reviews"]
+            .withColumn(_ORD, F.monotonically_increasing_id())
+            .groupBy(_trimmed("listing_id").alias("_rkey"))
+            .agg(F.array_sort(F.collect_list(F.struct(F.col(_ORD), *review_cols))).alias(_REVIEWS))
+        )
+        joined = joined.join(reviews, joined[_LID] == reviews["_rkey"], "left")
+        out_cols.append(F.col(_REVIEWS))
+    return joined.select(*out_cols)
+
+
+def score_spark(
+    input_dir: str | Path,
+    output: str | Path,
+    *,
+    scorer: RiskScorer,
+    spark: SparkSession | None = None,
+    partitions: int | None = None,
+    batch_size: int = 5000,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> BatchResult:
+    """Score every listing of a market directory on Spark into a Parquet directory at `output`.
+
+    Args:
+        spark: the session to use; by default the spark-submit one or a local one (`spark_session`).
+        partitions: the number of scoring tasks (and output part files); default: the session's
+            `spark.sql.shuffle.partitions` (locally 2 x cores).
+        batch_size: listings per Arrow batch handed to `score_frame` (bounds worker memory).
+    """
+    from pyspark import cloudpickle
+    from pyspark.sql import functions as F
+
+    if partitions is not None and partitions < 1:
+        raise ValueError("partitions must be at least 1")
+    t0 = time.perf_counter()
+    spark = spark or spark_session(shuffle_partitions=partitions)
+    sc = spark.sparkContext
+    input_dir, output = str(input_dir), str(output)
+    out_fs = _FS(spark, output)
+    out = out_fs.qualified(output)
+    if out_fs.exists(out) and not overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    specs = inspect_market(spark, input_dir)
+    phases = {"check_columns": time.perf_counter() - t0}
+
+    partitions = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 2 * sc.defaultParallelism)
+    runtime = {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_size),
+        "spark.sql.shuffle.partitions": str(partitions),
+        # adaptive execution would merge "small" partitions back into one Python task
+        "spark.sql.adaptive.coalescePartitions.enabled": "false",
+    }
+    saved = {k: spark.conf.get(k, None) for k in runtime}
+    for k, v in runtime.items():
+        spark.conf.set(k, v)
+
+    payload = cloudpickle.dumps(scorer)
+    token = hashlib.sha1(payload).hexdigest()[:16]
+    shipped = sc.broadcast(payload)
+    logger.info("broadcasting scorer %s %s (%.1f MB)", scorer.name, scorer.version, len(payload) / 1e6)
+    tmp = out_fs.sibling(out, "tmp")
+    try:
+        with SparkProgress(sc, enabled=progress) as bar:
+            t = time.perf_counter()
+            tables = {name: _read_table(spark, spec) for name, spec in specs.items()}
+            bar.phase = "checking ids"
+            _check_unique(tables["merchants"], specs["merchants"], "merchant_id")
+            _check_unique(tables["listings"], specs["listings"], "listing_id")
+            merchant_ids = tables["merchants"].select(_trimmed("merchant_id").alias("pk"))
+            listing_ids = tables["listings"].select(_trimmed("listing_id").alias("pk"))
+            _check_resolves(tables["listings"], specs["listings"], "merchant_id", merchant_ids, "merchants")
+            for child in ("reviews", "lab_results"):
+                if child in specs:
+                    _check_resolves(tables[child], specs[child], "listing_id", listing_ids, "listings")
+            phases["check_ids"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            for name in ("merchants", "lab_results"):
+                if name in specs:
+                    bar.phase = f"validating {name}"
+                    check = functools.partial(_validate_partition, specs[name])
+                    tables[name].mapInPandas(check, "n long").agg(F.sum("n")).collect()
+            phases["validate_merchants_lab_results"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            bar.phase = "scoring"
+            score = functools.partial(_score_partition, specs, token, shipped)
+            scored = _join(tables, specs, partitions=partitions).mapInPandas(score, OUTPUT_SCHEMA)
+            scored.write.parquet(tmp)
+            phases["validate_score_write"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if out_fs.exists(out):
+            if not overwrite:
+                raise FileExistsError(f"{output} appeared while scoring; pass --overwrite to replace it")
+            aside = out_fs.sibling(out, "old")
+            out_fs.rename(out, aside)
+            out_fs.rename(tmp, out)
+            out_fs.delete(aside)
+        else:
+            out_fs.rename(tmp, out)
+        n = spark.read.parquet(out).count()  # from the Parquet footers
+        phases["publish"] = time.perf_counter() - t
+    except Exception as e:
+        _reraise_record_error(e)
+        raise
+    finally:
+        if out_fs.exists(tmp):
+            out_fs.delete(tmp)
+        shipped.destroy()
+        for k, old in saved.items():
+            if old is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, old)
+    seconds = time.perf_counter() - t0
+    logger.info("wrote %d scores to %s in %.1fs", n, out, seconds)
+    return BatchResult(engine="spark", output=output, n_listings=n, seconds=seconds, phases=phases)

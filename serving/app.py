@@ -1,0 +1,256 @@
+"""The FastAPI app factory: `create_app(settings)`; `choujian serve` runs it under uvicorn.
+
+The `lifespan` migrates the store, ensures the bootstrap admin key, and loads the model once from the
+MLflow registry alias; requests get all three through dependencies on `app.state`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving import store
+from serving.db import make_engine, make_sessionmaker
+from serving.metrics import Metrics, MetricsMiddleware
+from serving.runtime import Loader, MarketCache, ModelHolder, registry_loader
+from serving.service import RequestProblem
+from serving.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+抽检 **Choujian**: risk scores for listings before approval, merchant credit grades, and budgeted
+mystery-buyer (神秘买家) sampling plans with honest pass-rate estimates.
+
+Authenticate with `Authorization: Bearer <key>`; keys are created with `choujian keys create --role …`.
+Roles: **platform** scores listings; **planner** works with plans, lab results and estimates; **admin**
+manages keys and reloads the model (and may do everything else).
+"""
+
+TAGS = [
+    {"name": "scoring", "description": "上架前风险评分 — score listings before approval (platform)"},
+    {"name": "merchants", "description": "商家信用分级 — merchant complaint risk and red/yellow/green grade"},
+    {"name": "plans", "description": "抽检计划 — sampling plans, lab results and pass-rate estimates (planner)"},
+    {"name": "model", "description": "模型信息 — the model in service"},
+    {"name": "admin", "description": "管理 — API keys and model reload (admin)"},
+    {"name": "ops", "description": "health, readiness and Prometheus metrics"},
+]
+
+
+# --- errors: every 4xx/5xx carries `detail` and a one-line `message` naming the field ----------------
+def _path(loc: Any) -> str:
+    """`("body", "listings", 3, "price")` → `listings[3].price`."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+def _record_id(body: Any, loc: list[Any]) -> str | None:
+    """The id of the record an error is in (`listing_id=…`), so a bad row in a batch is named."""
+    node = body
+    found = None
+    for p in loc[1:] if loc and loc[0] == "body" else loc:
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, dict):
+            for key in ("listing_id", "merchant_id"):
+                if isinstance(node.get(key), str | int):
+                    found = f"{key}={node[key]}"
+                    break
+    return found
+
+
+def _items(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "value_error")),
+        }
+        for e in errors
+    ]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = _items(list(exc.errors()))
+    first = items[0] if items else {"loc": ["body"], "msg": "invalid request"}
+    msg = f"{_path(first['loc'])}: {first['msg']}"
+    rid = _record_id(exc.body, list(first["loc"]))
+    if rid:
+        msg += f" ({rid})"
+    if len(items) > 1:
+        msg += f"; {len(items) - 1} more error(s)"
+    return JSONResponse(status_code=422, content={"detail": items, "message": msg})
+
+
+async def _problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestProblem)
+    msg = f"{_path(exc.loc)}: {exc.msg}"
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={"detail": [{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}], "message": msg},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={"detail": detail, "message": detail},
+        headers=getattr(exc, "headers", None),
+    )
+
+
+# --- oversize bodies -----------------------------------------------------------------------------------
+class BodyLimitMiddleware:
+    """413 for bodies over `limit` bytes: by Content-Length up front, and by counting a streamed body."""
+
+    def __init__(self, app: ASGIApp, *, limit: int):
+        self.app, self.limit = app, limit
+
+    async def _reject(self, send: Send) -> None:
+        body = (
+            b'{"detail":"request body too large","message":"request body too large: the limit is '
+            + str(self.limit).encode()
+            + b' bytes; split the batch"}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._reject(send)
+                    return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(self.limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject(send)
+
+
+class _TooLarge(HTTPException):
+    """Raised from `receive` mid-stream; FastAPI re-raises HTTP errors from the body reader, so this becomes a 413."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body too large: the limit is {limit} bytes; split the batch")
+
+
+# --- the app -------------------------------------------------------------------------------------------
+def create_app(settings: Settings | None = None, *, loader: Loader | None = None) -> FastAPI:
+    """Build the app. `loader` replaces the registry loader (e.g. a bundle already in memory)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+    holder = ModelHolder(loader or registry_loader(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        if settings.migrate_on_start:
+            store.upgrade(engine)
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        if settings.bootstrap_admin_key is not None:
+            with app.state.sessions() as s:
+                if store.ensure_key(
+                    s, key=settings.bootstrap_admin_key.get_secret_value(), role="admin", name="bootstrap"
+                ):
+                    logger.info("created the bootstrap admin key")
+        if settings.load_model_on_start:
+            try:
+                loaded = holder.reload()
+                metrics.set_model(loaded.info.name, loaded.info.version)
+            except Exception:
+                # keep serving health checks: /readyz says why, and an admin can reload once it is fixed
+                logger.exception("could not load the model %s", settings.model_ref)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="抽检 Choujian API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.models = holder
+    app.state.metrics = metrics
+    app.state.market = MarketCache(settings.market_dir)
+    app.state.reload_lock = threading.Lock()
+
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestProblem, _problem)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+    from serving.routers import admin, merchants, model, ops, plans, scoring
+
+    for r in (scoring.router, merchants.router, plans.router, model.router, admin.router, ops.router):
+        app.include_router(r)
+    _include_web(app)
+
+    # outermost first: the size limit answers before anything reads the body; metrics time everything
+    app.add_middleware(MetricsMiddleware, metrics=metrics, router_app=app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    return app
+
+
+def _include_web(app: FastAPI) -> None:
+    """Mount the planner pages (issue 8) when they are installed with the package."""
+    try:
+        from serving.web.routes import router as web_router
+    except ImportError as e:
+        logger.warning("planner web pages not available: %s", e)
+        return
+    app.include_router(web_router)

@@ -1,0 +1,160 @@
+"""The store's tables (SQLAlchemy 2 typed ORM) and engine set-up.
+
+The schema is owned by the Alembic migrations in `serving/migrations`; these classes must match them
+(a test compares the migrated database with this metadata).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, stored as UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 hash is stored; `key_id` is the public prefix used to find it."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class Plan(Base):
+    """A stored sampling plan: its parameters, the model and market it was made from, and its summary."""
+
+    __tablename__ = "plans"
+
+    plan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    budget: Mapped[float] = mapped_column(Float)
+    epsilon: Mapped[float] = mapped_column(Float)
+    per_merchant_cap: Mapped[int | None] = mapped_column(Integer, default=None)
+    seed: Mapped[int] = mapped_column(Integer)
+    quotas: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(64))
+    market_fingerprint: Mapped[str] = mapped_column(String(64))
+    n_candidates: Mapped[int] = mapped_column(Integer)
+    n_targets: Mapped[int] = mapped_column(Integer)
+    spent: Mapped[float] = mapped_column(Float)
+    # population counts per category etc.: what the estimators need besides the targets
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    targets: Mapped[list[PlanTarget]] = relationship(
+        back_populates="plan", order_by="PlanTarget.rank", cascade="all, delete-orphan", lazy="selectin"
+    )
+    frame: Mapped[PlanFrame | None] = relationship(cascade="all, delete-orphan", lazy="select")
+
+
+class PlanFrame(Base):
+    """The plan's whole design frame (every candidate, its stratum and inclusion probability, in the
+    systematic order) as compressed Parquet: the estimators need all of it, not only the targets."""
+
+    __tablename__ = "plan_frames"
+
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.plan_id", ondelete="CASCADE"), primary_key=True)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    parquet: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PlanTarget(Base):
+    """One listing a plan buys, with the probability the design had of choosing it."""
+
+    __tablename__ = "plan_targets"
+
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.plan_id", ondelete="CASCADE"), primary_key=True)
+    listing_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    rank: Mapped[int] = mapped_column(Integer)
+    arm: Mapped[str] = mapped_column(String(16))
+    cost: Mapped[float] = mapped_column(Float)
+    p_fail: Mapped[float] = mapped_column(Float)
+    inclusion_prob: Mapped[float] = mapped_column(Float)
+    expected_yield: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    plan: Mapped[Plan] = relationship(back_populates="targets")
+
+
+class LabResultRow(Base):
+    """A lab verdict recorded against a plan; (plan_id, listing_id) is unique so re-sends are idempotent."""
+
+    __tablename__ = "lab_results"
+    __table_args__ = (UniqueConstraint("plan_id", "listing_id", name="uq_lab_results_plan_listing"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.plan_id", ondelete="CASCADE"), index=True)
+    listing_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(8))
+    failure_types: Mapped[str] = mapped_column(String(200), default="")
+    sampled_date: Mapped[date] = mapped_column(Date)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    inclusion_prob: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_by: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets cross-thread use, a busy timeout and enforced foreign keys."""
+    if url.startswith("sqlite"):
+        connect_args = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (responses are built after the commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Yield a session; roll back on error, always close."""
+    session = factory()
+    try:
+        yield session
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()

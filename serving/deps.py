@@ -1,0 +1,52 @@
+"""FastAPI dependencies: the settings, a database session and the model, all taken from `app.state`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from serving.runtime import LoadedModel, MarketCache, ModelHolder
+from serving.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request, closed (and rolled back if uncommitted) at the end."""
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_model(request: Request) -> LoadedModel:
+    """The model serving this request, captured once (a reload during the request does not affect it)."""
+    holder: ModelHolder = request.app.state.models
+    model = holder.current
+    if model is None:
+        detail = "no model loaded" + (f": {holder.last_error}" if holder.last_error else "")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail)
+    return model
+
+
+def get_market_cache(request: Request) -> MarketCache:
+    """The scored-market cache (plan candidates)."""
+    cache: MarketCache = request.app.state.market
+    return cache
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ModelDep = Annotated[LoadedModel, Depends(get_model)]
+MarketDep = Annotated[MarketCache, Depends(get_market_cache)]

@@ -1,0 +1,69 @@
+"""Admin: API keys and hot model reload."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, HTTPException, Request, status
+
+from serving import store
+from serving.auth import AdminKey
+from serving.db import ApiKey
+from serving.deps import SessionDep
+from serving.routers._responses import AUTH, BODY, CONFLICT, NO_MODEL, NOT_FOUND
+from serving.runtime import ModelHolder
+from serving.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, ModelInfoOut
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=AUTH)
+
+
+def _key_out(row: ApiKey) -> KeyOut:
+    return KeyOut(key_id=row.key_id, role=row.role, name=row.name, created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+@router.post("/keys", response_model=KeyCreated, status_code=201, responses=BODY, summary="创建密钥 — create a key")
+def create_key(body: KeyCreate, session: SessionDep, _: AdminKey) -> KeyCreated:
+    """Create an API key; the secret is in this response only (only its hash is stored)."""
+    row, key = store.create_key(session, role=body.role, name=body.name)
+    return KeyCreated(**_key_out(row).model_dump(), key=key)
+
+
+@router.get("/keys", response_model=KeyList, summary="列出密钥 — list keys")
+def list_keys(session: SessionDep, _: AdminKey, include_revoked: bool = False) -> KeyList:
+    """Keys (never their secrets), newest first."""
+    return KeyList(keys=[_key_out(r) for r in store.list_keys(session, include_revoked=include_revoked)])
+
+
+@router.delete(
+    "/keys/{key_id}", response_model=KeyOut, responses={**NOT_FOUND, **CONFLICT}, summary="吊销密钥 — revoke a key"
+)
+def revoke_key(key_id: str, session: SessionDep, who: AdminKey) -> KeyOut:
+    """Revoke a key at once (idempotent). An admin cannot revoke the key it is using."""
+    if key_id == who.key_id:
+        raise HTTPException(status.HTTP_409_CONFLICT, "refusing to revoke the key this request uses")
+    row = store.revoke_key(session, key_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no key {key_id!r}")
+    return _key_out(row)
+
+
+@router.post("/model/reload", response_model=ModelInfoOut, responses=NO_MODEL, summary="热更新模型 — reload the model")
+async def reload_model(request: Request, _: AdminKey) -> ModelInfoOut:
+    """Load the registry alias again and swap it in atomically; in-flight requests finish on the old model."""
+    holder: ModelHolder = request.app.state.models
+    settings = request.app.state.settings
+    try:
+        # loading takes seconds: do it off the event loop so other requests keep flowing
+        loaded = await asyncio.to_thread(holder.reload)
+    except Exception as e:
+        request.app.state.metrics.reloads.labels(outcome="failed").inc()
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"reload failed, the old model keeps serving: {e}"
+        ) from e
+    request.app.state.metrics.reloads.labels(outcome="ok").inc()
+    request.app.state.metrics.set_model(loaded.info.name, loaded.info.version)
+    return ModelInfoOut(
+        **loaded.info.model_dump(),
+        review_thresholds=settings.review_thresholds,
+        block_thresholds=settings.block_thresholds,
+    )

@@ -1,0 +1,118 @@
+"""Sampling plans: create, fetch, list; lab results against a plan; pass-rate estimates (planner keys)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from sqlalchemy.orm import Session
+
+from serving import service, store
+from serving.auth import PlannerKey
+from serving.db import Plan as PlanRow
+from serving.deps import MarketDep, ModelDep, SessionDep, SettingsDep
+from serving.routers._responses import AUTH, BODY, CONFLICT, NO_MODEL, NOT_FOUND
+from serving.schemas import EstimateOut, PlanCreate, PlanList, PlanOut, ResultList, ResultsIn, ResultsOut
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=AUTH)
+
+PlanId = Annotated[str, Path(min_length=1, max_length=64, description="plan id", examples=["plan-20261123-1a2b3c4d"])]
+
+
+def _plan(session: Session, plan_id: str) -> PlanRow:
+    row = store.get_plan(session, plan_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no plan {plan_id!r}")
+    return row
+
+
+def _n_results(session: Session, plan_id: str) -> int:
+    return len(store.list_results(session, plan_id))
+
+
+@router.post(
+    "",
+    response_model=PlanOut,
+    status_code=201,
+    responses={**BODY, **NO_MODEL},
+    summary="生成抽检计划 — create a sampling plan",
+)
+def create_plan(
+    body: PlanCreate, session: SessionDep, model: ModelDep, market: MarketDep, settings: SettingsDep, who: PlannerKey
+) -> PlanOut:
+    """Score the current market, then spend ε of the budget on a stratified random arm and the rest on the
+    listings with the most expected failures per yuan, within quotas and the per-merchant cap. Every
+    candidate's inclusion probability is recorded; the same seed on the same market and model gives the
+    same plan."""
+    try:
+        row = service.create_plan(session, model, market, settings, body, created_by=who.key_id)
+    except service.Unavailable as e:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(e)) from e
+    return service.plan_out(row, 0)
+
+
+@router.get("", response_model=PlanList, summary="计划列表 — list plans")
+def list_plans(
+    session: SessionDep,
+    _: PlannerKey,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> PlanList:
+    """Plans, newest first."""
+    rows, total = store.list_plans(session, limit=limit, offset=offset)
+    return PlanList(
+        total=total,
+        limit=limit,
+        offset=offset,
+        plans=[service.plan_summary(r, _n_results(session, r.plan_id)) for r in rows],
+    )
+
+
+@router.get("/{plan_id}", response_model=PlanOut, responses=NOT_FOUND, summary="查看计划 — fetch a plan")
+def get_plan(plan_id: PlanId, session: SessionDep, _: PlannerKey) -> PlanOut:
+    """A stored plan with its ranked targets, their costs, arms, inclusion probabilities and reasons."""
+    row = _plan(session, plan_id)
+    return service.plan_out(row, _n_results(session, plan_id))
+
+
+@router.post(
+    "/{plan_id}/results",
+    response_model=ResultsOut,
+    responses={**NOT_FOUND, **CONFLICT, **BODY},
+    summary="录入检测结果 — record lab results",
+)
+def record_results(plan_id: PlanId, body: ResultsIn, session: SessionDep, who: PlannerKey) -> ResultsOut:
+    """Record lab verdicts for the plan's purchases, all or nothing. Idempotent: a result sent again is stored
+    once (`status: unchanged`); a different verdict for a listing that already has one is refused with 409."""
+    row = _plan(session, plan_id)
+    return service.record_results(session, row, body.results, recorded_by=who.key_id)
+
+
+@router.get(
+    "/{plan_id}/results", response_model=ResultList, responses=NOT_FOUND, summary="检测结果 — results of a plan"
+)
+def list_results(plan_id: PlanId, session: SessionDep, _: PlannerKey) -> ResultList:
+    """All lab results recorded against the plan."""
+    _plan(session, plan_id)
+    return ResultList(plan_id=plan_id, results=[service.result_out(r) for r in store.list_results(session, plan_id)])
+
+
+@router.get(
+    "/{plan_id}/estimate",
+    response_model=EstimateOut,
+    responses={**NOT_FOUND, **NO_MODEL},
+    summary="合格率估计 — pass-rate estimates with intervals",
+)
+def estimate(
+    plan_id: PlanId,
+    session: SessionDep,
+    _: PlannerKey,
+    confidence: Annotated[float, Query(gt=0.5, lt=1, description="interval coverage")] = 0.95,
+) -> EstimateOut:
+    """Horvitz–Thompson / Hájek estimates of the market failure, pass and three-no (三无) rates, overall and per
+    category, with confidence intervals, from the targeted and random arms together."""
+    row = _plan(session, plan_id)
+    try:
+        return service.estimate_plan(session, row, confidence=confidence)
+    except service.Unavailable as e:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(e)) from e

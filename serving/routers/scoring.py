@@ -1,0 +1,40 @@
+"""Score listings before approval: one, or a batch of up to 1,000 (platform keys)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from serving.auth import ScoringKey
+from serving.deps import ModelDep, SettingsDep
+from serving.routers._responses import AUTH, BODY, NO_MODEL
+from serving.schemas import BatchScoreRequest, BatchScoreResponse, ScoreRequest, ScoreResponse
+from serving.service import RequestProblem, decision_counts, model_ref, score_records
+
+router = APIRouter(prefix="/v1/score", tags=["scoring"], responses={**AUTH, **BODY, **NO_MODEL})
+
+
+@router.post("/listing", response_model=ScoreResponse, summary="评分单个商品 — score one listing")
+def score_listing(
+    body: ScoreRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey, request: Request
+) -> ScoreResponse:
+    """Calibrated risks per type, an accept/review/block decision, reasons and evidence spans for one listing."""
+    [result] = score_records(model, settings, merchants=[body.merchant], listings=[body.listing], reviews=body.reviews)
+    request.app.state.metrics.scores.labels(endpoint="listing", decision=result.decision.value).inc()
+    return ScoreResponse(model=model_ref(model), result=result)
+
+
+@router.post("/batch", response_model=BatchScoreResponse, summary="批量评分 — score up to 1,000 listings")
+def score_batch(
+    body: BatchScoreRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey, request: Request
+) -> BatchScoreResponse:
+    """Score a batch; listings reference the request's merchants, reviews reference its listings."""
+    if len(body.listings) > settings.max_batch:
+        raise RequestProblem(
+            ["body", "listings"], f"at most {settings.max_batch} listings per call, got {len(body.listings)}"
+        )
+    results = score_records(model, settings, merchants=body.merchants, listings=body.listings, reviews=body.reviews)
+    counts = decision_counts(results)
+    for decision, n in counts.items():
+        if n:
+            request.app.state.metrics.scores.labels(endpoint="batch", decision=decision.value).inc(n)
+    return BatchScoreResponse(model=model_ref(model), results=results, decisions=counts)

@@ -1,0 +1,197 @@
+"""What the app holds while it runs: the loaded model (swappable atomically) and the scored market.
+
+A request captures `ModelHolder.current` once and uses that object to the end, so a reload that swaps
+the reference mid-request cannot give one response two models' numbers or fail it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from features.market import Market, validate_frame
+from features.records import Listing, Merchant, Review
+
+if TYPE_CHECKING:
+    from models.contract import RiskScorer
+    from serving.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ModelInfo(BaseModel):
+    """What is serving: registry name, version and alias, when it was trained, and its holdout metrics."""
+
+    name: str = Field(examples=["choujian-listing"])
+    version: str = Field(examples=["3"])
+    alias: str | None = Field(default=None, examples=["champion"])
+    source: str = Field(description="what was loaded", examples=["models:/choujian-listing@champion"])
+    trained_at: str | None = Field(default=None, description="training date (ISO 8601)", examples=["2026-11-23"])
+    loaded_at: datetime
+    metrics: dict[str, float] = Field(default_factory=dict, examples=[{"pr_auc_lab_fail": 0.61}])
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A scorer and what we know about it; immutable so it can be shared across threads."""
+
+    scorer: RiskScorer
+    info: ModelInfo
+
+
+Loader = Callable[[], LoadedModel]
+
+
+class ModelHolder:
+    """Holds the current model; `reload` builds the new one fully before swapping the reference."""
+
+    def __init__(self, loader: Loader):
+        self._loader = loader
+        self._current: LoadedModel | None = None
+        self._reload_lock = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> LoadedModel | None:
+        return self._current
+
+    def reload(self) -> LoadedModel:
+        """Load a model and swap it in; on failure the old one keeps serving and the error is raised."""
+        with self._reload_lock:  # one reload at a time; readers never wait on this lock
+            try:
+                new = self._loader()
+            except Exception as e:
+                self.last_error = f"{type(e).__name__}: {e}"
+                raise
+            self._current = new  # a single reference assignment: atomic for readers
+            self.last_error = None
+            logger.info("serving model %s version %s", new.info.name, new.info.version)
+            return new
+
+
+def _flatten_metrics(raw: Any, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            out.update(_flatten_metrics(v, f"{prefix}{k}." if not isinstance(v, int | float) else f"{prefix}{k}"))
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        out[prefix.rstrip(".")] = float(raw)
+    return out
+
+
+def describe(scorer: RiskScorer, *, source: str, alias: str | None) -> ModelInfo:
+    """Model info from the scorer and the metadata its bundle carries (training date, metrics)."""
+    meta: dict[str, Any] = dict(getattr(scorer, "metadata", {}) or {})
+    summary = meta.get("summary") if isinstance(meta.get("summary"), dict) else {}
+    trained = next(
+        (
+            str(d[k])
+            for d in (meta, summary)
+            for k in ("trained_at", "training_date", "created_at", "date")
+            if isinstance(d, dict) and d.get(k)
+        ),
+        None,
+    )
+    metrics = _flatten_metrics(meta.get("metrics", {}))
+    if not metrics and isinstance(summary, dict):
+        metrics = _flatten_metrics({k: v for k, v in summary.items() if isinstance(v, int | float)})
+    return ModelInfo(
+        name=str(scorer.name),
+        version=str(scorer.version),
+        alias=alias,
+        source=source,
+        trained_at=trained,
+        loaded_at=datetime.now(UTC),
+        metrics=metrics,
+    )
+
+
+def registry_loader(settings: Settings) -> Loader:
+    """Load from the MLflow registry alias (or `CHOUJIAN_MODEL_URI`) through the registry engineer's loader."""
+
+    def load() -> LoadedModel:
+        from training.registry import load_scorer
+
+        ref = settings.model_uri or settings.model_alias
+        scorer = load_scorer(ref, registered_model=settings.model_name)
+        alias = None if settings.model_uri else settings.model_alias
+        source = settings.model_uri or f"models:/{settings.model_name}@{settings.model_alias}"
+        return LoadedModel(scorer=scorer, info=describe(scorer, source=source, alias=alias))
+
+    return load
+
+
+# --- records → Market: the same validation and dtypes as `load_market` --------------------------------
+def _frame(records: Sequence[BaseModel], name: str) -> pd.DataFrame:
+    rows = [r.model_dump(mode="python") for r in records]
+    from features.records import TABLES
+
+    raw = pd.DataFrame(rows, columns=list(TABLES[name].model_fields))
+    return validate_frame(raw, name, source=f"request {name}")
+
+
+def market_from_records(
+    *, merchants: Sequence[Merchant], listings: Sequence[Listing], reviews: Sequence[Review]
+) -> Market:
+    """A Market built from request records by the loader's own validation, so dtypes match files exactly."""
+    return Market(
+        merchants=_frame(merchants, "merchants"),
+        listings=_frame(listings, "listings"),
+        reviews=_frame(reviews, "reviews"),
+    )
+
+
+# --- the current market: plan candidates ---------------------------------------------------------------
+def fingerprint_dir(directory: Path) -> str:
+    """Cheap identity of a market folder: names, sizes and modification times of its table files."""
+    h = hashlib.sha256()
+    for p in sorted(directory.glob("*")):
+        if p.suffix in (".parquet", ".csv"):
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class ScoredMarket:
+    """The current market, scored by one model version."""
+
+    market: Market
+    scores: pd.DataFrame  # RiskScorer.score_frame output
+    fingerprint: str
+    model_version: str
+
+
+@dataclass
+class MarketCache:
+    """Loads and scores the market folder once per (files, model version); reloads when either changes."""
+
+    directory: Path
+    _cached: ScoredMarket | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, model: LoadedModel) -> ScoredMarket:
+        """The scored market for `model`; raises FileNotFoundError / RecordError when there is none."""
+        from features.market import load_market
+
+        if not self.directory.is_dir():
+            raise FileNotFoundError(f"no market at {self.directory} (set CHOUJIAN_MARKET_DIR or run choujian simulate)")
+        with self._lock:  # concurrent plan requests share one scoring pass
+            fp = fingerprint_dir(self.directory)
+            c = self._cached
+            if c is not None and c.fingerprint == fp and c.model_version == model.info.version:
+                return c
+            market = load_market(self.directory)
+            scores = model.scorer.score_frame(market)
+            self._cached = ScoredMarket(market=market, scores=scores, fingerprint=fp, model_version=model.info.version)
+            logger.info("scored market %s (%d listings) with model %s", fp, len(scores), model.info.version)
+            return self._cached

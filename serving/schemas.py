@@ -1,0 +1,403 @@
+"""Request and response models of the JSON API, with Chinese examples for the OpenAPI docs.
+
+Records inside requests are the project's own record schemas (`features.records`), so the API accepts
+exactly what the files and the batch scorer accept.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
+from models.contract import ListingScore, Reason
+from serving.decisions import Decision, Grade, GradeReason, Trigger
+from serving.runtime import ModelInfo
+
+# --- examples -----------------------------------------------------------------------------------------
+MERCHANT_EXAMPLE: dict[str, Any] = {
+    "merchant_id": "M00042",
+    "platform": "淘宝",
+    "shop_name": "康美保健品旗舰店",
+    "credit_code": "91330106MA2GL5XX1D",
+    "phone": "0571-88886666",
+    "region": "浙江杭州",
+    "opened_date": "2023-05-12",
+    "registry_status": "normal",
+    "removals_elsewhere": 0,
+}
+LISTING_EXAMPLE: dict[str, Any] = {
+    "listing_id": "L0012345",
+    "merchant_id": "M00042",
+    "platform": "淘宝",
+    "category": "保健食品",
+    "brand": "康美",
+    "title": "国家级专利 灵芝孢子粉 根治失眠 增强免疫力",
+    "description": "纯天然无添加，三天见效，最好的灵芝孢子粉，假一赔十。",
+    "price": 89.0,
+    "sales": 1520,
+    "ccc_cert": None,
+    "listed_date": "2026-10-01",
+}
+REVIEW_EXAMPLE: dict[str, Any] = {
+    "listing_id": "L0012345",
+    "text": "吃了一个月没有任何效果，客服也不理人，感觉是假货。",
+    "rating": 1,
+    "review_date": "2026-11-02",
+}
+
+
+# --- errors -------------------------------------------------------------------------------------------
+class ErrorItem(BaseModel):
+    """One problem with a request, located by its path in the body."""
+
+    loc: list[str | int] = Field(examples=[["body", "listings", 3, "price"]])
+    msg: str = Field(examples=["Input should be greater than 0"])
+    type: str = Field(default="value_error", examples=["greater_than"])
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: `message` is one readable line, `detail` the structured problems."""
+
+    detail: list[ErrorItem] | str
+    message: str = Field(examples=["listings[3].price: Input should be greater than 0 (listing_id=L0012345)"])
+
+
+# --- scoring ------------------------------------------------------------------------------------------
+class ModelRef(BaseModel):
+    name: str = Field(examples=["choujian-listing"])
+    version: str = Field(examples=["3"])
+
+
+class ScoreRequest(BaseModel):
+    """One listing to score before approval, with its merchant and (optionally) its reviews."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"listing": LISTING_EXAMPLE, "merchant": MERCHANT_EXAMPLE, "reviews": [REVIEW_EXAMPLE]}]
+        }
+    )
+
+    listing: Listing
+    merchant: Merchant
+    reviews: list[Review] = Field(default_factory=list, max_length=5_000)
+
+    @model_validator(mode="after")
+    def _linked(self) -> ScoreRequest:
+        if self.listing.merchant_id != self.merchant.merchant_id:
+            raise ValueError(
+                f"listing.merchant_id {self.listing.merchant_id!r} does not match merchant.merchant_id "
+                f"{self.merchant.merchant_id!r}"
+            )
+        for i, r in enumerate(self.reviews):
+            if r.listing_id != self.listing.listing_id:
+                raise ValueError(
+                    f"reviews[{i}].listing_id {r.listing_id!r} is not the listing {self.listing.listing_id!r}"
+                )
+        return self
+
+
+class BatchScoreRequest(BaseModel):
+    """Up to 1,000 listings, the merchants they reference, and their reviews (optional)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"listings": [LISTING_EXAMPLE], "merchants": [MERCHANT_EXAMPLE], "reviews": [REVIEW_EXAMPLE]}]
+        }
+    )
+
+    listings: Annotated[list[Listing], Field(min_length=1, max_length=1000)]
+    merchants: Annotated[list[Merchant], Field(min_length=1, max_length=1000)]
+    reviews: Annotated[list[Review], Field(max_length=100_000)] = Field(default_factory=list)
+
+
+class ScoredListing(ListingScore):
+    """A listing's calibrated risks, reasons and evidence, and what to do with it."""
+
+    decision: Decision = Field(description="accept 通过 / review 人工复核 / block 拦截")
+    triggers: list[Trigger] = Field(default_factory=list, description="thresholds reached, most severe first")
+
+
+class ScoreResponse(BaseModel):
+    model: ModelRef
+    result: ScoredListing
+
+
+class BatchScoreResponse(BaseModel):
+    model: ModelRef
+    results: list[ScoredListing] = Field(description="in the order of the request's listings")
+    decisions: dict[Decision, int] = Field(description="how many listings got each decision")
+
+
+# --- merchants ----------------------------------------------------------------------------------------
+class MerchantRiskRequest(BaseModel):
+    """A merchant with its listings (at least one) and their reviews."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"merchant": MERCHANT_EXAMPLE, "listings": [LISTING_EXAMPLE], "reviews": []}]}
+    )
+
+    merchant: Merchant
+    listings: Annotated[list[Listing], Field(min_length=1, max_length=1000)]
+    reviews: Annotated[list[Review], Field(max_length=100_000)] = Field(default_factory=list)
+
+
+class MerchantRisk(BaseModel):
+    """Complaint-prone score and the three-colour credit grade (红/黄/绿) with reasons."""
+
+    merchant_id: str = Field(examples=["M00042"])
+    shop_name: str = Field(examples=["康美保健品旗舰店"])
+    platform: str = Field(examples=["淘宝"])
+    complaint_prob: float = Field(ge=0, le=1, description="calibrated probability the merchant is complaint-prone")
+    grade: Grade
+    grade_reasons: list[GradeReason]
+    model_reasons: list[Reason] = Field(description="top contributions to the complaint score")
+    n_listings: int = Field(ge=0)
+
+
+class MerchantRiskResponse(BaseModel):
+    model: ModelRef
+    result: MerchantRisk
+
+
+# --- plans --------------------------------------------------------------------------------------------
+class QuotaIn(BaseModel):
+    """Limits on one category over the whole plan: purchases and/or yuan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_purchases: int = Field(default=0, ge=0, le=1_000_000)
+    max_purchases: int | None = Field(default=None, ge=0, le=1_000_000)
+    min_yuan: float = Field(default=0.0, ge=0, le=1e12)
+    max_yuan: float | None = Field(default=None, ge=0, le=1e12)
+
+
+class PlanCreate(BaseModel):
+    """What a planner asks for: budget (yuan, purchase + lab fee), ε, quotas, per-merchant cap and seed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "2026年第四季度 保健食品 专项抽检",
+                    "budget": 50000,
+                    "epsilon": 0.2,
+                    "per_merchant_cap": 2,
+                    "quotas": {"保健食品": {"min_purchases": 5}, "儿童玩具": {"max_yuan": 8000}},
+                    "seed": 7,
+                }
+            ]
+        },
+    )
+
+    name: str = Field(default="", max_length=200)
+    budget: float = Field(gt=0, le=1e10, description="yuan: purchase prices plus lab fees")
+    epsilon: float = Field(default=0.2, ge=0, lt=1, description="share of the budget for the random arm (ε)")
+    per_merchant_cap: int | None = Field(default=None, ge=1, le=1_000_000)
+    cap_scope: Literal["plan", "targeted"] = "plan"
+    quotas: dict[Annotated[str, Field(min_length=1, max_length=64)], QuotaIn] = Field(default_factory=dict)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+
+
+class PlanTargetOut(BaseModel):
+    """A listing to buy: rank, expected yield, cost, the arm that chose it, its inclusion probability."""
+
+    rank: int = Field(ge=1)
+    listing_id: str
+    merchant_id: str
+    category: str = Field(examples=["保健食品"])
+    arm: Literal["targeted", "random"]
+    cost: float = Field(description="yuan")
+    p_fail: float = Field(ge=0, le=1, description="calibrated failure probability")
+    expected_yield: float = Field(description="expected failures found by this purchase")
+    inclusion_prob: float = Field(gt=0, le=1, description="probability the design had of choosing it")
+    reasons: list[str] = Field(examples=[["绝对化用语: 国家级", "价格远低于品牌均价"]])
+
+
+class PlanSummaryOut(BaseModel):
+    plan_id: str
+    name: str
+    created_at: datetime
+    created_by: str | None
+    budget: float
+    epsilon: float
+    per_merchant_cap: int | None
+    seed: int
+    model: ModelRef
+    market_fingerprint: str
+    n_candidates: int
+    n_targets: int
+    spent: float = Field(description="yuan the plan's purchases cost")
+    n_results: int = Field(default=0, description="lab results recorded so far")
+
+
+class PlanOut(PlanSummaryOut):
+    quotas: dict[str, QuotaIn]
+    design: dict[str, Any] = Field(description="the planner's design numbers (random arm λ, worst-case cost, …)")
+    targets: list[PlanTargetOut]
+
+
+class PlanList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    plans: list[PlanSummaryOut]
+
+
+# --- results and estimates ----------------------------------------------------------------------------
+class ResultIn(BaseModel):
+    """A lab verdict on a purchased sample of one of the plan's targets."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "listing_id": "L0012345",
+                    "sampled_date": "2026-11-20",
+                    "verdict": "fail",
+                    "failure_types": ["false_advertising"],
+                    "cost": 168.0,
+                }
+            ]
+        },
+    )
+
+    listing_id: Annotated[str, Field(min_length=1, max_length=64)]
+    sampled_date: date
+    verdict: Verdict
+    failure_types: list[FailureType] = Field(default_factory=list, max_length=4)
+    cost: float = Field(default=0.0, ge=0, le=1e9)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResultIn:
+        # the same rule as the record schema, so the API and files agree
+        LabResult(
+            listing_id=self.listing_id,
+            sampled_date=self.sampled_date,
+            plan_id="p",
+            verdict=self.verdict,
+            failure_types=self.failure_types,
+            cost=self.cost,
+        )
+        return self
+
+
+class ResultsIn(BaseModel):
+    results: Annotated[list[ResultIn], Field(min_length=1, max_length=10_000)]
+
+
+class ResultOut(BaseModel):
+    listing_id: str
+    verdict: Verdict
+    failure_types: list[FailureType]
+    sampled_date: date
+    cost: float
+    inclusion_prob: float
+    recorded_at: datetime
+    status: Literal["created", "unchanged"] | None = Field(
+        default=None, description="on POST: stored now, or already stored identically (idempotent re-send)"
+    )
+
+
+class ResultsOut(BaseModel):
+    plan_id: str
+    created: int
+    unchanged: int
+    results: list[ResultOut]
+
+
+class ResultList(BaseModel):
+    plan_id: str
+    results: list[ResultOut]
+
+
+class RateOut(BaseModel):
+    """One rate over one domain: the primary estimate with its interval, and both estimators' numbers."""
+
+    outcome: Literal["fail", "three_no"]
+    domain: str = Field(description="'all' or a category", examples=["保健食品"])
+    population: int = Field(description="candidate listings in the domain (non-zero inclusion probability)")
+    n_sampled: int = Field(description="purchases with results in the domain")
+    n_random: int = Field(description="random draws in the domain that were not targeted")
+    estimate: float | None
+    lower: float
+    upper: float
+    se: float | None
+    ht: float
+    ht_low: float
+    ht_high: float
+    hajek: float | None
+    hajek_low: float
+    hajek_high: float
+    naive: float | None = Field(description="mean over purchases: biased upwards by targeting, for comparison")
+
+
+class PassRate(BaseModel):
+    """The market pass rate (1 − failure rate) with its interval."""
+
+    estimate: float | None = Field(examples=[0.87])
+    lower: float = Field(examples=[0.82])
+    upper: float = Field(examples=[0.91])
+
+
+class EstimateOut(BaseModel):
+    """Design-based estimates of the market's pass, failure and three-no (三无) rates from one plan."""
+
+    plan_id: str
+    complete: bool = Field(description="every purchase of the plan has a lab result")
+    n_purchases: int
+    n_results: int
+    confidence: float = Field(examples=[0.95])
+    method: Literal["ht", "hajek"] = Field(description="primary estimator: Horvitz–Thompson when complete, else Hájek")
+    pass_rate: PassRate
+    fail_rate: RateOut
+    three_no_rate: RateOut
+    by_category: list[RateOut] = Field(description="failure and three-no rates per category")
+    notes: list[str] = Field(default_factory=list)
+
+
+# --- admin --------------------------------------------------------------------------------------------
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"role": "planner", "name": "浙江省市场监管局 抽检科"}]}
+    )
+
+    role: Literal["platform", "planner", "admin"]
+    name: str = Field(default="", max_length=200)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    role: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the secret key: shown once, store it now")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class ModelInfoOut(ModelInfo):
+    review_thresholds: dict[str, float]
+    block_thresholds: dict[str, float]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "not ready"]
+    model_loaded: bool
+    database: bool
+    model_version: str | None = None
+    problems: list[str] = Field(default_factory=list)

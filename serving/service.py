@@ -1,0 +1,510 @@
+"""Service functions behind the routes (and the web pages): scoring, merchant grades, plans, results.
+
+Routes stay thin: they authenticate, call one of these, and return its typed result. Problems a client
+can fix raise `RequestProblem` (→ 4xx with the field named); nothing here knows about HTTP otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from features.market import Market, RecordError
+from features.records import FailureType, Listing, Merchant, Review, Verdict
+from models.contract import LISTING_RISKS, MERCHANT_RISK
+from serving import store
+from serving.db import LabResultRow, utcnow
+from serving.db import Plan as PlanRow
+from serving.db import PlanFrame as PlanFrameRow
+from serving.db import PlanTarget as PlanTargetRow
+from serving.decisions import Decision, decide, merchant_grade
+from serving.runtime import LoadedModel, MarketCache, ScoredMarket, market_from_records
+from serving.schemas import (
+    EstimateOut,
+    MerchantRisk,
+    ModelRef,
+    PassRate,
+    PlanCreate,
+    PlanOut,
+    PlanSummaryOut,
+    PlanTargetOut,
+    QuotaIn,
+    RateOut,
+    ResultIn,
+    ResultOut,
+    ResultsOut,
+    ScoredListing,
+)
+from serving.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class RequestProblem(Exception):
+    """Something in the request a client must fix; `loc` is the path of the offending field."""
+
+    def __init__(self, loc: Sequence[str | int], msg: str, *, status_code: int = 422):
+        self.loc, self.msg, self.status_code = list(loc), msg, status_code
+        super().__init__(msg)
+
+
+def model_ref(model: LoadedModel) -> ModelRef:
+    """The name and version a response was computed with."""
+    return ModelRef(name=model.info.name, version=model.info.version)
+
+
+# --- scoring ------------------------------------------------------------------------------------------
+def check_batch(*, merchants: Sequence[Merchant], listings: Sequence[Listing], reviews: Sequence[Review]) -> None:
+    """Cross-record checks the record schemas cannot make: unique ids and resolvable references."""
+    seen_m: dict[str, int] = {}
+    for i, m in enumerate(merchants):
+        if m.merchant_id in seen_m:
+            raise RequestProblem(
+                ["body", "merchants", i, "merchant_id"],
+                f"duplicate merchant_id {m.merchant_id!r} (also merchants[{seen_m[m.merchant_id]}])",
+            )
+        seen_m[m.merchant_id] = i
+    seen_l: dict[str, int] = {}
+    for i, listing in enumerate(listings):
+        lid = listing.listing_id
+        if lid in seen_l:
+            raise RequestProblem(
+                ["body", "listings", i, "listing_id"], f"duplicate listing_id {lid!r} (also listings[{seen_l[lid]}])"
+            )
+        seen_l[lid] = i
+        if listing.merchant_id not in seen_m:
+            raise RequestProblem(
+                ["body", "listings", i, "merchant_id"],
+                f"listing {lid!r}: merchant_id {listing.merchant_id!r} is not among the request's merchants",
+            )
+    for j, r in enumerate(reviews):
+        if r.listing_id not in seen_l:
+            raise RequestProblem(
+                ["body", "reviews", j, "listing_id"], f"listing_id {r.listing_id!r} is not among the request's listings"
+            )
+
+
+def _probabilities(score: Any) -> dict[str, float]:
+    return {risk: float(rs.probability) for risk, rs in score.risks.items()}
+
+
+def score_records(
+    model: LoadedModel,
+    settings: Settings,
+    *,
+    merchants: Sequence[Merchant],
+    listings: Sequence[Listing],
+    reviews: Sequence[Review],
+) -> list[ScoredListing]:
+    """Score listings with their merchants and reviews; one result per listing, in request order."""
+    check_batch(merchants=merchants, listings=listings, reviews=reviews)
+    try:
+        market = market_from_records(merchants=merchants, listings=listings, reviews=reviews)
+    except RecordError as e:  # the record schemas already passed, so this is a cross-row rule
+        raise RequestProblem(["body"], str(e)) from e
+    scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
+    by_id = {s.listing_id: s for s in scores}
+    out: list[ScoredListing] = []
+    for listing in listings:
+        s = by_id[listing.listing_id]
+        probs = {k: v for k, v in _probabilities(s).items() if k in (*LISTING_RISKS, MERCHANT_RISK)}
+        decision, triggers = decide(probs, review=settings.review_thresholds, block=settings.block_thresholds)
+        out.append(ScoredListing(**s.model_dump(), decision=decision, triggers=triggers))
+    return out
+
+
+def decision_counts(results: Sequence[ScoredListing]) -> dict[Decision, int]:
+    """How many listings got each decision (all three keys present)."""
+    c = Counter(r.decision for r in results)
+    return {d: c.get(d, 0) for d in Decision}
+
+
+def merchant_risk(
+    model: LoadedModel,
+    settings: Settings,
+    *,
+    merchant: Merchant,
+    listings: Sequence[Listing],
+    reviews: Sequence[Review],
+) -> MerchantRisk:
+    """The merchant's complaint-prone probability and its red/yellow/green grade with reasons."""
+    for i, listing in enumerate(listings):
+        if listing.merchant_id != merchant.merchant_id:
+            raise RequestProblem(
+                ["body", "listings", i, "merchant_id"],
+                f"listing {listing.listing_id!r} belongs to {listing.merchant_id!r}, not {merchant.merchant_id!r}",
+            )
+    check_batch(merchants=[merchant], listings=listings, reviews=reviews)
+    market = market_from_records(merchants=[merchant], listings=listings, reviews=reviews)
+    scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
+    # the complaint risk is the merchant's: the same on each of its listings
+    m = scores[0].risks[MERCHANT_RISK]  # type: ignore[index]
+    grade, grade_reasons = merchant_grade(
+        m.probability,
+        registry_status=str(merchant.registry_status),
+        removals_elsewhere=merchant.removals_elsewhere,
+        yellow_at=settings.grade_yellow_at,
+        red_at=settings.grade_red_at,
+    )
+    return MerchantRisk(
+        merchant_id=merchant.merchant_id,
+        shop_name=merchant.shop_name,
+        platform=merchant.platform,
+        complaint_prob=m.probability,
+        grade=grade,
+        grade_reasons=grade_reasons,
+        model_reasons=m.reasons,
+        n_listings=len(listings),
+    )
+
+
+# --- plans --------------------------------------------------------------------------------------------
+class Unavailable(Exception):
+    """The service cannot do this now (no model, no market): 503 with the reason."""
+
+
+def _lab_fees(settings: Settings) -> dict[str, float]:
+    if settings.lab_fees:
+        return dict(settings.lab_fees)
+    # the simulator's categories carry typical lab fees; a real deployment sets CHOUJIAN_LAB_FEES
+    from training.sim_vocab import CATEGORIES
+
+    return {c.name: float(c.lab_fee) for c in CATEGORIES}
+
+
+def candidates_from_market(scored: ScoredMarket, settings: Settings) -> pd.DataFrame:
+    """Every listing of the current market as a plan candidate: cost = price + the category's lab fee.
+
+    Shops sharing a unified social credit code are one identity, so the per-merchant cap binds on them.
+    """
+    listings = scored.market.listings[["listing_id", "merchant_id", "category", "price"]]
+    merchants = scored.market.merchants[["merchant_id", "credit_code"]]
+    df = listings.merge(scored.scores[["listing_id", "p_lab_fail"]], on="listing_id", how="left", validate="1:1")
+    df = df.merge(merchants, on="merchant_id", how="left", validate="m:1")
+    fees = _lab_fees(settings)
+    df["cost"] = df["price"].astype(float) + df["category"].map(fees).fillna(settings.lab_fee_default).astype(float)
+    df["p_fail"] = df["p_lab_fail"].astype(float).clip(0, 1)
+    df["identity_id"] = df["credit_code"].where(df["credit_code"].notna(), None)
+    return df[["listing_id", "merchant_id", "identity_id", "category", "cost", "p_fail"]]
+
+
+def _reasons_for(
+    model: LoadedModel, scored: ScoredMarket, listing_ids: Sequence[str], top: int
+) -> dict[str, list[str]]:
+    """Top lab-fail reasons (Chinese) and evidence phrases for the chosen listings only (cheap: a few hundred)."""
+    if not listing_ids:
+        return {}
+    m = scored.market
+    ids = set(listing_ids)
+    listings = m.listings[m.listings["listing_id"].isin(ids)]
+    sub = Market(
+        merchants=m.merchants[m.merchants["merchant_id"].isin(set(listings["merchant_id"]))].reset_index(drop=True),
+        listings=listings.reset_index(drop=True),
+        reviews=m.reviews[m.reviews["listing_id"].isin(ids)].reset_index(drop=True),
+    )
+    out: dict[str, list[str]] = {}
+    for s in model.scorer.score_listings(sub, top_reasons=top):
+        reasons = [r.zh for r in s.risks["lab_fail"].reasons if r.contribution > 0]
+        phrases = list(dict.fromkeys(f"{e.phrase}" for e in s.evidence))[:3]
+        if phrases:
+            reasons.append("文本证据: " + "、".join(phrases))
+        out[s.listing_id] = reasons
+    return out
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    cols = [c for c in frame.columns if c != "reasons"]
+    buf = io.BytesIO()
+    frame[cols].to_parquet(buf, index=False, compression="zstd")
+    return buf.getvalue()
+
+
+def load_frame(row: PlanRow) -> pd.DataFrame:
+    """The stored design frame of a plan."""
+    if row.frame is None:
+        raise Unavailable(f"plan {row.plan_id} has no stored design frame")
+    return pd.read_parquet(io.BytesIO(row.frame.parquet))
+
+
+def create_plan(
+    session: Session,
+    model: LoadedModel,
+    cache: MarketCache,
+    settings: Settings,
+    body: PlanCreate,
+    *,
+    created_by: str | None,
+) -> PlanRow:
+    """Score the current market, design and draw a plan, store it with its frame; returns the stored plan."""
+    from serving import planner
+
+    try:
+        scored = cache.get(model)
+    except (FileNotFoundError, RecordError) as e:
+        raise Unavailable(f"no usable market for plan candidates: {e}") from e
+    cands = candidates_from_market(scored, settings)
+    known = set(cands["category"])
+    for cat in body.quotas:
+        if cat not in known:
+            raise RequestProblem(
+                ["body", "quotas", cat], f"no category {cat!r} in the current market; known: {', '.join(sorted(known))}"
+            )
+    plan_id = store.new_plan_id()
+    try:
+        config = planner.PlanConfig(
+            budget=body.budget,
+            explore=body.epsilon,
+            per_merchant=body.per_merchant_cap,
+            cap_scope=body.cap_scope,
+            quotas={k: planner.CategoryQuota(**q.model_dump()) for k, q in body.quotas.items()},
+            seed=body.seed,
+            plan_id=plan_id,
+        )
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = (
+            {"per_merchant": "per_merchant_cap", "explore": "epsilon"}.get(str(err["loc"][0]), "") if err["loc"] else ""
+        )
+        raise RequestProblem(
+            ["body", field] if field else ["body"], str(err["msg"]).removeprefix("Value error, ")
+        ) from e
+    try:
+        plan = planner.make_plan(cands, config)
+    except planner.PlanInfeasibleError as e:
+        raise RequestProblem(["body"], f"infeasible plan: {e}") from e
+    selected = plan.selected()
+    reasons = _reasons_for(model, scored, selected["listing_id"].tolist(), settings.top_reasons)
+    targets = [
+        PlanTargetRow(
+            listing_id=str(r["listing_id"]),
+            merchant_id=str(r["merchant_id"]),
+            category=str(r["category"]),
+            rank=int(r["rank"]),
+            arm=str(r["arm"]),
+            cost=float(r["cost"]),
+            p_fail=float(r["p_fail"]),
+            inclusion_prob=float(r["pi"]),
+            expected_yield=float(r["p_fail"]),
+            reasons=reasons.get(str(r["listing_id"]), []),
+        )
+        for r in selected.to_dict("records")
+    ]
+    s = plan.summary
+    row = PlanRow(
+        plan_id=plan_id,
+        name=body.name,
+        created_at=utcnow(),
+        created_by=created_by,
+        budget=body.budget,
+        epsilon=body.epsilon,
+        per_merchant_cap=body.per_merchant_cap,
+        seed=body.seed,
+        quotas={k: q.model_dump() for k, q in body.quotas.items()},
+        model_name=model.info.name,
+        model_version=model.info.version,
+        market_fingerprint=scored.fingerprint,
+        n_candidates=s.n_candidates,
+        n_targets=len(targets),
+        spent=s.total_cost,
+        summary={**s.model_dump(), "cap_scope": body.cap_scope},
+    )
+    row.frame = PlanFrameRow(plan_id=plan_id, n_rows=len(plan.frame), parquet=_frame_bytes(plan.frame))
+    store.save_plan(session, row, targets)
+    logger.info("plan %s: %d targets, %.0f of %.0f yuan", plan_id, len(targets), s.total_cost, body.budget)
+    return row
+
+
+def plan_summary(row: PlanRow, n_results: int) -> PlanSummaryOut:
+    """The list view of a stored plan."""
+    return PlanSummaryOut(
+        plan_id=row.plan_id,
+        name=row.name,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        budget=row.budget,
+        epsilon=row.epsilon,
+        per_merchant_cap=row.per_merchant_cap,
+        seed=row.seed,
+        model=ModelRef(name=row.model_name, version=row.model_version),
+        market_fingerprint=row.market_fingerprint,
+        n_candidates=row.n_candidates,
+        n_targets=row.n_targets,
+        spent=row.spent,
+        n_results=n_results,
+    )
+
+
+def plan_out(row: PlanRow, n_results: int) -> PlanOut:
+    """The full view of a stored plan with its ranked targets."""
+    return PlanOut(
+        **plan_summary(row, n_results).model_dump(),
+        quotas={k: QuotaIn(**v) for k, v in dict(row.quotas or {}).items()},
+        design=dict(row.summary or {}),
+        targets=[
+            PlanTargetOut(
+                rank=t.rank,
+                listing_id=t.listing_id,
+                merchant_id=t.merchant_id,
+                category=t.category,
+                arm=t.arm,  # type: ignore[arg-type]
+                cost=t.cost,
+                p_fail=t.p_fail,
+                expected_yield=t.expected_yield,
+                inclusion_prob=t.inclusion_prob,
+                reasons=list(t.reasons or []),
+            )
+            for t in row.targets
+        ],
+    )
+
+
+# --- results ------------------------------------------------------------------------------------------
+def result_out(r: LabResultRow, status: str | None = None) -> ResultOut:
+    """A stored result as the API shows it."""
+    return ResultOut(
+        listing_id=r.listing_id,
+        verdict=Verdict(r.verdict),
+        failure_types=[FailureType(t) for t in r.failure_types.split(";") if t],
+        sampled_date=r.sampled_date,
+        cost=r.cost,
+        inclusion_prob=r.inclusion_prob,
+        recorded_at=r.recorded_at,
+        status=status,  # type: ignore[arg-type]
+    )
+
+
+def record_results(
+    session: Session, row: PlanRow, results: Sequence[ResultIn], *, recorded_by: str | None
+) -> ResultsOut:
+    """Record results against a plan, all or nothing; re-sending a stored result changes nothing.
+
+    A listing that is not one of the plan's targets is refused (its inclusion probability is unknown);
+    a result that differs from the stored one for the same listing is a conflict (409).
+    """
+    targets = {t.listing_id: t for t in row.targets}
+    seen: dict[str, int] = {}
+    for i, r in enumerate(results):
+        if r.listing_id not in targets:
+            raise RequestProblem(
+                ["body", "results", i, "listing_id"], f"listing {r.listing_id!r} is not a target of plan {row.plan_id}"
+            )
+        if r.listing_id in seen:
+            raise RequestProblem(
+                ["body", "results", i, "listing_id"],
+                f"listing {r.listing_id!r} appears twice in this request (also results[{seen[r.listing_id]}])",
+            )
+        seen[r.listing_id] = i
+    out: list[ResultOut] = []
+    try:
+        for i, r in enumerate(results):
+            new = store.NewResult(
+                listing_id=r.listing_id,
+                verdict=r.verdict.value,
+                failure_types=";".join(sorted({t.value for t in r.failure_types})),
+                sampled_date=r.sampled_date,
+                cost=float(r.cost),
+                inclusion_prob=targets[r.listing_id].inclusion_prob,
+            )
+            try:
+                stored, created = store.record_result(session, row.plan_id, new, recorded_by=recorded_by)
+            except store.ResultConflict as e:
+                raise RequestProblem(["body", "results", i], str(e), status_code=409) from e
+            out.append(result_out(stored, "created" if created else "unchanged"))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    created_n = sum(o.status == "created" for o in out)
+    return ResultsOut(plan_id=row.plan_id, created=created_n, unchanged=len(out) - created_n, results=out)
+
+
+# --- estimates ----------------------------------------------------------------------------------------
+def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -> EstimateOut:
+    """Pass/failure and three-no rates with intervals from the plan's results so far.
+
+    With every purchase reported, the Horvitz–Thompson estimate (unbiased, known N) is primary. Before
+    that, estimates use the reported purchases only: a targeted purchase still without a result is left
+    to the random arm (which covers it with a known probability), and random draws without one are
+    treated as missing at random, so the Hájek (ratio) estimate is primary.
+    """
+    from serving import estimation
+
+    frame = load_frame(row)
+    rows = store.list_results(session, row.plan_id)
+    reported = {r.listing_id for r in rows}
+    selected = frame["selected"].to_numpy(bool)
+    n_purchases = int(selected.sum())
+    complete = bool(frame.loc[selected, "listing_id"].isin(reported).all())
+    notes: list[str] = []
+    if not complete:
+        has = frame["listing_id"].isin(reported).to_numpy(bool)
+        frame = frame.assign(
+            targeted=frame["targeted"].to_numpy(bool) & has, drawn_random=frame["drawn_random"].to_numpy(bool) & has
+        )
+        frame["selected"] = frame["targeted"] | frame["drawn_random"]
+        notes.append(
+            f"{len(reported)} of {n_purchases} purchases have lab results; targeted purchases without one are "
+            "estimated through the random arm, random draws without one are treated as missing at random"
+        )
+    outcomes = pd.DataFrame(
+        {
+            "listing_id": [r.listing_id for r in rows],
+            "failed": [r.verdict == "fail" for r in rows],
+            "three_no": ["three_no" in r.failure_types.split(";") for r in rows],
+        }
+    )
+    method: Literal["ht", "hajek"] = "ht" if complete else "hajek"
+    rep = estimation.estimate(frame, outcomes, confidence=confidence)
+
+    def rate(e: Any) -> RateOut:
+        est, lo, hi, se = (
+            (e.ht, e.ht_low, e.ht_high, e.ht_se) if method == "ht" else (e.hajek, e.hajek_low, e.hajek_high, e.hajek_se)
+        )
+        return RateOut(
+            outcome=e.outcome,
+            domain=e.domain,
+            population=e.population,
+            n_sampled=e.n_sampled,
+            n_random=e.n_random,
+            estimate=est,
+            lower=lo,
+            upper=hi,
+            se=se,
+            ht=e.ht,
+            ht_low=e.ht_low,
+            ht_high=e.ht_high,
+            hajek=e.hajek,
+            hajek_low=e.hajek_low,
+            hajek_high=e.hajek_high,
+            naive=e.naive,
+        )
+
+    fail = rate(rep.get("fail", "all"))
+    if rep.excluded:
+        notes.append(f"{rep.excluded} candidate(s) had no chance of selection and are outside the estimate")
+    if fail.se is None:
+        notes.append("fewer than two random draws with results: the interval is the logical bounds only")
+    return EstimateOut(
+        plan_id=row.plan_id,
+        complete=complete,
+        n_purchases=n_purchases,
+        n_results=len(reported),
+        confidence=confidence,
+        method=method,
+        fail_rate=fail,
+        pass_rate=PassRate(
+            estimate=None if fail.estimate is None else 1 - fail.estimate,
+            lower=1 - fail.upper,
+            upper=1 - fail.lower,
+        ),
+        three_no_rate=rate(rep.get("three_no", "all")),
+        by_category=[rate(e) for e in rep.rates if e.domain != "all"],
+        notes=notes,
+    )

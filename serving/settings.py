@@ -1,0 +1,112 @@
+"""Settings for the serving deployable: one pydantic-settings object, read from `CHOUJIAN_*` variables.
+
+Every value has a safe default for a laptop (`development`); outside development the validators refuse
+placeholder secrets so a copied `.env` cannot go to production with `changethis` in it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.contract import LISTING_RISKS, MERCHANT_RISK
+
+#: values that people paste into config files and forget: never allowed outside development
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", "password", "admin", "test", "xxx"})
+
+#: default decision thresholds per listing risk: (review at or above, block at or above)
+DEFAULT_REVIEW = {"lab_fail": 0.35, "counterfeit": 0.4, "false_advertising": 0.4}
+DEFAULT_BLOCK = {"lab_fail": 0.8, "counterfeit": 0.85, "false_advertising": 0.9}
+
+
+class Settings(BaseSettings):
+    """Everything `choujian serve` and the store need; override any field with `CHOUJIAN_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CHOUJIAN_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default="sqlite:///choujian.db", description="SQLAlchemy URL of the store")
+    migrate_on_start: bool = Field(default=True, description="run Alembic migrations when the app starts")
+    market_dir: Path = Field(default=Path("data/market"), description="current market: the plan candidates")
+
+    # model: either a registry alias (default) or an explicit URI / local bundle path
+    model_name: str = "choujian-listing"
+    model_alias: str = "champion"
+    model_uri: str | None = Field(default=None, description="overrides name@alias, e.g. a local bundle path")
+    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking/registry URI")
+    load_model_on_start: bool = True
+    warm_market_on_start: bool = Field(default=True, description="score the market in the background at start")
+
+    # plan costs: purchase price + the category's lab fee (yuan)
+    lab_fees: dict[str, float] = Field(default_factory=dict, description="per category; empty: simulator's fees")
+    lab_fee_default: float = Field(default=800.0, ge=0)
+
+    # secrets
+    secret_key: SecretStr = Field(default=SecretStr("changethis"), description="signs web session cookies")
+    bootstrap_admin_key: SecretStr | None = Field(
+        default=None, description="if set, an admin key with this value is ensured at start (first deployment)"
+    )
+
+    # decision rules
+    review_thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_REVIEW))
+    block_thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_BLOCK))
+    grade_yellow_at: float = Field(default=0.3, ge=0, le=1, description="merchant complaint risk → yellow")
+    grade_red_at: float = Field(default=0.6, ge=0, le=1, description="merchant complaint risk → red")
+
+    # request limits
+    max_batch: int = Field(default=1000, ge=1, le=10_000)
+    # 1,000 listings with long descriptions and a few dozen reviews each is a few MB of UTF-8 JSON
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    top_reasons: int = Field(default=3, ge=0, le=20)
+
+    # tests only: the PostgreSQL server the store tests also run against
+    test_postgres_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+    @field_validator("review_thresholds", "block_thresholds")
+    @classmethod
+    def _known_risks(cls, v: dict[str, float]) -> dict[str, float]:
+        allowed = set(LISTING_RISKS) | {MERCHANT_RISK}
+        for risk, t in v.items():
+            if risk not in allowed:
+                raise ValueError(f"unknown risk {risk!r}; expected one of {sorted(allowed)}")
+            if not 0 <= t <= 1:
+                raise ValueError(f"threshold for {risk} must be within [0, 1], got {t}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        for risk, block in self.block_thresholds.items():
+            review = self.review_thresholds.get(risk)
+            if review is not None and review > block:
+                raise ValueError(f"review threshold for {risk} ({review}) is above its block threshold ({block})")
+        if self.grade_yellow_at > self.grade_red_at:
+            raise ValueError("grade_yellow_at must not exceed grade_red_at")
+        if self.environment != "development":
+            _refuse_placeholder("secret_key", self.secret_key)
+            if self.bootstrap_admin_key is not None:
+                _refuse_placeholder("bootstrap_admin_key", self.bootstrap_admin_key)
+        return self
+
+    @property
+    def model_ref(self) -> str:
+        """What to load: the explicit URI, or `models:/<name>@<alias>`."""
+        return self.model_uri or f"models:/{self.model_name}@{self.model_alias}"
+
+
+def _refuse_placeholder(name: str, value: SecretStr) -> None:
+    raw = value.get_secret_value()
+    if raw.strip().lower() in PLACEHOLDER_SECRETS or len(raw) < 16:
+        raise ValueError(
+            f"CHOUJIAN_{name.upper()} is a placeholder or shorter than 16 characters; outside development set it "
+            "to a random value, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

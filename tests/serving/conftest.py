@@ -1,0 +1,267 @@
+"""Fixtures for the serving tests: a real store (SQLite always, PostgreSQL when reachable), a small
+simulated market, the app with keys for each role, and a scorer.
+
+The scorer is the team's real bundle trained by `tiny_bundle` when the training code can produce one;
+`RulesScorer` below is a small, honest rule-based implementation of the `RiskScorer` protocol used by the
+fast route tests (it needs no training, so route tests stay quick and independent of model quality).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from features.market import Market
+from models.contract import LISTING_RISKS, MERCHANT_RISK, Evidence, ListingScore, Reason, RiskScore
+from serving.runtime import LoadedModel, describe
+from serving.settings import Settings
+
+# --- a rule-based scorer implementing the RiskScorer protocol ----------------------------------------
+_CLAIMS = {"国家级": "absolute_claim", "最好": "absolute_claim", "第一": "absolute_claim", "根治": "efficacy_claim"}
+_CUES = {"高仿": "counterfeit_cue", "原单": "counterfeit_cue", "A货": "counterfeit_cue"}
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+class RulesScorer:
+    """Lexicon counts → logistic probabilities; depends only on a listing's own record and its merchant's."""
+
+    def __init__(self, name: str = "rules", version: str = "1", bias: float = 0.0):
+        self.name, self.version, self.bias = name, version, bias
+        self.metadata = {"trained_at": "2026-11-23", "metrics": {"holdout": {"pr_auc": 0.5}}}
+
+    def _evidence(self, row: Any) -> list[Evidence]:
+        out = []
+        for field in ("title", "description"):
+            txt = str(row[field] or "")
+            for phrase, kind in {**_CLAIMS, **_CUES}.items():
+                for m in re.finditer(re.escape(phrase), txt):
+                    out.append(
+                        Evidence(kind=kind, phrase=phrase, field=field, start=m.start(), end=m.end(), text=phrase)
+                    )
+        return out
+
+    def _probs(self, row: Any, merchant: Any) -> tuple[dict[str, float], dict[str, list[Reason]], list[Evidence]]:
+        ev = self._evidence(row)
+        claims = sum(e.kind != "counterfeit_cue" for e in ev)
+        cues = sum(e.kind == "counterfeit_cue" for e in ev)
+        bad_registry = merchant["registry_status"] != "normal"
+        logits = {
+            "false_advertising": -2.5 + 1.5 * claims + self.bias,
+            "counterfeit": -2.5 + 2.0 * cues + self.bias,
+            "lab_fail": -2.0 + 0.8 * claims + 1.0 * cues + self.bias,
+            MERCHANT_RISK: -1.5 + 2.0 * bad_registry + 0.5 * int(merchant["removals_elsewhere"]) + self.bias,
+        }
+        reasons = {
+            "false_advertising": [
+                Reason(code="CLAIM", zh="绝对化或功效用语", en="absolute or efficacy claim", contribution=1.5 * claims)
+            ]
+            if claims
+            else [],
+            "counterfeit": [Reason(code="CUE", zh="假冒暗示用语", en="counterfeit cue", contribution=2.0 * cues)]
+            if cues
+            else [],
+            "lab_fail": [Reason(code="CLAIM", zh="宣传用语可疑", en="suspicious claims", contribution=0.8 * claims)]
+            if claims
+            else [],
+            MERCHANT_RISK: [Reason(code="REGISTRY", zh="登记状态异常", en="registry status", contribution=2.0)]
+            if bad_registry
+            else [],
+        }
+        return {k: _sigmoid(v) for k, v in logits.items()}, reasons, ev
+
+    def _rows(self, market: Market) -> Iterator[tuple[Any, Any]]:
+        merchants = market.merchants.set_index("merchant_id")
+        for row in market.listings.to_dict("records"):
+            yield row, merchants.loc[row["merchant_id"]]
+
+    def score_frame(self, market: Market) -> pd.DataFrame:
+        rows = []
+        for row, merchant in self._rows(market):
+            p, _, _ = self._probs(row, merchant)
+            rows.append({"listing_id": row["listing_id"], **{f"p_{k}": v for k, v in p.items()}})
+        return pd.DataFrame(rows, columns=["listing_id", *[f"p_{r}" for r in (*LISTING_RISKS, MERCHANT_RISK)]])
+
+    def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[ListingScore]:
+        out = []
+        for row, merchant in self._rows(market):
+            p, reasons, ev = self._probs(row, merchant)
+            risks = {k: RiskScore(probability=p[k], reasons=reasons[k][:top_reasons]) for k in p}
+            out.append(
+                ListingScore(listing_id=row["listing_id"], merchant_id=row["merchant_id"], risks=risks, evidence=ev)  # type: ignore[arg-type]
+            )
+        return out
+
+
+def rules_loader(version: str = "1", bias: float = 0.0) -> Any:
+    def load() -> LoadedModel:
+        scorer = RulesScorer(version=version, bias=bias)
+        return LoadedModel(scorer=scorer, info=describe(scorer, source="tests:rules", alias="champion"))  # type: ignore[arg-type]
+
+    return load
+
+
+# --- databases ----------------------------------------------------------------------------------------
+def _postgres_url() -> str:
+    return Settings().test_postgres_url
+
+
+def _postgres_reachable(url: str) -> str | None:
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as e:  # any failure to connect
+        return f"{type(e).__name__}: {e}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a private schema on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base = _postgres_url()
+    problem = _postgres_reachable(base)
+    if problem is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL at {base} is required under CI=true but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL at {base} unreachable: {problem}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"  # parallel runs never share tables
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# --- a small simulated market -------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 40-merchant, 300-listing simulated market written as Parquet."""
+    from training.simulator import simulate
+
+    out = tmp_path_factory.mktemp("market")
+    simulate(40, 300, seed=11).market.write(out)
+    return out
+
+
+# --- the app ------------------------------------------------------------------------------------------
+@dataclass
+class Api:
+    client: TestClient
+    keys: dict[str, str]
+    settings: Settings
+    app: Any = None
+
+    def as_(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+def make_settings(db_url: str, market_dir: Path, **overrides: Any) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=db_url,
+        market_dir=market_dir,
+        secret_key="x" * 32,
+        warm_market_on_start=False,
+        **overrides,
+    )
+
+
+def make_keys(app: Any) -> dict[str, str]:
+    from serving import store
+
+    keys = {}
+    with app.state.sessions() as s:
+        for role in ("platform", "planner", "admin"):
+            keys[role] = store.create_key(s, role=role, name=f"test {role}")[1]
+    return keys
+
+
+@contextmanager
+def running_app(db_url: str, market_dir: Path, *, loader: Any = None, **overrides: Any) -> Iterator[Api]:
+    """Start the app (lifespan included) on `db_url` with `loader` (default: the rules scorer)."""
+    from serving.app import create_app
+
+    settings = make_settings(db_url, market_dir, **overrides)
+    app = create_app(settings, loader=loader or rules_loader())
+    with TestClient(app) as client:
+        yield Api(client=client, keys=make_keys(app), settings=settings, app=app)
+
+
+@pytest.fixture
+def start_app(db_url: str, market_dir: Path) -> Any:
+    """`start_app(loader=..., **settings)`: a context manager running the app on this test's store."""
+    return partial(running_app, db_url, market_dir)
+
+
+@pytest.fixture
+def api(db_url: str, market_dir: Path) -> Iterator[Api]:
+    """The app on a fresh store with the rules scorer, and one key per role."""
+    with running_app(db_url, market_dir) as a:
+        yield a
+
+
+class Records:
+    """Builders for request records (a fixture, so test modules need not import conftest)."""
+
+    merchant = staticmethod(lambda mid="M1", **kw: merchant_json(mid, **kw))
+    listing = staticmethod(lambda lid="L1", mid="M1", **kw: listing_json(lid, mid, **kw))
+    rules_loader = staticmethod(rules_loader)
+
+
+@pytest.fixture
+def rec() -> type[Records]:
+    return Records
+
+
+# --- records for requests -----------------------------------------------------------------------------
+def merchant_json(mid: str = "M1", **kw: Any) -> dict[str, Any]:
+    return {
+        "merchant_id": mid,
+        "platform": "淘宝",
+        "shop_name": "康美保健品旗舰店",
+        "opened_date": "2023-05-12",
+        "registry_status": "normal",
+        **kw,
+    }
+
+
+def listing_json(lid: str = "L1", mid: str = "M1", **kw: Any) -> dict[str, Any]:
+    return {
+        "listing_id": lid,
+        "merchant_id": mid,
+        "platform": "淘宝",
+        "category": "保健食品",
+        "brand": "康美",
+        "title": "灵芝孢子粉 增强免疫力 正品",
+        "description": "精选原料，规格：60粒/瓶。",
+        "price": 89.0,
+        "sales": 15,
+        "listed_date": "2026-10-01",
+        **kw,
+    }

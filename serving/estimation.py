@@ -1,0 +1,283 @@
+"""Honest market pass rates from a plan's lab results: Horvitz–Thompson and Hájek estimates with 95% CIs.
+
+The estimand is the *finite-population* rate over the plan's frame: the share of the candidate
+listings (those with a non-zero inclusion probability; see `serving.planner`) that would fail the lab
+test, overall and per category, and likewise the three-no (三无) rate. Targeted listings are certainty
+units (pi = 1) and contribute their observed outcome exactly; the random arm, a systematic πps sample
+of the whole frame, estimates the rest, so only the random arm adds variance:
+
+    Y_HT  = sum_{targeted} y  +  sum_{drawn, not targeted} y / pi_R          rate_HT = Y_HT / N
+    rate_Hajek = Y_HT / N_hat,   N_hat = |targeted| + sum_{drawn, not targeted} 1 / pi_R
+
+Variance of the random part, with e = z / pi_R for the draws in the systematic order (z = y for
+listings that were not targeted, 0 for a draw that hit a targeted listing):
+
+* ``"sd"`` (default): successive differences along the systematic order,
+  ``v = (1 - mean pi) * n / (2 (n - 1)) * sum_k (e_k - e_{k-1})^2``, the usual estimator for a
+  systematic sample of an ordered frame (it credits the implicit stratification by category);
+* ``"stratified"``: the Hájek–Deville estimator for high-entropy πps within each stratum,
+  ``v_h = n_h / (n_h - 1) * sum (1 - pi)(e - B_h)^2``, with strata holding fewer than two draws collapsed
+  into their neighbour in the frame order (conservative).
+
+The Hájek rate is linearised (z = y - rate on non-targeted listings, divided by N_hat). Intervals use
+Student's t with n - 1 (or n - strata) degrees of freedom and are intersected with the logical bounds
+(every unsampled listing passing / failing). Where a domain has fewer than two random draws outside the
+targeted set, no variance can be estimated and the interval is the logical bounds. The naive estimate
+(mean outcome over the purchases) is reported for comparison: targeting biases it upwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from pydantic import BaseModel, Field
+from scipy import stats
+
+from serving.planner import Plan
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["fail", "three_no"]
+Variance = Literal["sd", "stratified"]
+OUTCOMES: tuple[Outcome, ...] = ("fail", "three_no")
+
+
+class LabOutcome(BaseModel):
+    """A lab verdict on one planned purchase."""
+
+    listing_id: str
+    failed: bool
+    three_no: bool = Field(default=False, description="failed as a 三无 product (no maker, address or certificate)")
+
+
+class RateEstimate(BaseModel):
+    """One rate (failure or three-no) over one domain (the market or a category)."""
+
+    outcome: Outcome
+    domain: str = Field(description="'all' or a category")
+    population: int = Field(description="listings in the domain with a non-zero inclusion probability")
+    n_sampled: int
+    n_random: int = Field(description="random draws in the domain that were not targeted")
+    ht: float
+    ht_se: float | None
+    ht_low: float
+    ht_high: float
+    hajek: float | None
+    hajek_se: float | None
+    hajek_low: float
+    hajek_high: float
+    naive: float | None = Field(description="mean outcome over the purchases: biased by targeting")
+    df: int | None = Field(description="degrees of freedom of the t interval; None where bounds were used")
+
+
+class EstimationReport(BaseModel):
+    """All rates for one plan's results."""
+
+    plan_id: str
+    confidence: float
+    variance: Variance
+    excluded: int = Field(description="candidates with inclusion probability 0: outside the estimand")
+    rates: list[RateEstimate]
+
+    def get(self, outcome: Outcome = "fail", domain: str = "all") -> RateEstimate:
+        """The estimate for one outcome and domain."""
+        for r in self.rates:
+            if r.outcome == outcome and r.domain == domain:
+                return r
+        raise KeyError(f"no estimate for {outcome!r} in {domain!r}")
+
+
+def outcomes_from_lab_results(lab_results: pd.DataFrame, *, plan_id: str | None = None) -> pd.DataFrame:
+    """Turn `features.market` lab_results rows (verdict, ';'-joined failure_types) into outcome columns."""
+    df = lab_results if plan_id is None else lab_results[lab_results["plan_id"] == plan_id]
+    types = df["failure_types"].fillna("").astype(str)
+    return pd.DataFrame(
+        {
+            "listing_id": df["listing_id"].astype(str).to_numpy(),
+            "failed": (df["verdict"].astype(str) == "fail").to_numpy(),
+            "three_no": types.str.split(";").map(lambda ts: "three_no" in ts).to_numpy(bool),
+        }
+    )
+
+
+def _outcome_frame(outcomes: pd.DataFrame | Sequence[LabOutcome]) -> pd.DataFrame:
+    if isinstance(outcomes, pd.DataFrame):
+        df = outcomes if "failed" in outcomes.columns else outcomes_from_lab_results(outcomes)
+    else:
+        df = pd.DataFrame([o.model_dump() for o in outcomes], columns=list(LabOutcome.model_fields))
+    if "three_no" not in df.columns:
+        df = df.assign(three_no=False)
+    if df["listing_id"].duplicated().any():
+        raise ValueError(f"two results for listing {df.loc[df['listing_id'].duplicated(), 'listing_id'].iat[0]!r}")
+    return df
+
+
+def _var_sd(e: NDArray[np.float64], pi: NDArray[np.float64]) -> float:
+    n = len(e)
+    return float((1 - pi.mean()) * n / (2 * (n - 1)) * np.sum(np.diff(e) ** 2))
+
+
+def _var_stratified(e: NDArray[np.float64], pi: NDArray[np.float64], strata: NDArray[np.int64]) -> tuple[float, int]:
+    # strata arrive in frame order; collapse runs with fewer than two draws into the next (or previous) one
+    bounds = np.flatnonzero(np.r_[True, strata[1:] != strata[:-1], True])
+    groups: list[tuple[int, int]] = []
+    lo = 0
+    for b in bounds[1:]:
+        if b - lo >= 2:
+            groups.append((lo, int(b)))
+            lo = int(b)
+    if lo < len(e):
+        groups[-1] = (groups[-1][0], len(e))
+    v = 0.0
+    for a, b in groups:
+        ee, pp = e[a:b], pi[a:b]
+        n_h, w = b - a, 1 - pi[a:b]
+        centre = float(np.sum(w * ee) / w.sum()) if w.sum() > 0 else 0.0
+        v += n_h / (n_h - 1) * float(np.sum(w * (ee - centre) ** 2))
+        del pp
+    return v, len(groups)
+
+
+def _wilson(p: float, n: float, q: float) -> tuple[float, float]:
+    """Wilson score interval for a proportion with (effective) sample size n and quantile q."""
+    p = min(max(p, 0.0), 1.0)
+    q2n = q * q / n
+    centre = (p + q2n / 2) / (1 + q2n)
+    half = q / (1 + q2n) * np.sqrt(p * (1 - p) / n + q2n / (4 * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _one_rate(
+    y: NDArray[np.float64], *, dom: NDArray[np.bool_], frame: _Frame, conf: float, variance: Variance
+) -> dict[str, float | int | None]:
+    t, d, pi = frame.targeted, frame.drawn, frame.pi_r
+    sampled = (t | d) & dom
+    n_dom = int(dom.sum())
+    n_rest = int((dom & ~t).sum())  # the sampled (non-certainty) part of the domain: size known
+    known = float(y[t & dom].sum())  # failures among its targeted (certainty) listings: known exactly
+    extra = d & ~t & dom
+    m = int(extra.sum())
+    sum_e, sum_w = float((y[extra] / pi[extra]).sum()), float((1 / pi[extra]).sum())
+    rest_ht = sum_e / n_rest if n_rest else 0.0
+    rest_hj = sum_e / sum_w if m else None
+    ht = (known + sum_e) / n_dom
+    hajek = (known + n_rest * rest_hj) / n_dom if rest_hj is not None else (ht if n_rest == 0 else None)
+    low_b = float(y[sampled].sum()) / n_dom
+    high_b = 1 - float((1 - y[sampled]).sum()) / n_dom
+    out: dict[str, float | int | None] = {
+        "population": n_dom,
+        "n_sampled": int(sampled.sum()),
+        "n_random": m,
+        "ht": ht,
+        "hajek": hajek,
+        "naive": float(y[sampled].mean()) if sampled.any() else None,
+        "ht_se": None,
+        "hajek_se": None,
+        "ht_low": low_b,
+        "ht_high": high_b,
+        "hajek_low": low_b,
+        "hajek_high": high_b,
+        "df": None,
+    }
+    if n_rest == 0:  # a census of the domain: known exactly
+        out.update(ht_se=0.0, hajek_se=0.0, ht_low=ht, ht_high=ht, hajek_low=ht, hajek_high=ht, df=0)
+        return out
+    if m < 2:
+        return out
+    dr = frame.drawn_idx  # draws in systematic order
+    pi_d = pi[dr]
+    in_rest = dom[dr] & ~t[dr]
+    z = np.where(in_rest, y[dr], 0.0)
+    zr = np.where(in_rest, y[dr] - (rest_hj or 0.0), 0.0)
+    if variance == "sd":
+        v_ht, v_hj = _var_sd(z / pi_d, pi_d), _var_sd(zr / pi_d, pi_d)
+        df = len(dr) - 1
+    else:
+        v_ht, g = _var_stratified(z / pi_d, pi_d, frame.strata[dr])
+        v_hj, _ = _var_stratified(zr / pi_d, pi_d, frame.strata[dr])
+        df = max(len(dr) - g, 1)
+    # a small domain's variance rests on its own few draws: let them set the degrees of freedom
+    df = min(df, m - 1)
+    q = float(stats.t.ppf(0.5 + conf / 2, df))
+    scale = n_rest / n_dom
+    out["df"] = df
+    for name, p_rest, v, denom in (("ht", rest_ht, v_ht, n_rest), ("hajek", rest_hj, v_hj, sum_w)):
+        assert p_rest is not None
+        var_p = max(v, 0.0) / denom**2  # variance of the remainder's rate
+        pc = min(max(p_rest, 0.0), 1.0)
+        # Wilson interval on the remainder's rate with the design's effective sample size, which keeps
+        # rare outcomes and all-pass samples honest where a Wald interval would collapse to a point
+        n_eff = pc * (1 - pc) / var_p if (var_p > 0 and 0 < pc < 1) else float(m)
+        lo, hi = _wilson(pc, n_eff, q)
+        out[f"{name}_se"] = float(np.sqrt(var_p)) * scale
+        out[f"{name}_low"] = max(low_b, (known + n_rest * lo) / n_dom)
+        out[f"{name}_high"] = min(high_b, (known + n_rest * hi) / n_dom)
+    return out
+
+
+class _Frame:
+    """The arrays of a plan's frame that estimation needs, restricted to the estimand (pi > 0)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        keep = (frame["targeted"].to_numpy(bool)) | (frame["pi_random"].to_numpy(float) > 0)
+        f = frame[keep]
+        self.excluded = int((~keep).sum())
+        self.listing_id = f["listing_id"].to_numpy()
+        self.category = f["category"].astype(str).to_numpy()
+        self.targeted = f["targeted"].to_numpy(bool)
+        self.drawn = f["drawn_random"].to_numpy(bool)
+        self.pi_r = f["pi_random"].to_numpy(float)
+        self.strata = pd.factorize(f["stratum"])[0]
+        self.drawn_idx = np.flatnonzero(self.drawn)
+        self.selected = self.targeted | self.drawn
+
+
+def estimate(
+    plan: Plan | pd.DataFrame,
+    outcomes: pd.DataFrame | Sequence[LabOutcome],
+    *,
+    confidence: float = 0.95,
+    variance: Variance = "sd",
+    by_category: bool = True,
+) -> EstimationReport:
+    """Estimate failure and three-no rates, market-wide and per category, from a plan and its lab results.
+
+    Args:
+        plan: the `Plan`, or its `frame` as stored (rows in the plan's systematic order).
+        outcomes: one row per purchase: `listing_id`, `failed`, `three_no` (or lab_results rows).
+    """
+    frame_df = plan.frame if isinstance(plan, Plan) else plan
+    plan_id = plan.plan_id if isinstance(plan, Plan) else "plan"
+    frame = _Frame(frame_df)
+    res = _outcome_frame(outcomes).set_index("listing_id")
+    sel_ids = frame.listing_id[frame.selected]
+    missing = [i for i in sel_ids if i not in res.index]
+    if missing:
+        raise ValueError(f"{len(missing)} purchase(s) have no lab result, e.g. {missing[0]!r}")
+    ys: dict[Outcome, NDArray[np.float64]] = {}
+    cols: dict[Outcome, str] = {"fail": "failed", "three_no": "three_no"}
+    for outcome, col in cols.items():
+        y = np.zeros(len(frame.listing_id))
+        y[frame.selected] = res.loc[sel_ids, col].astype(bool).to_numpy(float)
+        ys[outcome] = y
+    domains: list[tuple[str, NDArray[np.bool_]]] = [("all", np.ones(len(frame.listing_id), bool))]
+    if by_category:
+        domains += [(c, frame.category == c) for c in sorted(set(frame.category))]
+    rates = [
+        RateEstimate.model_validate(
+            {"outcome": o, "domain": name, **_one_rate(ys[o], dom=dom, frame=frame, conf=confidence, variance=variance)}
+        )
+        for o in OUTCOMES
+        for name, dom in domains
+    ]
+    return EstimationReport(
+        plan_id=plan_id, confidence=confidence, variance=variance, excluded=frame.excluded, rates=rates
+    )
+
+
+__all__ = ["LabOutcome", "RateEstimate", "EstimationReport", "estimate", "outcomes_from_lab_results", "OUTCOMES"]

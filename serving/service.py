@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -233,6 +234,23 @@ def load_frame(row: PlanRow) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(row.frame.parquet))
 
 
+_API_NAMES = {"per_merchant": "per_merchant_cap", "explore": "epsilon"}
+
+
+def _plan_config_problem(e: ValidationError) -> RequestProblem:
+    """The planner's own validation, reported with the API's field names."""
+    err = e.errors()[0]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    for planner_name, api_name in _API_NAMES.items():
+        msg = re.sub(rf"\b{planner_name}\b", api_name, msg)
+    loc: list[str | int] = [str(p) if not isinstance(p, int) else p for p in err["loc"]]
+    if loc and isinstance(loc[0], str):
+        loc[0] = _API_NAMES.get(loc[0], loc[0])
+    elif not loc:
+        loc = [next((a for p, a in _API_NAMES.items() if p in str(err["msg"])), "")]
+    return RequestProblem(["body", *[p for p in loc if p != ""]], msg)
+
+
 def create_plan(
     session: Session,
     model: LoadedModel,
@@ -268,13 +286,7 @@ def create_plan(
             plan_id=plan_id,
         )
     except ValidationError as e:
-        err = e.errors()[0]
-        field = (
-            {"per_merchant": "per_merchant_cap", "explore": "epsilon"}.get(str(err["loc"][0]), "") if err["loc"] else ""
-        )
-        raise RequestProblem(
-            ["body", field] if field else ["body"], str(err["msg"]).removeprefix("Value error, ")
-        ) from e
+        raise _plan_config_problem(e) from e
     try:
         plan = planner.make_plan(cands, config)
     except planner.PlanInfeasibleError as e:

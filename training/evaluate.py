@@ -1,0 +1,385 @@
+"""`choujian evaluate`: an honest comparison of ranking methods on the same held-out listings and budget.
+
+The held-out listings are the ones the evaluated model never learnt from (the split recorded in its
+bundle). Every method ranks ALL of them, and a "hit" is the simulator's realised lab outcome `fails`
+of each listing, labelled or not, so the numbers describe the market rather than the past, risk-biased
+samples. Methods:
+
+- `random`: expected hit rate of simple random sampling = the held-out failure rate;
+- `rules`: lexicon evidence only (count of claim / counterfeit-cue hits in the listing's own text);
+- `tfidf_lr`: character 1–2-gram TF-IDF of title + description, logistic regression on the lab labels;
+- `lightgbm`: the LightGBM pipeline without the transformer review model, trained here on the same split;
+- `lightgbm_transformer`: the registered model being evaluated (LightGBM + transformer review scores);
+- `oracle`: ranking by the simulator's true failure probability `p_fail` (the best any model could do).
+
+`docs/evaluation.md` documents every key of the JSON this writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from features.market import Market
+from models.bundle import ScorerBundle
+from models.contract import LISTING_RISKS
+from training import metrics as M
+from training.train import (
+    TrainConfig,
+    _subset,
+    fingerprint,
+    fit_listing_models,
+    holdout_scoring_market,
+    listing_design,
+    load_ground_truth,
+    observed_holdout_metrics,
+)
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("random", "rules", "tfidf_lr", "lightgbm", "lightgbm_transformer", "oracle")
+#: the method whose captured lift is the headline number
+HEADLINE = "lightgbm_transformer"
+TARGET_LIFT_AT_5 = 0.8
+LIFT_SHARES = tuple(float(x) for x in np.round(np.geomspace(0.005, 0.5, 25), 4))
+
+
+def _rules_scores(market: Market, listing_ids: list[str]) -> NDArray[np.float64]:
+    """Lexicon-only risk: number of evidence spans in a listing's own title and description."""
+    import features
+
+    ev = features.evidence(market)
+    counts = {str(k): sum(1 for e in v if e.field in ("title", "description")) for k, v in ev.items()}
+    return np.array([counts.get(i, 0) for i in listing_ids], dtype=np.float64)
+
+
+def _listing_text(listings: pd.DataFrame) -> pd.Series:
+    return listings["title"].fillna("").astype(str) + " " + listings["description"].fillna("").astype(str)
+
+
+def _tfidf_lr_scores(
+    market: Market, train_ids: pd.Index, y: NDArray[np.float64], w: NDArray[np.float64], score_ids: list[str]
+) -> NDArray[np.float64]:
+    """TF-IDF (character 1–2-grams) + logistic regression trained on the labelled training listings."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    listings = market.listings.set_index(market.listings["listing_id"].astype(str))
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=2, max_features=50_000, sublinear_tf=True)
+    X_train = vec.fit_transform(_listing_text(listings.loc[train_ids]))
+    lr = LogisticRegression(C=1.0, max_iter=2000)
+    lr.fit(X_train, y.astype(int), sample_weight=w)
+    return np.asarray(lr.predict_proba(vec.transform(_listing_text(listings.loc[score_ids])))[:, 1])
+
+
+def review_metrics(bundle: ScorerBundle) -> dict[str, Any]:
+    """Review-model accuracy on the official test split, as recorded by `choujian reviews train`."""
+    model = bundle.review_model
+    source = "bundle"
+    if model is None:
+        try:
+            from models.text import load_review_model
+
+            model, source = load_review_model(), "default review model path"
+        except (FileNotFoundError, ImportError) as e:
+            return {"accuracy": None, "baseline_accuracy": None, "n_test": None, "note": f"no review model: {e}"}
+    m = dict(getattr(model, "meta", {}).get("metrics", {}))
+    test = m.get("test", {})
+    return {
+        "accuracy": test.get("accuracy"),
+        "baseline_accuracy": test.get("baseline_accuracy"),
+        "n_test": m.get("n_test"),
+        "transformer_accuracy": test.get("transformer_accuracy"),
+        "mode": m.get("mode"),
+        "backend": m.get("backend"),
+        "source": f"{source}: {getattr(model, 'path', '?')}",
+        "split": "online_shopping_10_cats official test split (md5 rule, training/corpus.py)",
+    }
+
+
+def _ranking_block(
+    scores: dict[str, NDArray[np.float64]], y: NDArray[np.float64], p_true: NDArray[np.float64], *, seed: int
+) -> dict[str, Any]:
+    """Hit rates per budget for every method, captured lifts, and the noise-free expected variants."""
+    out: dict[str, Any] = {}
+    base = float(y.mean())
+    base_p = float(p_true.mean())
+    for share in M.BUDGETS:
+        k = M.top_k(share, len(y))
+        row: dict[str, Any] = {"k": k, "random": base}
+        expected: dict[str, float] = {"random": base_p}
+        for name, s in scores.items():
+            order = M.rank_order(s, seed=seed)[:k]
+            row[name] = float(y[order].mean())
+            expected[name] = float(p_true[order].mean())
+        lifts = {name: M.captured_lift(row[name], base, row["oracle"]) for name in scores if name not in ("oracle",)}
+        lifts_exp = {
+            name: M.captured_lift(expected[name], base_p, expected["oracle"]) for name in scores if name != "oracle"
+        }
+        row["captured_lift"] = lifts.get(HEADLINE)
+        row["captured_lift_by_method"] = lifts
+        row["expected_hit_rate"] = expected
+        row["expected_captured_lift_by_method"] = lifts_exp
+        out[M.budget_key(share)] = row
+    return out
+
+
+def _slices(
+    category: NDArray[np.str_], scores: dict[str, NDArray[np.float64]], y: NDArray[np.float64], *, seed: int
+) -> dict[str, Any]:
+    """Per-category hit rates at the 5% budget (ranking within the category) and headline captured lift."""
+    out: dict[str, Any] = {}
+    for cat in sorted(set(category)):
+        m = category == cat
+        yc = y[m]
+        row: dict[str, Any] = {"n": int(m.sum()), "fail_rate": float(yc.mean())}
+        rates = {name: M.hit_rate(s[m], yc, 0.05, seed=seed) for name, s in scores.items()}
+        row["hit_rate_0.05"] = {"random": float(yc.mean()), **rates}
+        row["captured_lift_0.05"] = M.captured_lift(rates[HEADLINE], float(yc.mean()), rates["oracle"])
+        out[str(cat)] = row
+    return out
+
+
+def _merchant_metrics(bundle: ScorerBundle, market: Market, data_dir: Path) -> dict[str, Any]:
+    """Merchant complaint model against the simulator's complaint propensity (rank correlation, top-10%)."""
+    path = data_dir / "ground_truth_merchants.parquet"
+    if not path.exists():
+        return {}
+    truth = pd.read_parquet(path)
+    frame, X = bundle.merchant_features(market)
+    p = pd.Series(bundle.merchant_model.predict_proba(X), index=frame["merchant_id"].astype(str))
+    t = truth.set_index(truth["merchant_id"].astype(str))["complaint_propensity"].reindex(p.index)
+    ok = t.notna().to_numpy()
+    pv, tv = p.to_numpy()[ok], t.to_numpy()[ok]
+    from scipy.stats import spearmanr
+
+    k = M.top_k(0.1, len(pv))
+    model_top = float(tv[M.rank_order(pv)[:k]].mean())
+    oracle_top = float(np.sort(tv)[::-1][:k].mean())
+    return {
+        "n_merchants": int(ok.sum()),
+        "spearman_vs_complaint_propensity": float(spearmanr(pv, tv).statistic),
+        "top_10pct_mean_propensity": model_top,
+        "oracle_top_10pct_mean_propensity": oracle_top,
+        "mean_propensity": float(tv.mean()),
+        "expected_captured_lift_0.1": M.captured_lift(model_top, float(tv.mean()), oracle_top),
+    }
+
+
+def _type_metrics(risk: str, p: NDArray[np.float64], truth: pd.DataFrame, *, seed: int) -> dict[str, Any]:
+    """Counterfeit / false-advertising models against the truth's per-type probability and realised types."""
+    realised = truth["failure_types"].fillna("").astype(str).str.contains(risk, regex=False).to_numpy(dtype=float)
+    p_true = truth[f"p_{risk}"].to_numpy(dtype=float)
+    out: dict[str, Any] = {"prevalence": float(realised.mean()), "pr_auc": M.pr_auc(p, realised)}
+    out["oracle_pr_auc"] = M.pr_auc(p_true, realised)
+    out["brier"] = M.brier(p, realised)
+    k = M.top_k(0.05, len(p))
+    top, orc = float(p_true[M.rank_order(p, seed=seed)[:k]].mean()), float(np.sort(p_true)[::-1][:k].mean())
+    out["expected_captured_lift_0.05"] = M.captured_lift(top, float(p_true.mean()), orc)
+    return out
+
+
+def evaluate(
+    data_dir: str | Path,
+    *,
+    model: str = "challenger",
+    out: str | Path = "reports/evaluation.json",
+    log_to_mlflow: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate the registered model `model` and the baselines on `data_dir`; write JSON + PNG plots."""
+    from features.market import load_market
+    from training import registry
+
+    step = progress or (lambda msg: logger.info(msg))
+    t0 = time.perf_counter()
+    data_dir, out = Path(data_dir), Path(out)
+    truth = load_ground_truth(data_dir)
+    if truth is None:
+        raise FileNotFoundError(
+            f"{data_dir} has no ground_truth_listings.parquet: evaluation against realised failures needs a "
+            "simulated market (`choujian simulate`); on your own data use the holdout metrics `train` logs"
+        )
+    step(f"loading model {model!r}")
+    bundle = registry.load_scorer(model)
+    config = TrainConfig.model_validate(bundle.metadata["config"])
+    step(f"loading market from {data_dir}")
+    market = load_market(data_dir)
+    fp = fingerprint(data_dir)
+    trained_on = bundle.metadata.get("data_fingerprint")
+    same_data = trained_on == fp
+    if trained_on is not None and not same_data:
+        logger.warning("model was trained on different data than %s: held-out ids may not be unseen", data_dir)
+
+    scoring_market, holdout_ids = holdout_scoring_market(market, config.split)
+    hold = _subset(scoring_market, holdout_ids)
+    t = truth.set_index(truth["listing_id"].astype(str)).reindex(holdout_ids)
+    y = t["fails"].to_numpy(dtype=float)
+    p_true = t["p_fail"].to_numpy(dtype=float)
+    category = (
+        hold.listings.set_index(hold.listings["listing_id"].astype(str))["category"].reindex(holdout_ids).to_numpy()
+    )
+
+    step(f"scoring {len(holdout_ids)} held-out listings with the registered model")
+    reg_scores = bundle.score_frame(hold).set_index("listing_id").reindex(holdout_ids)
+
+    step("training the LightGBM baseline without the transformer (both weightings)")
+    design = listing_design(market, config, review_scorer=None)
+    pos = pd.Series(np.arange(len(design.frame)), index=design.frame["listing_id"].astype(str))
+    hold_rows = pos.reindex(holdout_ids).to_numpy()
+    plain: dict[str, dict[str, NDArray[np.float64]]] = {}
+    for weighting in ("ipw", "none"):
+        models = fit_listing_models(design, config, weighting=weighting, progress=lambda _m: None)
+        plain[weighting] = {r: models[r].predict_proba(design.X[hold_rows]) for r in LISTING_RISKS}
+
+    step("training TF-IDF + logistic regression baseline")
+    lab = design.labels[design.has_label]
+    lab_ids = design.frame["listing_id"].astype(str)[design.has_label]
+    w = design.ipw[design.has_label].to_numpy() if config.weighting == "ipw" else np.ones(len(lab))
+    tfidf = _tfidf_lr_scores(market, pd.Index(lab_ids), lab["lab_fail"].to_numpy(dtype=float), w, holdout_ids)
+
+    step("lexicon rules baseline")
+    rules = _rules_scores(hold, holdout_ids)
+    scores: dict[str, NDArray[np.float64]] = {
+        "rules": rules,
+        "tfidf_lr": tfidf,
+        "lightgbm": plain[config.weighting]["lab_fail"],
+        HEADLINE: reg_scores["p_lab_fail"].to_numpy(dtype=float),
+        "oracle": p_true,
+    }
+    seed = config.seed
+    ranking = _ranking_block(scores, y, p_true, seed=seed)
+    probabilistic = {k: v for k, v in scores.items() if k != "rules"}
+    methods: dict[str, Any] = {}
+    for name, s in scores.items():
+        methods[name] = {"pr_auc": M.pr_auc(s, y), "brier": M.brier(s, y) if name in probabilistic else None}
+    methods["random"] = {"pr_auc": float(y.mean()), "brier": M.brier(np.full(len(y), y.mean()), y)}
+
+    weighting_cmp: dict[str, Any] = {"used": config.weighting}
+    for wname, preds in plain.items():
+        p = preds["lab_fail"]
+        weighting_cmp[wname] = {
+            "pr_auc": M.pr_auc(p, y),
+            "brier": M.brier(p, y),
+            "mean_probability": float(p.mean()),
+            **{
+                f"captured_lift_{M.budget_key(b)}": M.captured_lift(
+                    M.hit_rate(p, y, b, seed=seed), float(y.mean()), ranking[M.budget_key(b)]["oracle"]
+                )
+                for b in M.BUDGETS
+            },
+        }
+    weighting_cmp["holdout_fail_rate"] = float(y.mean())
+
+    risks = {
+        r: _type_metrics(r, reg_scores[f"p_{r}"].to_numpy(dtype=float), t, seed=seed)
+        for r in ("counterfeit", "false_advertising")
+    }
+    step("merchant model and review model")
+    merchant = _merchant_metrics(bundle, scoring_market, data_dir)
+    review = review_metrics(bundle)
+
+    step("plots")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot_dir = out.parent
+    ordered = {k: scores[k] for k in ("rules", "tfidf_lr", "lightgbm", HEADLINE, "oracle")}
+    curves = {"random": [float(y.mean())] * len(LIFT_SHARES)}
+    curves.update({k: M.lift_curve(v, y, LIFT_SHARES, seed=seed) for k, v in ordered.items()})
+    plots = {
+        "pr_curves": M.plot_pr_curves({k: (v, y.astype(int)) for k, v in ordered.items()}, plot_dir / "pr_curves.png"),
+        "lift": M.plot_lift(curves, LIFT_SHARES, plot_dir / "lift.png"),
+        "calibration": M.plot_calibration(
+            {k: M.calibration_table(scores[k], y) for k in ("tfidf_lr", "lightgbm", HEADLINE, "oracle")},
+            plot_dir / "calibration.png",
+        ),
+    }
+    lift5 = ranking["0.05"]["captured_lift"]
+    report: dict[str, Any] = {
+        "model": {
+            "ref": model,
+            "name": bundle.name,
+            "version": bundle.version,
+            "review_model": bundle.metadata.get("summary", {}).get("review_model"),
+            "weighting": config.weighting,
+            "calibration": config.calibration,
+        },
+        "data": {
+            "dir": str(data_dir.resolve()),
+            "same_data_as_training": same_data,
+            "n_listings": len(market.listings),
+            "n_holdout": len(holdout_ids),
+            "holdout_fail_rate": float(y.mean()),
+            "holdout_lab_labelled": int(market.lab_results["listing_id"].astype(str).isin(set(holdout_ids)).sum()),
+            "hits": "realised `fails` from ground_truth_listings.parquet, every held-out listing",
+        },
+        "review": review,
+        "ranking": ranking,
+        "methods": methods,
+        "observed_holdout": observed_holdout_metrics(
+            reg_scores.reset_index(), market, holdout_ids, ipw_cap=config.ipw_cap
+        ),
+        "weighting": weighting_cmp,
+        "risks": risks,
+        "merchant": merchant,
+        "by_category": _slices(category, scores, y, seed=seed),
+        "target": {
+            "captured_lift_0.05": TARGET_LIFT_AT_5,
+            "met": bool(lift5 is not None and lift5 >= TARGET_LIFT_AT_5),
+        },
+        "plots": {k: v.name for k, v in plots.items()},
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    step(f"wrote {out}")
+    if log_to_mlflow:
+        _log(report, out, list(plots.values()), config, bundle)
+    return report
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _log(report: dict[str, Any], out: Path, plots: list[Path], config: TrainConfig, bundle: ScorerBundle) -> None:
+    """An `evaluate` run in the experiment: headline metrics, the JSON and the plots."""
+    import mlflow
+
+    from training import registry
+
+    registry.configure()
+    registry.ensure_experiment(config.experiment)
+    flat: dict[str, float] = {}
+    for share, row in report["ranking"].items():
+        for name in (*METHODS, "captured_lift"):
+            v = row.get(name)
+            if isinstance(v, int | float):
+                flat[f"hit_rate_{share}.{name}" if name != "captured_lift" else f"captured_lift_{share}"] = float(v)
+    for name, m in report["methods"].items():
+        for k, v in m.items():
+            if isinstance(v, int | float):
+                flat[f"{k}.{name}"] = float(v)
+    for k in ("accuracy", "baseline_accuracy"):
+        if isinstance(report["review"].get(k), int | float):
+            flat[f"review_{k}"] = float(report["review"][k])
+    with mlflow.start_run(run_name=f"evaluate-v{bundle.version}"):
+        mlflow.set_tags({"choujian.command": "evaluate", "choujian.model_version": bundle.version})
+        mlflow.log_metrics(flat)
+        mlflow.log_artifact(str(out), "evaluation")
+        for p in plots:
+            mlflow.log_artifact(str(p), "evaluation")
+    if bundle.version.isdigit():
+        lift = report["ranking"]["0.05"]["captured_lift"]
+        if lift is not None:
+            from mlflow import MlflowClient
+
+            MlflowClient().set_model_version_tag(bundle.name, bundle.version, "captured_lift_0.05", f"{lift:.4f}")

@@ -1,0 +1,183 @@
+"""The `choujian` commands for the risk models: `train`, `evaluate`, `promote`, `models list|info`.
+
+Registered on the one CLI in `training/cli.py` (section `# (models)`); heavy imports stay inside the
+command functions so `choujian --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+models_app = typer.Typer(help="Registered risk-model versions (MLflow registry).", no_args_is_help=True)
+
+DEFAULT_CONFIG = Path("configs/train.yaml")
+
+
+def _fail(msg: str) -> None:
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(what: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with elapsed time whose description each step updates (on stderr)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(), TextColumn(f"[bold]{what}[/bold] {{task.description}}"), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def step(msg: str) -> None:
+            console.log(msg)
+            bar.update(task, description=msg)
+
+        yield step
+
+
+def train_command(
+    data: Annotated[Path, typer.Option("--data", help="Market directory (merchants/listings/reviews/lab_results).")],
+    config: Annotated[Path, typer.Option("--config", help="Training config YAML.")] = DEFAULT_CONFIG,
+    no_register: Annotated[bool, typer.Option("--no-register", help="Log the run but do not register.")] = False,
+) -> None:
+    """Train the LightGBM risk models, log the run to MLflow, register the bundle as @challenger."""
+    from features.market import RecordError
+    from training.registry import tracking_uri
+    from training.train import load_config, train
+
+    if not config.is_file():
+        _fail(f"config {config} not found")
+    cfg = load_config(config)
+    try:
+        with _progress("train") as step:
+            result = train(cfg, data, config_path=config, register=not no_register, progress=step)
+    except RecordError as e:
+        _fail(str(e))
+    shown = {k: round(v, 4) for k, v in sorted(result.metrics.items()) if k.startswith(("holdout_", "truth_"))}
+    typer.echo(json.dumps(shown, indent=2))
+    where = f"registered {result.bundle.name} version {result.version} as @challenger"
+    typer.echo(f"run {result.run_id}: {where if not no_register else 'not registered'} ({tracking_uri()})")
+
+
+def evaluate_command(
+    data: Annotated[Path, typer.Option("--data", help="Simulated market directory (with ground truth).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON; plots go next to it.")] = Path(
+        "reports/evaluation.json"
+    ),
+    model: Annotated[str, typer.Option(help="Alias, version number, models:/ URI or bundle folder.")] = "challenger",
+    no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log an evaluate run.")] = False,
+) -> None:
+    """Compare random, rules, TF-IDF+LR, LightGBM, LightGBM+transformer and the oracle on held-out listings."""
+    from training.evaluate import evaluate
+
+    try:
+        with _progress("evaluate") as step:
+            report = evaluate(data, model=model, out=out, log_to_mlflow=not no_mlflow, progress=step)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"hit rate on {report['data']['n_holdout']:,} held-out listings (model v{report['model']['version']})"
+    )
+    table.add_column("budget")
+    for name in ("random", "rules", "tfidf_lr", "lightgbm", "lightgbm_transformer", "oracle", "captured_lift"):
+        table.add_column(name, justify="right")
+    for share, row in report["ranking"].items():
+        cells = [
+            f"{row[n]:.3f}" if isinstance(row.get(n), float) else "-"
+            for n in ("random", "rules", "tfidf_lr", "lightgbm", "lightgbm_transformer", "oracle", "captured_lift")
+        ]
+        table.add_row(f"{float(share):.0%}", *cells)
+    Console().print(table)
+    rv = report["review"]
+    if rv.get("accuracy") is not None:
+        typer.echo(
+            f"review model: accuracy {rv['accuracy']:.4f} vs baseline {rv['baseline_accuracy']:.4f} "
+            f"on {rv['n_test']} test reviews"
+        )
+    typer.echo(f"target captured_lift@5% >= 0.8: {'met' if report['target']['met'] else 'NOT met'}; wrote {out}")
+
+
+def promote_command(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Market directory (default: the challenger's training data).")
+    ] = None,
+    metric: Annotated[str, typer.Option(help="lab_fail_pr_auc (observed, 1/π-weighted) or truth_* metrics.")] = (
+        "lab_fail_pr_auc"
+    ),
+    min_gain: Annotated[float, typer.Option(help="The challenger must beat the champion by more than this.")] = 0.0,
+) -> None:
+    """Move @champion to @challenger only if it wins on the challenger's holdout; say why not otherwise."""
+    from training.registry import promote
+
+    try:
+        with _progress("promote") as step:
+            step("comparing challenger and champion on the same holdout")
+            decision = promote(data_dir=data, metric=metric, min_gain=min_gain)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    color = typer.colors.GREEN if decision.promoted else typer.colors.YELLOW
+    typer.secho(("promoted: " if decision.promoted else "not promoted: ") + decision.reason, fg=color)
+    for note in decision.notes or []:
+        typer.echo(f"note: {note}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Registered versions with their aliases and headline tags."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from training.registry import REGISTERED_MODEL, configure, list_versions
+
+    configure()
+    rows = list_versions()
+    if not rows:
+        typer.echo(f"no versions of {REGISTERED_MODEL} yet: run `choujian train`")
+        return
+    table = Table(title=REGISTERED_MODEL)
+    for c in ("version", "aliases", "run", "lab-tested", "holdout PR-AUC", "captured lift 5%"):
+        table.add_column(c)
+    for r in rows:
+        table.add_row(
+            r.version,
+            ", ".join(r.aliases),
+            (r.run_id or "")[:8],
+            r.tags.get("n_lab_labelled", ""),
+            r.tags.get("holdout_lab_fail_pr_auc", ""),
+            r.tags.get("captured_lift_0.05", ""),
+        )
+    Console().print(table)
+
+
+@models_app.command("info")
+def models_info(
+    ref: Annotated[str, typer.Argument(help="Alias (champion, challenger) or version number.")] = "champion",
+) -> None:
+    """Registry entry, parameters and metrics of one version, as JSON."""
+    from training.registry import configure, version_info
+
+    configure()
+    try:
+        info = version_info(ref)
+    except Exception as e:  # MLflow raises its own exception types for unknown aliases/versions
+        _fail(f"no version {ref!r}: {e}")
+    typer.echo(json.dumps(info, ensure_ascii=False, indent=2, default=str))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the model commands to the `choujian` app."""
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("promote")(promote_command)
+    app.add_typer(models_app, name="models")

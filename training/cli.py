@@ -92,6 +92,10 @@ def simulate_command(
 
 # (features)
 # (models)
+# risk models: `choujian train`, `evaluate`, `promote`, `models list|info` (training/model_commands.py)
+from training.model_commands import register as _register_model_commands  # noqa: E402
+
+_register_model_commands(app)
 # (planner)
 # (serving)
 # (batch)

@@ -383,3 +383,57 @@ def _log(report: dict[str, Any], out: Path, plots: list[Path], config: TrainConf
             from mlflow import MlflowClient
 
             MlflowClient().set_model_version_tag(bundle.name, bundle.version, "captured_lift_0.05", f"{lift:.4f}")
+
+
+# -- reading a report back (the notebook uses these; it defines no code of its own) ----------------
+def load_report(path: str | Path = "reports/evaluation.json") -> dict[str, Any]:
+    """Read an evaluation JSON written by `evaluate`."""
+    return dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def ranking_table(report: dict[str, Any]) -> pd.DataFrame:
+    """Hit rate per method (columns) at each budget share (rows), plus the headline captured lift."""
+    rows = {
+        share: {**{m: row.get(m) for m in METHODS}, "captured_lift": row.get("captured_lift")}
+        for share, row in report["ranking"].items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("budget share")
+
+
+def lift_table(report: dict[str, Any]) -> pd.DataFrame:
+    """Captured lift of every method at each budget (realised and expected hits)."""
+    out = {}
+    for share, row in report["ranking"].items():
+        out[(share, "realised")] = row["captured_lift_by_method"]
+        out[(share, "expected")] = row["expected_captured_lift_by_method"]
+    return pd.DataFrame(out).T.rename_axis(["budget share", "hits"])
+
+
+def methods_table(report: dict[str, Any]) -> pd.DataFrame:
+    """PR-AUC and Brier score per method."""
+    return pd.DataFrame(report["methods"]).T
+
+
+def category_table(report: dict[str, Any]) -> pd.DataFrame:
+    """Per-category size, failure rate, hit rates at 5% and the headline model's captured lift."""
+    rows = {}
+    for cat, r in report["by_category"].items():
+        rows[cat] = {
+            "n": r["n"],
+            "fail_rate": r["fail_rate"],
+            **r["hit_rate_0.05"],
+            "captured_lift": r["captured_lift_0.05"],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").sort_values("n", ascending=False)
+
+
+def weighting_table(report: dict[str, Any]) -> pd.DataFrame:
+    """LightGBM (no transformer) trained with and without 1/π weights, on the same holdout."""
+    w = report["weighting"]
+    return pd.DataFrame({k: w[k] for k in ("ipw", "none")}).T
+
+
+def plot_paths(report: dict[str, Any], report_path: str | Path) -> dict[str, Path]:
+    """Absolute paths of the report's PNG plots (they sit next to the JSON)."""
+    base = Path(report_path).resolve().parent
+    return {k: base / v for k, v in report["plots"].items()}

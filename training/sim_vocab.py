@@ -118,7 +118,7 @@ CATEGORIES: tuple[Category, ...] = (
         products=("蚕丝被", "桑蚕丝被", "春秋被", "子母被", "冬被", "夏凉被"),
         specs=("200x230cm", "220x240cm", "150x200cm", "4斤", "6斤", "8斤"),
         points=("桑蚕丝", "手工拉丝", "轻盈保暖", "透气亲肤", "春秋款", "全棉面料", "送礼佳品"),
-        efficacy=("100%桑蚕丝", "治疗失眠", "助眠安神", "远红外理疗", "防螨抗菌"),
+        efficacy=("100%桑蚕丝", "治疗失眠", "助眠安神", "远红外理疗", "防螨抗菌", "盖上一觉到天亮"),
     ),
     Category(
         name="纸尿裤", weight=6, ccc=False, corpus=(), lab_fee=600,
@@ -138,7 +138,7 @@ CATEGORIES: tuple[Category, ...] = (
         products=("牙胶", "磨牙棒", "婴儿牙胶", "安抚牙胶", "硅胶牙胶"),
         specs=("3个月+", "6个月+", "食品级硅胶", "2只装", "带收纳盒"),
         points=("食品级硅胶", "可水煮", "防吞咽", "宝宝出牙", "无BPA"),
-        efficacy=("促进大脑发育", "缓解出牙发烧", "医用级", "抗菌消炎"),
+        efficacy=("促进大脑发育", "缓解出牙发烧", "医用级", "抗菌消炎", "长牙不哭闹"),
     ),
     Category(
         name="家具", weight=5, ccc=False, corpus=(), lab_fee=1500,
@@ -158,7 +158,7 @@ CATEGORIES: tuple[Category, ...] = (
         products=("复合肥", "水溶肥", "有机肥", "尿素", "钾肥", "叶面肥"),
         specs=("50kg", "40kg", "15-15-15", "N-P-K 17-17-17", "含量45%", "25kg"),
         points=("高含量", "速溶", "果树蔬菜通用", "农资", "厂家直销", "包邮到村"),
-        efficacy=("增产300%", "国家免检", "根治病虫害", "一次施肥管全年"),
+        efficacy=("增产300%", "国家免检", "根治病虫害", "一次施肥管全年", "亩产翻一番"),
     ),
     Category(
         name="农膜", weight=2, ccc=False, corpus=(), lab_fee=600,
@@ -188,7 +188,7 @@ CATEGORIES: tuple[Category, ...] = (
         products=("洗发水", "洗发露", "去屑洗发水", "控油洗发水", "氨基酸洗发水"),
         specs=("750ml", "500ml", "400ml", "1L", "750ml*2瓶"),
         points=("去屑止痒", "控油蓬松", "柔顺", "无硅油", "持久留香", "家庭装"),
-        efficacy=("防脱生发", "根治头屑", "白发转黑", "7天长出新发", "治疗脱发"),
+        efficacy=("防脱生发", "根治头屑", "白发转黑", "7天长出新发", "治疗脱发", "发际线回来了"),
     ),
     Category(
         name="水果", weight=8, ccc=False, corpus=(("水果", 1.0),), lab_fee=550,
@@ -199,7 +199,7 @@ CATEGORIES: tuple[Category, ...] = (
         products=("赣南脐橙", "阳光玫瑰葡萄", "红心猕猴桃", "丑橘", "烟台苹果", "车厘子", "沃柑"),
         specs=("5斤", "10斤", "3斤装", "大果", "精品果", "特级果"),
         points=("产地直发", "新鲜现摘", "当季", "脆甜多汁", "坏果包赔", "顺丰冷链"),
-        efficacy=("抗癌", "降血糖", "降血压", "治疗便秘"),
+        efficacy=("抗癌", "降血糖", "降血压", "治疗便秘", "吃出好血管"),
     ),
     Category(
         name="牛奶", weight=4, ccc=False, corpus=(("蒙牛", 1.0),), lab_fee=600,
@@ -346,7 +346,7 @@ ABSOLUTE_CLAIMS = (
     "绝对正品",
     "100%有效",
     "万能",
-    # text-only: no fixed word list has these
+    # text-only: no fixed word list should have these (see the note at COUNTERFEIT_CUES)
     "天花板级",
     "吊打同价位",
     "遥遥领先",
@@ -372,13 +372,17 @@ COUNTERFEIT_CUES = (
     "专柜品质",
     "公司级",
     "纯原",
-    "过验版",
-    "原厂同源",
-    "代工厂出货",
-    "渠道货",
-    "官方同源",
-    "顶级版本",
-    "一比一还原",
+    # text-only (keep these out of data/lexicons: a lexicon copied from the simulator would let a model
+    # score itself on the answer key)
+    "同厂同料",
+    "版本对比专柜无差",
+    "懂的来",
+    "实物拍摄细节可对比",
+    "出口转内销",
+    "开模版",
+    "撤柜货",
+    "海外代购无小票",
+    "正品平替",
 )
 # cues an honest seller may also write
 INNOCENT_CUES = ("外贸原单", "工厂直供", "假一赔十", "支持专柜验货")

@@ -48,7 +48,7 @@ SIM_VERSION = "1.0.0"
 FAILURE_TYPES = ("counterfeit", "false_advertising", "quality", "three_no")
 # global intercepts per failure type, tuned once so that the market-wide rates land on the regulator's
 # figures (fail 35%, three-no ~10%); the tests check the rates, not these numbers
-_INTERCEPT = {"counterfeit": -3.55, "false_advertising": -2.42, "quality": -2.06, "three_no": -2.6}
+_INTERCEPT = {"counterfeit": -3.52, "false_advertising": -2.39, "quality": -2.03, "three_no": -2.57}
 # effect sizes of the hidden terms per failure type: identity dishonesty z, experienced quality, pure noise
 _HIDDEN = {
     "counterfeit": (0.6, 0.4, 0.9),
@@ -446,7 +446,7 @@ def _listings(
     """Listings with brands, prices, 3C numbers and texts; returns the latent draws alongside."""
     m = len(shop["z"])
     cats = V.CATEGORIES
-    weight = rng.lognormal(0.0, 1.0, m)
+    weight = rng.lognormal(0.0, 0.7, m)
     # skewed shop sizes, but dishonest shops as a whole get a fixed share of the listings (1.3x their
     # share of shops): one giant shop must not swing the market-wide rates of a small market
     dis = shop["dishonest"]

@@ -50,9 +50,12 @@ def authenticate(
             status.HTTP_401_UNAUTHORIZED, "missing API key: send Authorization: Bearer <key>", _CHALLENGE
         )
     row = store.find_active_key(session, credentials.credentials)
-    if row is None:
+    principal = None if row is None else Principal(key_id=row.key_id, role=Role(row.role))
+    # end the lookup's transaction now, so a long scoring request holds no database lock
+    session.rollback()
+    if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key", _CHALLENGE)
-    return Principal(key_id=row.key_id, role=Role(row.role))
+    return principal
 
 
 def require(*roles: Role) -> Callable[..., Principal]:

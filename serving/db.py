@@ -137,6 +137,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
+            if engine.url.database not in (None, "", ":memory:"):
+                # readers do not block the writer, and the writer does not block readers
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
             # pysqlite's own transaction handling breaks SAVEPOINTs (a released savepoint commits); let
             # SQLAlchemy emit BEGIN itself, as its SQLite documentation recommends
@@ -144,7 +147,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front: two deferred transactions that both read and then
+            # write would deadlock and one would fail with "database is locked" instead of waiting
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -181,19 +181,21 @@ def _lab_fees(settings: Settings) -> dict[str, float]:
 
 
 def candidates_from_market(scored: ScoredMarket, settings: Settings) -> pd.DataFrame:
-    """Every listing of the current market as a plan candidate: cost = price + the category's lab fee.
-
-    Shops sharing a unified social credit code are one identity, so the per-merchant cap binds on them.
+    """Every listing of the current market as a plan candidate (the planner's own join: cost = price + the
+    category's lab fee). Shops sharing a unified social credit code are one identity for the per-merchant cap.
     """
-    listings = scored.market.listings[["listing_id", "merchant_id", "category", "price"]]
-    merchants = scored.market.merchants[["merchant_id", "credit_code"]]
-    df = listings.merge(scored.scores[["listing_id", "p_lab_fail"]], on="listing_id", how="left", validate="1:1")
-    df = df.merge(merchants, on="merchant_id", how="left", validate="m:1")
-    fees = _lab_fees(settings)
-    df["cost"] = df["price"].astype(float) + df["category"].map(fees).fillna(settings.lab_fee_default).astype(float)
-    df["p_fail"] = df["p_lab_fail"].astype(float).clip(0, 1)
-    df["identity_id"] = df["credit_code"].where(df["credit_code"].notna(), None)
-    return df[["listing_id", "merchant_id", "identity_id", "category", "cost", "p_fail"]]
+    from serving.planner import candidates_from_scores
+
+    m = scored.market.merchants
+    codes = m.dropna(subset=["credit_code"])
+    identities = dict(zip(codes["merchant_id"].astype(str), codes["credit_code"].astype(str), strict=True))
+    return candidates_from_scores(
+        scored.market.listings,
+        scored.scores,
+        lab_fees=_lab_fees(settings),
+        default_lab_fee=settings.lab_fee_default,
+        identities=identities,
+    )
 
 
 def _reasons_for(

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from serving.db import ApiKey, LabResultRow, Plan, PlanTarget, utcnow
 
 logger = logging.getLogger(__name__)
+# alembic announces each of its plugins at INFO on every run; only the migrations themselves are news
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 KEY_PREFIX = "cj"

@@ -25,7 +25,7 @@ from features.segment import USER_DICT, DictEntry, Segmenter, read_user_dict
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "lexicons"
 #: the lexicon kinds the product ships, in feature order
-KINDS = ("absolute_claim", "efficacy_claim", "counterfeit_cue", "complaint_cue", "ccc_product")
+KINDS = ("absolute_claim", "efficacy_claim", "counterfeit_cue", "complaint_cue", "fake_mention", "ccc_product")
 _VERSION_RE = re.compile(r"#\s*version:\s*(\S+)")
 
 

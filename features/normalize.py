@@ -56,9 +56,9 @@ _FILLER_CHARS = (
     r"\U0001f000-\U0001faff"
 )
 _FILLER_BETWEEN_HAN = re.compile(rf"(?<=[{_HAN}])[{_FILLER_CHARS}]+(?=[{_HAN}])")
-# three or more single letters/digits separated by fillers: g u o j i a, q.q, v-x
-_SPACED_LETTERS = re.compile(r"(?<![a-z0-9])[a-z0-9](?:[ .·*_\-]+[a-z0-9](?![a-z0-9])){2,}")
-_SPACED_FILL = re.compile(r"[ .·*_\-]+")
+# single characters separated by spaces: g u o j i a, a 货, 1 : 1 (words of two or more letters stay apart)
+_SPACED_LETTERS = re.compile(r"(?<!\S)\S(?: +\S(?!\S))+")
+_SPACED_FILL = re.compile(r" +")
 
 _ID = r"[a-z][a-z0-9_\-]{4,19}|\d{5,12}"
 _SEP = r"[\s:：=]*(?:号码|号|id)?[\s:：=]*"
@@ -95,11 +95,12 @@ _CONTACT_PATTERNS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 # naming WeChat/QQ without a handle is a weaker cue ("加微信详聊"): counted, not masked
 _CONTACT_MENTION = re.compile(r"微信|威信|薇信|v信|(?<![a-z])(?:vx|qq|weixin|wechat)(?![a-z])|扣扣|加v(?![a-z])|加微")
 
+_CACHE_SIZE = 200_000
 _REPEATED_PUNCT = re.compile(r"([^\w\s])\1+|(\s)\s+")
 _SHOUT_CHARS = frozenset("!?")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Normalized:
     """A normalised text with its offset map and what was counted on the way.
 
@@ -226,8 +227,13 @@ def _apply(
     return "".join(out), ns, ne
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize(text: str) -> Normalized:
-    """Normalise one text (see the module docstring for the steps)."""
+    """Normalise one text (see the module docstring for the steps).
+
+    Memoised: the same title, description or review text is normalised once per process, however many
+    transformers look at it (a pure function, so caching never changes a result).
+    """
     t = _tables()
     s = text.translate(t.one)
     starts: list[int] | None = None
@@ -245,7 +251,7 @@ def normalize(text: str) -> Normalized:
     edits = [(m.start(), m.end(), "") for m in _FILLER_BETWEEN_HAN.finditer(s)]
     if edits:
         s, starts, ends = _apply(s, starts, ends, edits)
-    if _SPACED_LETTERS.search(s) is not None:
+    if " " in s and _SPACED_LETTERS.search(s) is not None:
         edits = [
             (m.start() + f.start(), m.start() + f.end(), "")
             for m in _SPACED_LETTERS.finditer(s)

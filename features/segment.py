@@ -46,10 +46,11 @@ _RE_USERDICT = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")
 # a text can only need the first repair if an ASCII letter/digit touches one of jieba's joiners
 _NEEDS_SKIP_SPLIT = re.compile(r"[A-Za-z0-9][+#&._%\-]|[+#&._%\-][A-Za-z0-9]")
 _JOINERS = frozenset("+#&._%-")
-# ... and the second only if a Chinese character repeats
-_NEEDS_TIE_CHECK = re.compile(r"([\u4e00-\u9fd5])\1")
+# ... and the second only if a Chinese character repeats at least four times: an exact Viterbi tie needs
+# two HMM words of different lengths made of the same character (赞赞|赞赞赞 against 赞赞赞|赞赞)
+_NEEDS_TIE_CHECK = re.compile(r"([\u4e00-\u9fd5])\1{3,}")
 
-_NEEDS_REPAIR = re.compile(r"[A-Za-z0-9][+#&._%\-]|[+#&._%\-][A-Za-z0-9]|([\u4e00-\u9fd5])\1")
+_NEEDS_REPAIR = re.compile(r"[A-Za-z0-9][+#&._%\-]|[+#&._%\-][A-Za-z0-9]|([\u4e00-\u9fd5])\1{3}")
 
 _WARMUP = "本品为国家级认证产品，3-4天发货，赞赞赞赞赞！"
 
@@ -155,9 +156,7 @@ class Segmenter:
             if not word or word in seen or any(c.isspace() for c in word):
                 continue
             seen.add(word)
-            f = e.freq
-            if f is None or f <= 0:
-                f = _suggest_freq(rj, word, freq, total)
+            f = e.freq if e.freq is not None and e.freq > 0 else _suggest_freq(rj, word, freq, total)
             old = freq.get(word)
             if old == f:
                 continue
@@ -200,7 +199,7 @@ class Segmenter:
             tokens = self._split_skip_runs(tokens)
         if _NEEDS_TIE_CHECK.search(text) is not None:
             has_word = self._rj.has_word
-            pairs = {m.group() for m in _NEEDS_TIE_CHECK.finditer(text)}
+            pairs = {m.group(1) * 2 for m in _NEEDS_TIE_CHECK.finditer(text)}
             # 哈哈, 谢谢, 常常 are dictionary words and never reach the HMM; 赞赞 is not
             unknown = [p for p in pairs if not has_word(p)]
             if unknown:

@@ -11,7 +11,6 @@ from serving.web.views import MarketOverview, TopListing
 
 if TYPE_CHECKING:
     from features.market import Market
-    from models.contract import ListingScore
 
 #: the risk the overview shows: the probability that a purchased sample fails its lab test
 RISK_COLUMN = "p_lab_fail"
@@ -22,31 +21,37 @@ def _groups(frame: pd.DataFrame, by: str) -> list[BarRow]:
     return [BarRow(label=str(k), value=float(r["mean"]), count=int(r["size"])) for k, r in g.iterrows()]
 
 
-def summarise(market: Market, scores: pd.DataFrame, *, top: list[ListingScore] | None = None) -> MarketOverview:
+def summarise(
+    market: Market,
+    scores: pd.DataFrame,
+    *,
+    top_ids: list[str] | None = None,
+    top_reasons: dict[str, list[str]] | None = None,
+) -> MarketOverview:
     """Mean predicted failure probability and listing counts by category and by platform.
 
     Args:
         market: the current market (listings give category and platform).
         scores: `RiskScorer.score_frame(market)`: `listing_id` and `p_<risk>` columns.
-        top: scored listings (with reasons) to list as the riskiest, highest first.
+        top_ids: listings to show as the riskiest, highest first.
+        top_reasons: their reasons in Chinese, by listing id.
     """
     listings = market.listings[["listing_id", "merchant_id", "category", "platform", "title", "price"]]
     frame = listings.merge(scores[["listing_id", RISK_COLUMN]], on="listing_id", how="inner", validate="1:1")
     top_rows: list[TopListing] = []
-    if top:
-        info = listings.set_index("listing_id")
-        for s in top:
-            row = info.loc[s.listing_id]
-            risk = s.risks.get("lab_fail")
+    if top_ids:
+        info = {str(r["listing_id"]): r for r in frame[frame["listing_id"].isin(top_ids)].to_dict("records")}
+        for lid in top_ids:
+            row = info[lid]
             top_rows.append(
                 TopListing(
-                    listing_id=s.listing_id,
+                    listing_id=lid,
                     title=str(row["title"]),
                     category=str(row["category"]),
                     platform=str(row["platform"]),
                     price=float(row["price"]),
-                    probability=float(risk.probability) if risk else float("nan"),
-                    reasons=[r.zh for r in risk.reasons] if risk else [],
+                    probability=float(row[RISK_COLUMN]),
+                    reasons=list((top_reasons or {}).get(lid, [])),
                 )
             )
     return MarketOverview(

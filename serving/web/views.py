@@ -116,13 +116,18 @@ class TargetRow:
 
 @dataclass(frozen=True)
 class EstimateRow:
-    """A pass-rate estimate with its 95% interval (pass rate = 1 − failure rate)."""
+    """A pass-rate estimate with its 95% interval (pass rate = 1 − failure rate).
+
+    `pass_rate` is None while no random-arm purchase has a result: the targeted picks alone say nothing
+    about the rest of the market, and the interval is then only the logical bounds.
+    """
 
     plan_id: str
     date: date | None
     n: int
     n_fail: int
-    pass_rate: float
+    pass_rate: float | None
     low: float
     high: float
     three_no: float | None = None
+    method: str = "hajek"  # "ht" once every purchase has a result

@@ -1,0 +1,338 @@
+"""The planner pages' one door into the service: keys, plans, results and estimates.
+
+Every operation calls the same functions as the JSON API (`serving.store` for keys and plan rows,
+`serving.service` for creating plans, recording results and estimating), so a plan made on the page is
+the plan the API would have made with the same fields. This module only turns their results into the
+rows in `serving.web.views`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from fastapi import Request
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from serving import service, store
+from serving.db import Plan as PlanRow
+from serving.deps import SessionDep
+from serving.runtime import LoadedModel, MarketCache, ModelHolder, ScoredMarket
+from serving.schemas import PlanCreate, QuotaIn, ResultIn
+from serving.settings import Settings
+from serving.web.overview import riskiest, summarise
+from serving.web.views import (
+    FAILURE_TYPES_ZH,
+    EstimateRow,
+    MarketOverview,
+    PlanRequest,
+    PlanSummary,
+    Principal,
+    TargetRow,
+)
+
+logger = logging.getLogger(__name__)
+
+#: how many of the riskiest listings the overview lists with reasons
+TOP_LISTINGS = 8
+#: how many recent plans the trend chart estimates (each estimate reads the plan's whole frame)
+TREND_PLANS = 40
+
+
+class PlanInputError(ValueError):
+    """The service refused a plan or a result for a reason the planner can fix; the message says which."""
+
+
+class Unavailable(RuntimeError):
+    """The page needs something the service does not have now (no model loaded, no market)."""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """Session settings for the pages, from the service's settings."""
+
+    secret: str
+    max_age_s: int
+    cookie_secure: bool
+
+
+#: a planner's working day; the key is re-checked on every request regardless
+SESSION_MAX_AGE_S = 8 * 3600
+
+
+def web_config(request: Request) -> WebConfig:
+    """The cookie-signing secret and cookie flags; Secure is forced outside development."""
+    settings: Settings = request.app.state.settings
+    return WebConfig(
+        secret=settings.secret_key.get_secret_value(),
+        max_age_s=SESSION_MAX_AGE_S,
+        cookie_secure=settings.environment == "production",
+    )
+
+
+class WebBackend(Protocol):
+    """What the pages need from the service."""
+
+    def authenticate(self, api_key: str) -> Principal | None: ...
+    def principal(self, key_id: str) -> Principal | None: ...
+    def model_label(self) -> str: ...
+    def market_overview(self) -> MarketOverview: ...
+    def list_plans(self) -> list[PlanSummary]: ...
+    def get_plan(self, plan_id: str) -> tuple[PlanSummary, list[TargetRow]] | None: ...
+    def create_plan(self, req: PlanRequest, *, key_id: str) -> str: ...
+    def record_result(
+        self,
+        plan_id: str,
+        *,
+        listing_id: str,
+        verdict: str,
+        failure_types: list[str],
+        sampled_date: date,
+        key_id: str,
+    ) -> bool: ...
+    def plan_estimate(self, plan_id: str) -> EstimateRow | None: ...
+    def estimates(self) -> list[EstimateRow]: ...
+
+
+@dataclass
+class _OverviewCache:
+    key: tuple[str, str] | None = None
+    value: MarketOverview | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _first_message(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+class ServiceBackend:
+    """`WebBackend` over the running app's store, model holder and market cache (one DB session per request)."""
+
+    def __init__(self, request: Request, session: Session):
+        self._state = request.app.state
+        self._session = session
+        self._settings: Settings = request.app.state.settings
+
+    # --- keys ---------------------------------------------------------------------------------------
+    def authenticate(self, api_key: str) -> Principal | None:
+        """The key's principal when it is a valid, unrevoked key (the API's own check)."""
+        row = store.find_active_key(self._session, api_key)
+        return None if row is None else Principal(key_id=row.key_id, role=str(row.role))
+
+    def principal(self, key_id: str) -> Principal | None:
+        """The principal for a logged-in key id, or None once the key is revoked or gone."""
+        row = store.get_key(self._session, key_id)
+        if row is None or row.revoked_at is not None:
+            return None
+        return Principal(key_id=row.key_id, role=str(row.role))
+
+    # --- model and market -------------------------------------------------------------------------------
+    def _model(self) -> LoadedModel:
+        holder: ModelHolder = self._state.models
+        model = holder.current
+        if model is None:
+            why = f"：{holder.last_error}" if holder.last_error else ""
+            raise Unavailable(f"模型尚未加载{why}")
+        return model
+
+    def _scored(self, model: LoadedModel) -> ScoredMarket:
+        cache: MarketCache = self._state.market
+        try:
+            return cache.get(model)
+        except Exception as e:  # FileNotFoundError or RecordError: say so on the page
+            raise Unavailable(f"当前市场数据不可用：{e}") from e
+
+    def model_label(self) -> str:
+        """Name and version of the model in service."""
+        holder: ModelHolder = self._state.models
+        m = holder.current
+        return f"{m.info.name} · 版本 {m.info.version}" if m is not None else "（未加载）"
+
+    def market_overview(self) -> MarketOverview:
+        """The scored current market, summed up by category and platform (cached per market and model)."""
+        model = self._model()
+        scored = self._scored(model)
+        cache: _OverviewCache = getattr(self._state, "web_overview", None) or _OverviewCache()
+        self._state.web_overview = cache
+        key = (scored.fingerprint, model.info.version)
+        with cache.lock:
+            if cache.key == key and cache.value is not None:
+                return cache.value
+            ids = riskiest(scored.scores, TOP_LISTINGS)
+            # the same reasons the plan targets get, from the service
+            reasons = service._reasons_for(model, scored, ids, self._settings.top_reasons)
+            value = summarise(scored.market, scored.scores, top_ids=ids, top_reasons=reasons)
+            cache.key, cache.value = key, value
+            return value
+
+    # --- plans --------------------------------------------------------------------------------------
+    def _n_results(self, plan_id: str) -> int:
+        return len(store.list_results(self._session, plan_id))
+
+    @staticmethod
+    def _summary(row: PlanRow, n_results: int) -> PlanSummary:
+        design = dict(row.summary or {})
+        return PlanSummary(
+            plan_id=row.plan_id,
+            created=f"{row.created_at:%Y-%m-%d %H:%M} UTC",
+            budget=float(row.budget),
+            spent=float(row.spent),
+            explore=float(row.epsilon),
+            per_merchant=row.per_merchant_cap,
+            seed=int(row.seed),
+            n_targets=int(row.n_targets),
+            n_targeted=int(design.get("n_targeted", 0)),
+            n_random=int(design.get("n_random", 0)),
+            n_results=n_results,
+            expected_failures=float(sum(t.p_fail for t in row.targets)),
+            model=f"{row.model_name} · 版本 {row.model_version}",
+        )
+
+    def list_plans(self) -> list[PlanSummary]:
+        """Recent plans, newest first."""
+        rows, _ = store.list_plans(self._session, limit=200)
+        return [self._summary(r, self._n_results(r.plan_id)) for r in rows]
+
+    def _listing_info(self) -> dict[str, tuple[str, str]]:
+        """listing id -> (title, platform) from the current market, when one is loaded (display only)."""
+        holder: ModelHolder = self._state.models
+        cache: MarketCache = self._state.market
+        model = holder.current
+        if model is None:
+            return {}
+        try:
+            listings = cache.get(model).market.listings
+        except Exception:  # the plan is still worth showing without titles
+            logger.warning("no market for listing titles", exc_info=True)
+            return {}
+        return dict(zip(listings["listing_id"], zip(listings["title"], listings["platform"], strict=True), strict=True))
+
+    def get_plan(self, plan_id: str) -> tuple[PlanSummary, list[TargetRow]] | None:
+        """A stored plan's summary and its ranked targets with any results recorded."""
+        row = store.get_plan(self._session, plan_id)
+        if row is None:
+            return None
+        results = {r.listing_id: r for r in store.list_results(self._session, plan_id)}
+        info = self._listing_info()
+        targets = []
+        for t in row.targets:
+            res = results.get(t.listing_id)
+            title, platform = info.get(t.listing_id, ("", ""))
+            targets.append(
+                TargetRow(
+                    rank=t.rank,
+                    listing_id=t.listing_id,
+                    merchant_id=t.merchant_id,
+                    category=t.category,
+                    platform=str(platform),
+                    title=str(title),
+                    cost=float(t.cost),
+                    probability=float(t.p_fail),
+                    inclusion_prob=float(t.inclusion_prob),
+                    arm=t.arm,
+                    reasons=[str(r) for r in (t.reasons or [])],
+                    result=None if res is None else res.verdict,
+                    failure_types=[]
+                    if res is None
+                    else [FAILURE_TYPES_ZH.get(x, x) for x in res.failure_types.split(";") if x],
+                )
+            )
+        return self._summary(row, len(results)), targets
+
+    def create_plan(self, req: PlanRequest, *, key_id: str) -> str:
+        """Create a plan through `service.create_plan`, exactly as `POST /v1/plans` does; returns its id."""
+        try:
+            body = PlanCreate(
+                budget=req.budget,
+                epsilon=req.explore,
+                per_merchant_cap=req.per_merchant,
+                seed=req.seed,
+                quotas={cat: QuotaIn(min_purchases=lo or 0, max_purchases=hi) for cat, (lo, hi) in req.quotas.items()},
+            )
+        except ValidationError as e:
+            raise PlanInputError(f"计划参数无效（{_first_message(e)}）") from e
+        model = self._model()
+        try:
+            row = service.create_plan(self._session, model, self._state.market, self._settings, body, created_by=key_id)
+        except service.RequestProblem as e:
+            raise PlanInputError(f"无法生成计划：{e.msg}") from e
+        except service.Unavailable as e:
+            raise Unavailable(str(e)) from e
+        return row.plan_id
+
+    def record_result(
+        self,
+        plan_id: str,
+        *,
+        listing_id: str,
+        verdict: str,
+        failure_types: list[str],
+        sampled_date: date,
+        key_id: str,
+    ) -> bool:
+        """Record one result through `service.record_results` (idempotent); True when it was new."""
+        row = store.get_plan(self._session, plan_id)
+        if row is None:
+            raise PlanInputError(f"没有编号为 {plan_id} 的抽检计划")
+        cost = next((t.cost for t in row.targets if t.listing_id == listing_id), 0.0)
+        try:
+            result = ResultIn(
+                listing_id=listing_id,
+                sampled_date=sampled_date,
+                verdict=verdict,  # type: ignore[arg-type]
+                failure_types=failure_types,  # type: ignore[arg-type]
+                cost=cost,  # what the plan budgeted for it: purchase price plus lab fee
+            )
+        except ValidationError as e:
+            raise PlanInputError(f"检测结果无效（{_first_message(e)}）") from e
+        try:
+            out = service.record_results(self._session, row, [result], recorded_by=key_id)
+        except service.RequestProblem as e:
+            raise PlanInputError(f"无法录入：{e.msg}") from e
+        return out.created == 1
+
+    # --- estimates ------------------------------------------------------------------------------------
+    def _estimate(self, row: PlanRow) -> EstimateRow | None:
+        n = self._n_results(row.plan_id)
+        if n == 0:
+            return None
+        try:
+            est = service.estimate_plan(self._session, row)
+        except service.Unavailable:
+            logger.warning("no estimate for plan %s", row.plan_id, exc_info=True)
+            return None
+        three = est.three_no_rate.estimate
+        return EstimateRow(
+            plan_id=row.plan_id,
+            date=row.created_at.date(),
+            n=est.n_results,
+            n_fail=int(sum(1 for r in store.list_results(self._session, row.plan_id) if r.verdict == "fail")),
+            pass_rate=None if est.pass_rate.estimate is None else float(est.pass_rate.estimate),
+            low=float(est.pass_rate.lower),
+            high=float(est.pass_rate.upper),
+            three_no=None if three is None else float(three),
+            method=est.method,
+        )
+
+    def plan_estimate(self, plan_id: str) -> EstimateRow | None:
+        """The plan's pass-rate estimate from its results so far (None before the first result)."""
+        row = store.get_plan(self._session, plan_id)
+        return None if row is None else self._estimate(row)
+
+    def estimates(self) -> list[EstimateRow]:
+        """One pass-rate estimate per recent plan with results, oldest first (the trend over time)."""
+        rows, _ = store.list_plans(self._session, limit=TREND_PLANS)
+        out = [e for r in reversed(rows) if (e := self._estimate(r)) is not None]
+        return out
+
+
+def get_backend(request: Request, session: SessionDep) -> ServiceBackend:
+    """A backend over this request's database session (the API's own session dependency)."""
+    return ServiceBackend(request, session)

@@ -1,0 +1,168 @@
+"""End to end in real headless Chromium against the app under uvicorn on localhost.
+
+A planner logs in with a key, reads the market overview, builds a plan, sees ranked targets with
+reasons, records lab results and watches the pass-rate estimate change; screenshots of each page go to
+`test-artifacts/web/`. What the pages show is checked against the JSON API for the same plan.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+VIEWPORT = {"width": 1366, "height": 800}  # a common laptop screen
+
+
+def _pct(text: str) -> float:
+    m = re.search(r"(\d+(?:\.\d+)?)\s*%", text)
+    assert m, f"no percentage in {text!r}"
+    return float(m.group(1)) / 100
+
+
+def test_planner_journey(live_server: Any, browser: Any, artifacts: Path) -> None:
+    out = artifacts / "web"
+    out.mkdir(exist_ok=True)
+    base = live_server.url
+    planner_key = live_server.keys["planner"]
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {planner_key}"}, timeout=60)
+
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    failed_requests: list[str] = []
+    page.on("requestfailed", lambda r: failed_requests.append(r.url))
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base) else external.append(r.url))
+
+    # 1. nothing without a login: the overview sends us to the login page
+    page.goto(f"{base}/web/")
+    assert page.url.startswith(f"{base}/web/login")
+    assert page.locator("input[name=api_key]").is_visible()
+    page.screenshot(path=str(out / "01-login.png"))
+
+    # a platform key is refused with a reason
+    page.fill("input[name=api_key]", live_server.keys["platform"])
+    page.click("button[type=submit]")
+    assert "只有抽检规划员" in page.locator("[data-testid=login-error]").inner_text()
+
+    # 2. the planner logs in and lands on the market overview
+    page.fill("input[name=api_key]", planner_key)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/web/\?msg=login$"))
+    cookies = {c["name"]: c for c in context.cookies()}
+    session_cookie = cookies["choujian_session"]
+    assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
+    assert planner_key not in session_cookie["value"]
+    n_categories = page.locator("[data-testid=chart-category] svg g.bar-row").count()
+    n_platforms = page.locator("[data-testid=chart-platform] svg g.bar-row").count()
+    assert n_categories >= 5 and n_platforms >= 2
+    # bars are sorted by mean risk: the first category's label is the riskiest
+    first_bar = page.locator("[data-testid=chart-category] svg g.bar-row").first.locator("title").text_content() or ""
+    assert "平均不合格概率" in first_bar
+    page.screenshot(path=str(out / "02-overview.png"), full_page=True)
+
+    # 3. build a plan: budget, ε, cap, seed and one category quota
+    page.click("text=新建抽检计划 >> nth=0")
+    page.wait_for_url(f"{base}/web/plans/new")
+    page.fill("#budget", "30000")
+    page.fill("#explore", "0.3")
+    page.fill("#per_merchant", "3")
+    page.fill("#seed", "5")
+    quota_cat = page.locator("[data-testid=quotas] tbody tr").first.locator("td").first.inner_text()
+    page.locator("[data-testid=quotas] tbody tr").first.locator("input[type=number]").first.fill("1")
+    page.screenshot(path=str(out / "03-plan-builder.png"), full_page=True)
+    page.click("[data-testid=create-plan]")
+    page.wait_for_url(re.compile(r".*/web/plans/plan-[^/?]+\?msg=plan$"), timeout=120_000)
+    plan_id = page.locator("[data-testid=plan-id]").inner_text().strip()
+
+    # 4. the plan view: ranked targets with cost, probability, arm and reasons; budget used within budget
+    rows = page.locator("[data-testid=targets] tbody tr")
+    n = rows.count()
+    assert n >= 3
+    ranks = [int(rows.nth(i).locator("td.rank").inner_text()) for i in range(n)]
+    assert ranks == sorted(ranks) and ranks[0] == 1
+    targeted = page.locator("[data-testid=targets] tbody tr:has(.tag.targeted)")
+    assert targeted.count() >= 1
+    assert targeted.first.locator("ul.reasons li").count() >= 1  # a targeted pick says why
+    used = page.locator("[data-testid=budget-used] .v").inner_text()
+    spent, budget = (float(x.replace(",", "")) for x in re.findall(r"[\d,]+(?:\.\d+)?", used)[:2])
+    assert 0 < spent <= budget == 30000
+    assert "尚无估计" in page.locator("[data-testid=plan-estimate]").inner_text()
+    page.screenshot(path=str(out / "04-plan-view.png"), full_page=True)
+
+    # the page shows the plan the API stores: same targets, same order, made by the same service path
+    api_plan = api.get(f"/v1/plans/{plan_id}").json()
+    page_ids = [rows.nth(i).get_attribute("data-listing") for i in range(n)]
+    assert page_ids == [t["listing_id"] for t in api_plan["targets"]]
+    assert api_plan["quotas"][quota_cat]["min_purchases"] == 1
+    assert api_plan["epsilon"] == 0.3 and api_plan["per_merchant_cap"] == 3 and api_plan["seed"] == 5
+
+    # 5. record results: a failed targeted purchase, then a passed random draw
+    def record(row: Any, verdict: str, types: list[str]) -> None:
+        form = row.locator("form.result-form")
+        form.locator("select[name=verdict]").select_option(verdict)
+        for t in types:
+            form.locator(f"input[value={t}]").check()
+        form.locator("button[type=submit]").click()
+        page.wait_for_url(re.compile(r".*\?msg=result$"))
+
+    first_id = page_ids[0]
+    record(page.locator(f"[data-testid=targets] tbody tr[data-listing='{first_id}']"), "fail", ["counterfeit"])
+    done = page.locator(f"[data-testid=targets] tbody tr[data-listing='{first_id}'] [data-testid=result]")
+    assert done.inner_text() == "不合格"
+    est1 = page.locator("[data-testid=plan-estimate]").inner_text()
+    # one targeted result says nothing about the rest of the market: no point estimate yet, only bounds
+    assert "n = 1" in est1 and "尚无点估计" in est1
+
+    random_rows = page.locator("[data-testid=targets] tbody tr:has(.tag.random):has(form.result-form)")
+    assert random_rows.count() >= 1, "the plan has no random-arm purchase to record"
+    record(random_rows.first, "pass", [])
+    est2 = page.locator("[data-testid=plan-estimate]").inner_text()
+    assert "n = 2" in est2
+    rate2 = _pct(est2)
+    assert "尚无点估计" not in est2 and "95% 区间" in est2
+    page.screenshot(path=str(out / "05-plan-with-results.png"), full_page=True)
+
+    # the page's estimate is the API's
+    api_est = api.get(f"/v1/plans/{plan_id}/estimate").json()
+    assert api_est["n_results"] == 2
+    assert rate2 == pytest.approx(api_est["pass_rate"]["estimate"], abs=0.0006)
+    low, high = (float(x) / 100 for x in re.findall(r"\d+\.\d", est2.split("区间")[1])[:2])
+    assert low == pytest.approx(api_est["pass_rate"]["lower"], abs=0.0006)
+    assert high == pytest.approx(api_est["pass_rate"]["upper"], abs=0.0006)
+    assert low <= rate2 <= high
+
+    # 6. the pass-rate chart: one point with a 95% error bar for this plan
+    page.click("text=合格率趋势 >> nth=0")
+    page.wait_for_url(f"{base}/web/estimates")
+    points = page.locator("[data-testid=pass-rate-chart] svg g.estimate")
+    assert points.count() == 1
+    assert points.first.locator("circle").count() == 1 and points.first.locator("line").count() == 3
+    row = page.locator("[data-testid=estimates] tbody tr").first
+    assert plan_id in row.inner_text()
+    assert _pct(row.locator("[data-testid=pass-rate]").inner_text()) == pytest.approx(rate2, abs=0.0006)
+    page.screenshot(path=str(out / "06-pass-rate-trend.png"), full_page=True)
+
+    # 7. a form post without the session's CSRF token is refused, and changes nothing
+    forged = context.request.post(
+        f"{base}/web/plans/{plan_id}/results",
+        form={"listing_id": page_ids[-1], "verdict": "pass", "csrf_token": "forged"},
+    )
+    assert forged.status == 403
+    assert api.get(f"/v1/plans/{plan_id}/estimate").json()["n_results"] == 2
+
+    # 8. logout ends the session
+    page.click("[data-testid=logout]")
+    page.wait_for_url(re.compile(r".*/web/login$"))
+    page.goto(f"{base}/web/plans")
+    assert page.url.startswith(f"{base}/web/login")
+
+    assert not external, f"the pages fetched outside resources: {external}"
+    assert not failed_requests, f"requests failed: {failed_requests}"
+    context.close()

@@ -1,0 +1,112 @@
+"""Typed configs for the text models, loaded from versioned YAML (`configs/pretrain.yaml`,
+`configs/review_model.yaml`) and saved with every checkpoint they produce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: where `choujian pretrain` writes by default, and where fine-tuning looks for its encoder
+DEFAULT_PRETRAINED = REPO_ROOT / "data" / "pretrained" / "choujian-bert-mini"
+#: where `choujian reviews train` writes the review model unless told otherwise
+DEFAULT_REVIEW_MODEL = REPO_ROOT / "data" / "processed" / "review_model"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EncoderConfig(_Strict):
+    """Shape of the BERT-style encoder (vocabulary is always bert-base-chinese's 21128 tokens)."""
+
+    hidden_size: int = Field(default=128, ge=16)
+    num_layers: int = Field(default=4, ge=1)
+    num_heads: int = Field(default=2, ge=1)
+    intermediate_size: int = Field(default=512, ge=16)
+    max_len: int = Field(default=128, ge=8, le=512, description="tokens per sequence, [CLS] and [SEP] included")
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+
+
+class PretrainConfig(_Strict):
+    """Masked-language-model pre-training from scratch on the corpora's train splits."""
+
+    model: EncoderConfig = EncoderConfig()
+    corpora: list[Literal["shopping", "waimai"]] = ["shopping", "waimai"]
+    extra_texts: list[str] = Field(
+        default_factory=list, description="more text files (one text a line), e.g. simulated listings"
+    )
+    max_texts: int | None = Field(default=None, description="use only this many texts, a seeded sample (tests)")
+    whole_word_masking: bool = True
+    mask_prob: float = Field(default=0.15, gt=0, lt=1)
+    tokens_per_batch: int = Field(default=2048, ge=64, description="padded tokens per batch (length-bucketed)")
+    max_batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    warmup_steps: int = Field(default=60, ge=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    max_steps: int = Field(default=1000, ge=1)
+    grad_clip: float = 1.0
+    seed: int = 13
+    eval_sequences: int = Field(default=512, ge=0, description="sequences held out of training to report MLM loss")
+    checkpoint_every: int = Field(default=50, ge=1)
+    log_every: int = Field(default=25, ge=1)
+    num_threads: int = Field(default=2, ge=1)
+    save_fp16: bool = Field(default=True, description="store weights as fp16 (halves the checkpoint)")
+
+
+class BaselineConfig(_Strict):
+    """TF-IDF character n-grams + logistic regression, trained and scored in the same run."""
+
+    ngram_min: int = 1
+    ngram_max: int = 3
+    min_df: int = 2
+    max_features: int | None = 300_000
+    C: float = 4.0
+
+
+class FinetuneConfig(_Strict):
+    """Fine-tuning the encoder into the review complaint classifier."""
+
+    pretrained: str = Field(
+        str(DEFAULT_PRETRAINED.relative_to(REPO_ROOT)),
+        description="local Hugging Face checkpoint directory (relative paths are from the repo root)",
+    )
+    max_len: int = Field(default=128, ge=8, le=512)
+    tokens_per_batch: int = Field(default=4096, ge=64)
+    max_batch_size: int = Field(default=64, ge=1)
+    epochs: float = Field(default=1.0, gt=0, description="fractional epochs allowed")
+    max_train_texts: int | None = Field(default=None, description="subsample train (tests, quick runs)")
+    lr: float = Field(default=2e-4, gt=0)
+    warmup_ratio: float = Field(default=0.06, ge=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    grad_clip: float = 1.0
+    freeze_embeddings: bool = Field(default=False, description="keep the word embeddings fixed (faster steps)")
+    eval_every: int = Field(default=200, ge=1, description="steps between validation checks (model selection)")
+    validation_share: float = Field(default=0.1, gt=0, lt=1)
+    max_val_texts: int | None = Field(default=3000, description="cap validation size to bound eval time")
+    seed: int = 13
+    num_threads: int = Field(default=2, ge=1)
+    baseline: BaselineConfig = BaselineConfig()
+    hybrid: bool = Field(default=True, description="also fit transformer + n-gram LR blend, weight chosen on validation")
+    export: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto", description="inference backend to ship; auto = fastest that keeps accuracy within tolerance"
+    )
+    export_tolerance: float = Field(default=0.005, ge=0, description="max validation accuracy loss of an export")
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def load_config(path: str | Path, cls: type[C]) -> C:
+    """Load a YAML file into a typed config (unknown keys are errors)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return cls.model_validate(data)
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Relative paths in configs are relative to the repository root, not the working directory."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else REPO_ROOT / p

@@ -1,0 +1,176 @@
+"""Fast scoring with a fine-tuned text classifier directory: torch (fp32), ONNX Runtime (fp32) or ONNX
+Runtime with dynamic int8 weights, batched by length, identical texts scored once.
+
+A model directory holds `encoder/` (a self-describing Hugging Face checkpoint: weights, config with
+id2label/label2id, tokenizer), optional `model.onnx` / `model.int8.onnx`, optional `ngram_lr.joblib`
+(the n-gram logistic regression of the hybrid) and `text_model.json` (which backend and mode to use,
+the metrics measured when it was trained). Objects pickle *by reference* to that directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from models.text.batching import bucket_batches, pad
+from models.text.tokenizer import prepare_texts
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = ("torch", "onnx", "onnx-int8")
+META = "text_model.json"
+ONNX_FILES: dict[str, str] = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = x - x.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
+
+
+class TextClassifier:
+    """Scores texts with a saved text-model directory; the base of `ReviewModel` and the listing model."""
+
+    def __init__(self, path: str | Path, *, backend: Backend | None = None, threads: int = 2) -> None:
+        self.path = Path(path).resolve()
+        meta_path = self.path / META
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{self.path} is not a text model directory (no {META})")
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.backend: Backend = backend or self.meta.get("backend", "torch")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}: use one of {BACKENDS}")
+        self.threads = threads
+        self.max_len: int = int(self.meta["max_len"])
+        self.tokens_per_batch: int = int(self.meta.get("inference_tokens_per_batch", 8192))
+        self.labels: tuple[str, ...] = tuple(self.meta["labels"])
+        self.multilabel: bool = bool(self.meta.get("multilabel", False))
+        from models.text.tokenizer import load_tokenizer
+
+        self.tokenizer = load_tokenizer(self.path / "encoder")
+        self._torch_model: Any = None
+        self._session: Any = None
+        self._load_backend()
+
+    # -- loading ----------------------------------------------------------------------------------
+    def _load_backend(self) -> None:
+        if self.backend == "torch":
+            import torch
+            from transformers import AutoModelForSequenceClassification
+
+            torch.set_num_threads(self.threads)
+            self._torch_model = AutoModelForSequenceClassification.from_pretrained(
+                self.path / "encoder", dtype=torch.float32, local_files_only=True
+            ).eval()
+        else:
+            import onnxruntime as ort
+
+            file = self.path / ONNX_FILES[self.backend]
+            if not file.is_file():
+                raise FileNotFoundError(f"{file} is missing: this model was not exported to {self.backend}")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session = ort.InferenceSession(str(file), opts, providers=["CPUExecutionProvider"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # by reference: the directory is the artifact; weights are never copied into the pickle
+        return {"path": str(self.path), "backend": self.backend, "threads": self.threads}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], backend=state["backend"], threads=state["threads"])  # type: ignore[misc]
+
+    def save(self, path: str | Path) -> Path:
+        """Copy the model directory to `path` (which must not exist) and return it."""
+        dest = Path(path)
+        shutil.copytree(self.path, dest)
+        return dest
+
+    # -- scoring ----------------------------------------------------------------------------------
+    def logits(self, texts: Sequence[object]) -> np.ndarray:
+        """Raw logits (n, k), each distinct normalised text computed once."""
+        from models.text.encoding import encode_texts
+
+        clean = prepare_texts(texts)
+        uniq, inverse = np.unique(np.asarray(clean, dtype=object), return_inverse=True)
+        k = len(self.labels)
+        if len(clean) == 0:
+            return np.zeros((0, k), dtype=np.float32)
+        ids = encode_texts(list(uniq), self.tokenizer, max_len=self.max_len, normalized=True)
+        out = np.zeros((len(uniq), k), dtype=np.float32)
+        lengths = [len(x) for x in ids]
+        for idx in bucket_batches(lengths, tokens_per_batch=self.tokens_per_batch, max_batch_size=512):
+            input_ids, attn = pad([ids[i] for i in idx], value=self.tokenizer.pad_token_id or 0)
+            out[idx] = self._forward(input_ids.numpy(), attn.numpy())
+        return out[np.asarray(inverse).reshape(-1)]
+
+    def _forward(self, input_ids: np.ndarray, attn: np.ndarray) -> np.ndarray:
+        if self._session is not None:
+            (logits,) = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attn})
+            return np.asarray(logits, dtype=np.float32)
+        import torch
+
+        with torch.inference_mode():
+            res = self._torch_model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(attn))
+        return np.asarray(res.logits.float().numpy(), dtype=np.float32)
+
+    def predict_proba_all(self, texts: Sequence[object]) -> np.ndarray:
+        """Per-label probabilities (n, k): softmax for single-label models, sigmoid for multi-label."""
+        z = self.logits(texts)
+        return _sigmoid(z) if self.multilabel else _softmax(z)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, backend={self.backend!r})"
+
+
+class ReviewModel(TextClassifier):
+    """The review complaint model: `predict_proba(texts)` is the probability that each review reports a
+    bad experience (a complaint). In `hybrid` mode it blends the transformer with the n-gram logistic
+    regression saved beside it, with the weight chosen on validation when it was trained."""
+
+    def __init__(self, path: str | Path, *, backend: Backend | None = None, threads: int = 2) -> None:
+        super().__init__(path, backend=backend, threads=threads)
+        self.mode: str = self.meta.get("mode", "transformer")
+        self.hybrid_weight: float = float(self.meta.get("hybrid_weight", 1.0))
+        self.positive = self.labels.index("complaint")
+        self._ngram: Any = None
+        if self.mode == "hybrid":
+            import joblib
+
+            self._ngram = joblib.load(self.path / "ngram_lr.joblib")
+
+    @classmethod
+    def load(cls, path: str | Path, *, backend: Backend | None = None, threads: int = 2) -> ReviewModel:
+        """Load a review model directory (as written by `choujian reviews train`)."""
+        return cls(path, backend=backend, threads=threads)
+
+    def predict_proba_transformer(self, texts: Sequence[object]) -> np.ndarray:
+        """Complaint probability from the transformer alone."""
+        return self.predict_proba_all(texts)[:, self.positive]
+
+    def predict_proba_ngram(self, texts: Sequence[object]) -> np.ndarray:
+        """Complaint probability from the n-gram logistic regression alone (hybrid models only)."""
+        if self._ngram is None:
+            raise ValueError("this review model has no n-gram component (mode is 'transformer')")
+        return np.asarray(self._ngram.predict_proba(prepare_texts(texts))[:, 1])
+
+    def predict_proba(self, texts: Sequence[object]) -> np.ndarray:
+        """Complaint probability per text, shape (n,), in the input order."""
+        if len(texts) == 0:
+            return np.zeros(0, dtype=np.float64)
+        p = self.predict_proba_transformer(texts)
+        if self.mode == "hybrid":
+            p = self.hybrid_weight * p + (1.0 - self.hybrid_weight) * self.predict_proba_ngram(texts)
+        return np.asarray(p, dtype=np.float64)

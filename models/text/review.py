@@ -1,0 +1,276 @@
+"""The review complaint model run: baseline, fine-tuning, hybrid, export, honest evaluation.
+
+Label: 1 = the review reports a bad experience (a complaint), i.e. the corpus's label 0. Data: the
+official split of online_shopping_10_cats; validation is carved out of train
+(`training.corpus.validation_split`) and is the only data any choice is made on (best step, hybrid
+weight, backend); the test split is scored once, at the end, for the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.text.config import FinetuneConfig, resolve_path
+from models.text.finetune import (
+    FitSettings,
+    ProgressFn,
+    encode,
+    export_onnx,
+    fit_classifier,
+    load_pretrained,
+    measure_backends,
+    predict_logits,
+    save_text_model,
+    write_meta,
+)
+from models.text.inference import BACKENDS, Backend, ReviewModel
+from models.text.tokenizer import prepare_texts
+
+logger = logging.getLogger(__name__)
+
+LABELS = ("ok", "complaint")
+
+
+def fit_ngram_baseline(texts: list[str], y: np.ndarray, config: FinetuneConfig) -> Any:
+    """TF-IDF over character 1-3-grams + logistic regression (the baseline, and the hybrid's partner)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    b = config.baseline
+    pipe = Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    analyzer="char",
+                    ngram_range=(b.ngram_min, b.ngram_max),
+                    min_df=b.min_df,
+                    max_features=b.max_features,
+                    sublinear_tf=True,
+                ),
+            ),
+            ("lr", LogisticRegression(C=b.C, max_iter=2000, solver="liblinear")),
+        ]
+    )
+    return pipe.fit(texts, y)
+
+
+def choose_hybrid_weight(p_tx: np.ndarray, p_lr: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Blend weight of the transformer (0..1, step 0.05) with the best validation accuracy; ties go to
+    the larger transformer weight. Returns (weight, validation accuracy)."""
+    best_w, best_acc = 1.0, -1.0
+    for w in np.round(np.arange(1.0, -0.001, -0.05), 2):
+        acc = float(np.mean(((w * p_tx + (1 - w) * p_lr) >= 0.5) == y))
+        if acc > best_acc + 1e-12:
+            best_w, best_acc = float(w), acc
+    return best_w, best_acc
+
+
+def _md5(texts: list[str]) -> str:
+    h = hashlib.md5()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def review_data(
+    config: FinetuneConfig, *, max_test_texts: int | None = None
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Normalised texts and complaint labels for train / validation / test (official split)."""
+    from training.corpus import load_shopping_reviews, validation_split
+
+    train_df, val_df = validation_split(load_shopping_reviews("train"), share=config.validation_share)
+    test_df = load_shopping_reviews("test")
+    if config.max_train_texts is not None and len(train_df) > config.max_train_texts:
+        train_df = train_df.sample(n=config.max_train_texts, random_state=config.seed)
+    if config.max_val_texts is not None and len(val_df) > config.max_val_texts:
+        val_df = val_df.sample(n=config.max_val_texts, random_state=config.seed)
+    if max_test_texts is not None and len(test_df) > max_test_texts:
+        test_df = test_df.sample(n=max_test_texts, random_state=config.seed)
+    out = {}
+    for name, df in (("train", train_df), ("validation", val_df), ("test", test_df)):
+        out[name] = (prepare_texts(df["review"]), (1 - df["label"].to_numpy()).astype(np.int64))
+    return out
+
+
+def train_review_model(
+    config: FinetuneConfig,
+    out: str | Path,
+    *,
+    pretrained: str | Path | None = None,
+    evaluate_test: bool = True,
+    test_all_backends: bool = False,
+    max_test_texts: int | None = None,
+    command: str | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the complaint classifier, pick hybrid weight and backend on validation, save to `out`
+    (replaced if it exists), score the official test split; returns the metrics (also in the directory)."""
+    import torch
+
+    t_start = time.time()
+    torch.set_num_threads(config.num_threads)
+    out = Path(out)
+    src = resolve_path(pretrained or config.pretrained)
+    data = review_data(config, max_test_texts=max_test_texts)
+    tr_x, tr_y = data["train"]
+    va_x, va_y = data["validation"]
+    te_x, te_y = data["test"]
+    logger.info("reviews: %d train, %d validation, %d test", len(tr_x), len(va_x), len(te_x))
+
+    t = time.time()
+    ngram = fit_ngram_baseline(tr_x, tr_y, config)
+    ngram_seconds = time.time() - t
+    p_lr_val = ngram.predict_proba(va_x)[:, 1]
+    logger.info(
+        "n-gram baseline fitted in %.0f s, validation accuracy %.4f",
+        ngram_seconds,
+        float(np.mean((p_lr_val >= 0.5) == va_y)),
+    )
+
+    model, tokenizer = load_pretrained(src, labels=LABELS)
+    max_len = min(config.max_len, int(model.config.max_position_embeddings))
+    pad_id = int(tokenizer.pad_token_id or 0)
+    tr_ids, va_ids = encode(tokenizer, tr_x, max_len), encode(tokenizer, va_x, max_len)
+    settings = FitSettings(
+        max_len=max_len,
+        tokens_per_batch=config.tokens_per_batch,
+        max_batch_size=config.max_batch_size,
+        epochs=config.epochs,
+        lr=config.lr,
+        warmup_ratio=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        grad_clip=config.grad_clip,
+        eval_every=config.eval_every,
+        seed=config.seed,
+        num_threads=config.num_threads,
+        freeze_embeddings=config.freeze_embeddings,
+    )
+    fit = fit_classifier(model, tr_ids, tr_y, va_ids, va_y, settings=settings, pad_id=pad_id, progress=progress)
+    logits_val = predict_logits(model, va_ids, pad_id=pad_id)
+    p_tx_val = torch.softmax(torch.from_numpy(logits_val), dim=1)[:, 1].numpy()
+    acc_tx_val = float(np.mean((p_tx_val >= 0.5) == va_y))
+    w, acc_hybrid_val = choose_hybrid_weight(p_tx_val, p_lr_val, va_y)
+    mode = "hybrid" if config.hybrid and w < 1.0 and acc_hybrid_val > acc_tx_val else "transformer"
+    logger.info(
+        "validation: transformer %.4f, hybrid %.4f (transformer weight %.2f) -> mode %s",
+        acc_tx_val,
+        acc_hybrid_val,
+        w,
+        mode,
+    )
+
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    meta: dict[str, Any] = {
+        "kind": "review_complaint",
+        "labels": list(LABELS),
+        "positive_label": "complaint",
+        "multilabel": False,
+        "max_len": max_len,
+        "inference_tokens_per_batch": 8192,
+        "backend": "torch",
+        "mode": "transformer",
+        "hybrid_weight": 1.0,
+        "pretrained": str(pretrained or config.pretrained),
+        "config": config.model_dump(),
+        "command": command,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    save_text_model(model, tokenizer, tmp, meta=meta)
+    import joblib
+
+    joblib.dump(ngram, tmp / "ngram_lr.joblib")
+
+    backends_val: dict[str, dict[str, float]] = {}
+    chosen: Backend = "torch"
+    exported: list[Backend] = ["torch"]
+    if config.export in ("auto", "onnx", "onnx-int8"):
+        t = time.time()
+        export_onnx(tmp, quantize=config.export in ("auto", "onnx-int8"))
+        exported.append("onnx")
+        if config.export in ("auto", "onnx-int8"):
+            exported.append("onnx-int8")
+        logger.info("exported ONNX in %.0f s", time.time() - t)
+    backends_val = measure_backends(tmp, va_x, va_y, backends=exported, threads=config.num_threads)
+    if config.export == "auto":
+        ref = backends_val["torch"]["accuracy"]
+        ok = [b for b in exported if backends_val[b]["accuracy"] >= ref - config.export_tolerance]
+        chosen = max(ok, key=lambda b: backends_val[b]["texts_per_second"])
+    else:
+        chosen = config.export
+    meta.update({"backend": chosen, "mode": mode, "hybrid_weight": w if mode == "hybrid" else 1.0})
+
+    metrics: dict[str, Any] = {
+        "n_train": len(tr_x),
+        "n_validation": len(va_x),
+        "n_test": len(te_x),
+        "data_md5": {"train": _md5(tr_x), "validation": _md5(va_x), "test": _md5(te_x)},
+        "fine_tune": {
+            "steps": fit.steps,
+            "best_step": fit.best_step,
+            "seconds": fit.train_seconds,
+            "train_tokens": fit.train_tokens,
+            "history": fit.history,
+        },
+        "baseline_seconds": ngram_seconds,
+        "validation": {
+            "transformer_accuracy": acc_tx_val,
+            "hybrid_accuracy": acc_hybrid_val,
+            "baseline_accuracy": float(np.mean((p_lr_val >= 0.5) == va_y)),
+            "hybrid_weight": w,
+            "backends": backends_val,
+        },
+        "backend": chosen,
+        "mode": mode,
+    }
+    if evaluate_test:
+        p_lr_te = ngram.predict_proba(te_x)[:, 1]
+        test: dict[str, Any] = {"baseline_accuracy": float(np.mean((p_lr_te >= 0.5) == te_y))}
+        write_meta(tmp, meta)
+        for b in BACKENDS if test_all_backends else (chosen,):
+            if b not in exported:
+                continue
+            rm = ReviewModel(tmp, backend=b, threads=config.num_threads)
+            t = time.perf_counter()
+            p_tx = rm.predict_proba_transformer(te_x)
+            dt = time.perf_counter() - t
+            test[b] = {
+                "transformer_accuracy": float(np.mean((p_tx >= 0.5) == te_y)),
+                "hybrid_accuracy": float(np.mean(((w * p_tx + (1 - w) * p_lr_te) >= 0.5) == te_y)),
+                "texts_per_second": len(te_x) / dt,
+            }
+            logger.info(
+                "test [%s]: transformer %.4f, hybrid %.4f, baseline %.4f (%.0f texts/s)",
+                b,
+                test[b]["transformer_accuracy"],
+                test[b]["hybrid_accuracy"],
+                test["baseline_accuracy"],
+                test[b]["texts_per_second"],
+            )
+        shipped = test[chosen]
+        test["transformer_accuracy"] = shipped["transformer_accuracy"]
+        test["hybrid_accuracy"] = shipped["hybrid_accuracy"]
+        test["accuracy"] = shipped["hybrid_accuracy"] if mode == "hybrid" else shipped["transformer_accuracy"]
+        metrics["test"] = test
+    metrics["wall_seconds"] = time.time() - t_start
+    meta["metrics"] = metrics
+    write_meta(tmp, meta)
+    (tmp / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    logger.info("review model saved to %s (%s, %s) in %.0f s", out, mode, chosen, metrics["wall_seconds"])
+    return metrics

@@ -1,0 +1,177 @@
+"""The transformer text models end to end on tiny configs: a checkpoint the test creates itself, the
+review model trained from it (`--pretrained PATH`), save/load/pickle, ONNX parity, the CLI, the listing
+model."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from models.text import ReviewModel, load_review_model
+from models.text.config import FinetuneConfig
+from models.text.inference import META, TextClassifier
+from models.text.review import choose_hybrid_weight, train_review_model
+from models.text.tokenizer import load_tokenizer
+from training.cli import app
+
+pytestmark = pytest.mark.slow
+
+NEG = "质量太差了，是假货，要求退货"
+POS = "非常好用，质量很棒，物流也快，五星好评"
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised BertForMaskedLM saved as a plain Hugging Face directory."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=21128,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    path = tmp_path_factory.mktemp("tiny-bert")
+    BertForMaskedLM(cfg).save_pretrained(path)
+    load_tokenizer().save_pretrained(path)  # tokenizer.json only: exercises the AutoTokenizer path
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_review_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    cfg = FinetuneConfig(
+        max_train_texts=400,
+        max_val_texts=120,
+        epochs=1.0,
+        eval_every=5,
+        lr=1e-3,
+        tokens_per_batch=2048,
+        max_len=48,
+        max_batch_size=32,
+        export="auto",
+    )
+    out = tmp_path_factory.mktemp("review") / "model"
+    metrics = train_review_model(cfg, out, pretrained=tiny_checkpoint, max_test_texts=150)
+    return out, metrics
+
+
+def test_review_model_is_self_describing(tiny_review_model: tuple[Path, dict], tiny_checkpoint: Path) -> None:
+    out, metrics = tiny_review_model
+    import json
+
+    cfg = json.loads((out / "encoder" / "config.json").read_text())
+    assert cfg["id2label"] == {"0": "ok", "1": "complaint"}
+    assert cfg["label2id"] == {"ok": 0, "complaint": 1}
+    assert (out / "encoder" / "vocab.txt").is_file() and (out / "encoder" / "model.safetensors").is_file()
+    meta = json.loads((out / META).read_text())
+    assert meta["pretrained"] == str(tiny_checkpoint)  # the checkpoint path lives only in config
+    assert meta["backend"] in ("torch", "onnx", "onnx-int8")
+    assert metrics["n_train"] == 400 and metrics["n_validation"] == 120 and metrics["n_test"] == 150
+    assert 0.0 <= metrics["test"]["baseline_accuracy"] <= 1.0
+    assert metrics["fine_tune"]["steps"] > 0 and metrics["fine_tune"]["history"]
+
+
+def test_fresh_load_and_pickle_give_identical_probabilities(tiny_review_model: tuple[Path, dict]) -> None:
+    out, _ = tiny_review_model
+    texts = [NEG, POS, "还行吧", "", "物流很慢，客服态度差"]
+    a = ReviewModel.load(out, backend="torch").predict_proba(texts)
+    b = load_review_model(out, backend="torch").predict_proba(texts)
+    assert a.shape == (5,) and np.all((a >= 0) & (a <= 1))
+    np.testing.assert_array_equal(a, b)
+    blob = pickle.dumps(ReviewModel.load(out, backend="torch"))
+    assert len(blob) < 10_000  # by reference: the weights stay in the directory
+    np.testing.assert_array_equal(pickle.loads(blob).predict_proba(texts), a)
+
+
+def test_duplicates_are_scored_once_and_in_order(tiny_review_model: tuple[Path, dict]) -> None:
+    out, _ = tiny_review_model
+    m = ReviewModel.load(out, backend="torch")
+    single = m.predict_proba([NEG, POS])
+    many = m.predict_proba([POS, NEG, POS, NEG, NEG])
+    np.testing.assert_allclose(many, single[[1, 0, 1, 0, 0]], atol=1e-6)
+    assert m.predict_proba([]).shape == (0,)
+
+
+def test_onnx_and_int8_match_torch(tiny_review_model: tuple[Path, dict]) -> None:
+    out, _ = tiny_review_model
+    texts = [NEG, POS, "一般般，没有想象中好", "屏幕很清晰，电池耐用" * 10, "差"]
+    ref = TextClassifier(out, backend="torch").predict_proba_all(texts)
+    onnx = TextClassifier(out, backend="onnx").predict_proba_all(texts)
+    np.testing.assert_allclose(onnx, ref, atol=1e-4)
+    int8 = TextClassifier(out, backend="onnx-int8").predict_proba_all(texts)
+    assert np.max(np.abs(int8 - ref)) < 0.05
+
+
+def test_pretrained_override_trains_from_that_checkpoint(tiny_review_model: tuple[Path, dict]) -> None:
+    from transformers import AutoConfig
+
+    out, _ = tiny_review_model
+    cfg = AutoConfig.from_pretrained(out / "encoder")
+    assert cfg.hidden_size == 32 and cfg.num_hidden_layers == 2  # the test's checkpoint, not the shipped one
+
+
+def test_hybrid_weight_is_chosen_on_the_data_given() -> None:
+    y = np.array([1, 1, 0, 0])
+    p_tx = np.array([0.9, 0.4, 0.1, 0.6])  # two mistakes
+    p_lr = np.array([0.8, 0.9, 0.2, 0.1])  # none
+    w, acc = choose_hybrid_weight(p_tx, p_lr, y)
+    assert acc == 1.0 and w < 1.0
+    w2, acc2 = choose_hybrid_weight(p_lr, p_tx, y)
+    assert w2 == 1.0 and acc2 == 1.0  # ties favour the first (transformer) side
+
+
+def test_cli_scores_a_csv_it_has_never_seen(tiny_review_model: tuple[Path, dict], tmp_path: Path) -> None:
+    out, _ = tiny_review_model
+    src = tmp_path / "reviews.csv"
+    pd.DataFrame({"id": [1, 2, 3], "评论": [NEG, POS, NEG]}).to_csv(src, index=False)
+    dest = tmp_path / "scored.csv"
+    res = CliRunner().invoke(
+        app,
+        ["reviews", "score", "--input", str(src), "--text-column", "评论", "--output", str(dest), "--model", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(dest)
+    assert list(got.columns) == ["id", "评论", "complaint_prob"]
+    assert got["complaint_prob"].between(0, 1).all()
+    assert got["complaint_prob"][0] == pytest.approx(got["complaint_prob"][2])
+
+
+def test_cli_names_a_missing_column_and_lists_the_others(tiny_review_model: tuple[Path, dict], tmp_path: Path) -> None:
+    out, _ = tiny_review_model
+    src = tmp_path / "reviews.csv"
+    pd.DataFrame({"id": [1], "text": [NEG]}).to_csv(src, index=False)
+    res = CliRunner().invoke(
+        app, ["reviews", "score", "--input", str(src), "--output", str(tmp_path / "o.csv"), "--model", str(out)]
+    )
+    assert res.exit_code != 0
+    assert "'review'" in res.output and "id, text" in res.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_cli_errors_clearly_without_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "reviews.csv"
+    pd.DataFrame({"review": [NEG]}).to_csv(src, index=False)
+    res = CliRunner().invoke(
+        app,
+        [
+            "reviews",
+            "score",
+            "--input",
+            str(src),
+            "--output",
+            str(tmp_path / "o.csv"),
+            "--model",
+            str(tmp_path / "nope"),
+        ],
+    )
+    assert res.exit_code != 0
+    assert "no review model" in res.output

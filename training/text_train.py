@@ -1,0 +1,170 @@
+"""`choujian reviews ...`: train the review complaint model and score review CSVs with it.
+
+Kept light at import time (only typer): the heavy imports live inside the commands.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+logger = logging.getLogger(__name__)
+
+reviews_app = typer.Typer(
+    help="The review complaint model (transformer): train it, score reviews with it.",
+    no_args_is_help=True,
+)
+
+DEFAULT_CONFIG = Path("configs/review_model.yaml")
+BACKEND_HELP = "Inference backend: torch, onnx or onnx-int8 (default: the one chosen at training)."
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@reviews_app.command("train")
+def train_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Fine-tuning YAML config.")] = DEFAULT_CONFIG,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Model directory (default: data/processed/review_model).")
+    ] = None,
+    pretrained: Annotated[
+        Path | None, typer.Option(help="Any local Hugging Face checkpoint directory (overrides the config).")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option(help="Override the config's epochs.", min=0.01)] = None,
+    max_train_texts: Annotated[int | None, typer.Option(help="Subsample train (quick runs).", min=10)] = None,
+    all_backends: Annotated[
+        bool, typer.Option("--all-backends", help="Score the test split with torch, ONNX and ONNX-int8.")
+    ] = False,
+    skip_test: Annotated[bool, typer.Option("--skip-test", help="Do not score the official test split.")] = False,
+) -> None:
+    """Fine-tune the review complaint classifier and report test accuracy against the n-gram baseline."""
+    import json
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from models.text.config import DEFAULT_REVIEW_MODEL, FinetuneConfig, load_config
+    from models.text.pretrain import command_line
+    from models.text.review import train_review_model
+
+    cfg = load_config(config, FinetuneConfig)
+    updates: dict[str, Any] = {}
+    if epochs is not None:
+        updates["epochs"] = epochs
+    if max_train_texts is not None:
+        updates["max_train_texts"] = max_train_texts
+    cfg = cfg.model_copy(update=updates)
+    target = out or DEFAULT_REVIEW_MODEL
+    with Progress(
+        TextColumn("[bold]fine-tuning"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps, loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ) as bar:
+        task = bar.add_task("finetune", total=None, loss=float("nan"))
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            bar.update(task, completed=step, total=total, loss=loss)
+
+        try:
+            metrics = train_review_model(
+                cfg,
+                target,
+                pretrained=pretrained,
+                evaluate_test=not skip_test,
+                test_all_backends=all_backends,
+                command=command_line(),
+                progress=on_step,
+            )
+        except FileNotFoundError as e:
+            _fail(str(e))
+    summary: dict[str, Any] = {
+        k: metrics[k] for k in ("mode", "backend", "n_train", "n_validation", "n_test") if k in metrics
+    }
+    summary["validation"] = {k: v for k, v in metrics["validation"].items() if k != "backends"}
+    if "test" in metrics:
+        summary["test"] = metrics["test"]
+    summary["fine_tune_seconds"] = round(metrics["fine_tune"]["seconds"], 1)
+    summary["wall_seconds"] = round(metrics["wall_seconds"], 1)
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    typer.echo(f"saved {target}")
+
+
+def _champion_review_model() -> Any:
+    """The registered champion's review model, if the registry has one that carries it."""
+    try:
+        from training.registry import load_champion
+    except ImportError:
+        return None
+    try:
+        bundle = load_champion()
+    except Exception as e:  # noqa: BLE001 - no registry / no champion is an expected state here
+        logger.info("no registered champion to take the review model from (%s)", e)
+        return None
+    for attr in ("review_scorer", "review_model"):
+        model = getattr(bundle, attr, None)
+        if model is not None and hasattr(model, "predict_proba"):
+            return model
+    return None
+
+
+@reviews_app.command("score")
+def score_command(
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV (or Parquet) file with one review a row.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the rows plus complaint_prob.")],
+    text_column: Annotated[str, typer.Option(help="Column holding the review text.")] = "review",
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Review model directory (default: the registered champion's, else "
+            "$CHOUJIAN_REVIEW_MODEL or data/processed/review_model)."
+        ),
+    ] = None,
+    backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
+) -> None:
+    """Write the input rows plus `complaint_prob`, the probability that each review reports a bad experience."""
+    import pandas as pd
+
+    from models.text import default_review_model_path, load_review_model
+    from models.text.inference import BACKENDS
+
+    if not input.is_file():
+        _fail(f"input file {input} does not exist")
+    if backend is not None and backend not in BACKENDS:
+        _fail(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    try:
+        if input.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(input)
+        else:
+            df = pd.read_csv(input, encoding="utf-8-sig", dtype={text_column: "string"}, keep_default_na=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
+        _fail(f"cannot read {input}: {e}")
+    if text_column not in df.columns:
+        _fail(f"column {text_column!r} not found in {input}; available columns: {', '.join(map(str, df.columns))}")
+    scorer: Any = None
+    if model is None:
+        scorer = _champion_review_model()
+        source = "registered champion"
+    if scorer is None:
+        path = model or default_review_model_path()
+        try:
+            scorer = load_review_model(path, backend=backend)  # type: ignore[arg-type]
+        except FileNotFoundError as e:
+            _fail(str(e))
+        source = str(path)
+    logger.info("scoring %d reviews with %s", len(df), source)
+    probs = scorer.predict_proba(df[text_column].tolist())
+    out = df.copy()
+    out["complaint_prob"] = probs
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() in (".parquet", ".pq"):
+        out.to_parquet(output, index=False)
+    else:
+        out.to_csv(output, index=False, encoding="utf-8")
+    typer.echo(f"wrote {len(out)} rows with complaint_prob to {output} (model: {source})")

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from features.identity import IdentityIndex
+from features.identity import IdentityIndex, shop_keys
 from features.lexicon import Lexicon, build_segmenter
 from features.normalize import CONTACT_KINDS, Normalized, normalize_many
 from features.records import FailureType, RegistryStatus
@@ -577,6 +577,11 @@ class MerchantFeatures(_FrameTransformer):
         records = list(zip(shops["credit_code"], shops["phone"], shops["shop_name"], strict=True))
         self.index_, idents = IdentityIndex.build(records)
         self.merchant_identity_ = {str(m): i for m, i in zip(shops["merchant_id"], idents, strict=True)}
+        # which shops carry each key: a key links a shop to *others* only if someone else has it too
+        self.key_shops_: dict[tuple[str, str], list[str]] = {}
+        for mid, rec in zip(shops["merchant_id"].astype(str), records, strict=True):
+            for key in shop_keys(*rec):
+                self.key_shops_.setdefault(key, []).append(mid)
         stats = np.zeros((self.index_.n_identities, len(_ID_STATS)), dtype=np.float64)
         platforms: list[set[str]] = [set() for _ in range(self.index_.n_identities)]
         plat_col = "merchant_platform" if "merchant_platform" in shops else "platform"
@@ -678,7 +683,8 @@ class MerchantFeatures(_FrameTransformer):
                 strict=True,
             )
         ):
-            idents, via = self.index_.resolve(code, phone, name)
+            idents, _ = self.index_.resolve(code, phone, name)
+            via = {k for k, v in shop_keys(code, phone, name) if any(o != mid for o in self.key_shops_.get((k, v), ()))}
             own = self.merchant_identity_.get(mid)
             if own is not None and own not in idents:
                 idents.append(own)

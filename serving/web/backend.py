@@ -27,6 +27,7 @@ from serving.settings import Settings
 from serving.web.overview import riskiest, summarise
 from serving.web.views import (
     FAILURE_TYPES_ZH,
+    CategoryRate,
     EstimateRow,
     MarketOverview,
     PlanRequest,
@@ -319,6 +320,21 @@ class ServiceBackend:
             high=float(est.pass_rate.upper),
             three_no=None if three is None else float(three),
             method=est.method,
+            by_category=sorted(
+                (
+                    CategoryRate(
+                        category=c.domain,
+                        population=c.population,
+                        n=c.n_sampled,
+                        pass_rate=None if c.estimate is None else 1 - float(c.estimate),
+                        low=1 - float(c.upper),
+                        high=1 - float(c.lower),
+                    )
+                    for c in est.by_category
+                    if c.outcome == "fail"
+                ),
+                key=lambda c: (-c.n, c.category),
+            ),
         )
 
     def plan_estimate(self, plan_id: str) -> EstimateRow | None:

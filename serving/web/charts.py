@@ -40,6 +40,7 @@ class IntervalPoint:
     value: float  # 0..1
     low: float  # 0..1
     high: float  # 0..1
+    sublabel: str = ""  # second x-axis line (which plan), since several plans can share a date
 
 
 def _pct(x: float, digits: int = 1) -> str:
@@ -116,13 +117,15 @@ def risk_bars(rows: Sequence[BarRow], *, title: str, width: int = 560) -> Markup
     return Markup("".join(parts))
 
 
-def interval_chart(points: Sequence[IntervalPoint], *, title: str, y_label: str = "合格率", width: int = 760) -> Markup:
+def interval_chart(
+    points: Sequence[IntervalPoint], *, title: str, y_label: str = "合格率", width: int = 1120
+) -> Markup:
     """Points with 95% error bars over time (one per estimate, in the order given).
 
     The y axis is zoomed to the intervals (padded, rounded to 5%) so that narrowing intervals stay
     visible; the axis always states its range, so the zoom cannot mislead.
     """
-    height, left, right, top, bottom = 300, 56, 16, 20, 56
+    height, left, right, top, bottom = 330, 64, 16, 16, 46
     plot_w, plot_h = width - left - right, height - top - bottom
     parts: list[str] = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
@@ -145,7 +148,7 @@ def interval_chart(points: Sequence[IntervalPoint], *, title: str, y_label: str 
 
     span = y1 - y0
     step = 0.05 if span <= 0.3 else 0.1 if span <= 0.6 else 0.2
-    t = y0
+    t = math.ceil(y0 / step - 1e-9) * step  # ticks on round multiples of the step
     while t <= y1 + 1e-9:
         y = ypos(t)
         parts.append(
@@ -184,9 +187,10 @@ def interval_chart(points: Sequence[IntervalPoint], *, title: str, y_label: str 
             f'<text x="{x + 9:.1f}" y="{yv + 4:.1f}" font-size="11" fill="{_INK}">{_pct(p.value)}</text>'
         )
         if i % label_every == 0:
+            sub = f'<tspan x="{x:.1f}" dy="14">{escape(p.sublabel)}</tspan>' if p.sublabel else ""
             parts.append(
-                f'<text x="{x:.1f}" y="{height - bottom + 18}" font-size="11" fill="{_MUTED}" '
-                f'text-anchor="middle">{escape(p.label)}</text>'
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="11" fill="{_MUTED}" '
+                f'text-anchor="middle">{escape(p.label)}{sub}</text>'
             )
         parts.append("</g>")
     parts.append("</svg>")

@@ -407,6 +407,7 @@ def estimates(request: Request, sess: Session, backend: Backend) -> HTMLResponse
     points = [
         IntervalPoint(
             label=r.date.isoformat() if r.date else r.plan_id,
+            sublabel=r.plan_id.rsplit("-", 1)[-1] if r.date else "",
             detail=f"计划 {r.plan_id}，n = {r.n}",
             value=r.pass_rate,
             low=r.low,

@@ -131,3 +131,16 @@ class EstimateRow:
     high: float
     three_no: float | None = None
     method: str = "hajek"  # "ht" once every purchase has a result
+    by_category: list[CategoryRate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CategoryRate:
+    """One category's pass-rate estimate within a plan (None where its random draws have no results yet)."""
+
+    category: str
+    population: int
+    n: int
+    pass_rate: float | None
+    low: float
+    high: float

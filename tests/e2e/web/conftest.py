@@ -1,16 +1,15 @@
 """Fixtures for the planner web pages: a small simulated market, a scorer, the app, a live server, a browser.
 
-The scorer is the team's real LightGBM bundle, trained in-process on the small market with
-`configs/train-tiny.yaml`, whenever the training code can fit one. Until it can (or with
-`CHOUJIAN_WEB_TEST_SCORER=fixture`), `FixtureScorer` below stands in: a small, documented rule-based
-implementation of `models.contract.RiskScorer` whose numbers mean nothing about model quality; the
-page tests only need calibrated-looking probabilities, reasons and evidence in the contract's shape.
-The page footer names the model that served each screenshot.
+The browser test runs on the team's real LightGBM bundle, trained in-process on the small market with
+`configs/train-tiny.yaml` (a few seconds). The HTTP page tests (access control, cookies, CSRF, forms)
+do not test the model and use `FixtureScorer` below: a small, documented rule-based implementation of
+`models.contract.RiskScorer` whose numbers mean nothing about model quality, only the contract's shape
+(probabilities, reasons, evidence). `CHOUJIAN_WEB_TEST_SCORER=fixture` puts the fixture behind the
+browser test too, for a quick local look. The page footer names the model behind each screenshot.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
@@ -30,8 +29,6 @@ from features.market import Market
 from models.contract import LISTING_RISKS, MERCHANT_RISK, Evidence, ListingScore, Reason, RiskScore
 from serving.runtime import LoadedModel, describe
 from serving.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -175,31 +172,30 @@ def _real_bundle(market: Market) -> Any:
     return fit_bundle(market, load_config(ROOT / "configs" / "train-tiny.yaml")).bundle
 
 
-@pytest.fixture(scope="session")
-def web_scorer(web_market_dir: Path) -> Any:
-    """The real tiny bundle when the training code can fit one, else `FixtureScorer` (see module doc)."""
-    from features.market import load_market
-
-    market = load_market(web_market_dir)
-    choice = os.environ.get("CHOUJIAN_WEB_TEST_SCORER", "auto")
-    if choice in ("auto", "bundle"):
-        try:
-            return _real_bundle(market)
-        except Exception as e:
-            if choice == "bundle":
-                raise
-            logger.warning(
-                "web tests use FixtureScorer: the tiny bundle could not be trained (%s: %s)", type(e).__name__, e
-            )
-    return FixtureScorer(market)
-
-
-@pytest.fixture(scope="session")
-def web_loader(web_scorer: Any) -> Any:
+def _loader(scorer: Any) -> Any:
     def load() -> LoadedModel:
-        return LoadedModel(scorer=web_scorer, info=describe(web_scorer, source="tests:web", alias="champion"))
+        return LoadedModel(scorer=scorer, info=describe(scorer, source="tests:web", alias="champion"))
 
     return load
+
+
+@pytest.fixture(scope="session")
+def fixture_loader(web_market_dir: Path) -> Any:
+    """Loads `FixtureScorer`: for the page tests (access control, forms), which do not test the model."""
+    from features.market import load_market
+
+    return _loader(FixtureScorer(load_market(web_market_dir)))
+
+
+@pytest.fixture(scope="session")
+def bundle_loader(web_market_dir: Path, fixture_loader: Any) -> Any:
+    """Loads the team's real tiny bundle, trained here; `CHOUJIAN_WEB_TEST_SCORER=fixture` swaps in the
+    fixture for a quick local look at the pages. No silent fallback: if training breaks, the e2e test fails."""
+    from features.market import load_market
+
+    if os.environ.get("CHOUJIAN_WEB_TEST_SCORER", "bundle") == "fixture":
+        return fixture_loader
+    return _loader(_real_bundle(load_market(web_market_dir)))
 
 
 def web_settings(db_path: Path, market_dir: Path) -> Settings:
@@ -235,13 +231,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, web_market_dir: Path, web_loader: Any) -> Iterator[LiveServer]:
+def live_server(tmp_path: Path, web_market_dir: Path, bundle_loader: Any) -> Iterator[LiveServer]:
     """The app under uvicorn on 127.0.0.1 (a free port) in a thread, on a fresh SQLite store."""
     import uvicorn
 
     from serving.app import create_app
 
-    app = create_app(web_settings(tmp_path / "store.db", web_market_dir), loader=web_loader)
+    app = create_app(web_settings(tmp_path / "store.db", web_market_dir), loader=bundle_loader)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="web-e2e-uvicorn", daemon=True)
@@ -307,5 +303,5 @@ class WebTools:
 
 
 @pytest.fixture
-def web_tools(web_market_dir: Path, web_loader: Any) -> WebTools:
-    return WebTools(market_dir=web_market_dir, loader=web_loader)
+def web_tools(web_market_dir: Path, fixture_loader: Any) -> WebTools:
+    return WebTools(market_dir=web_market_dir, loader=fixture_loader)

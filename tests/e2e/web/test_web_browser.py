@@ -70,8 +70,8 @@ def test_planner_journey(live_server: Any, browser: Any, artifacts: Path) -> Non
     # 3. build a plan: budget, ε, cap, seed and one category quota
     page.click("text=新建抽检计划 >> nth=0")
     page.wait_for_url(f"{base}/web/plans/new")
-    page.fill("#budget", "30000")
-    page.fill("#explore", "0.3")
+    page.fill("#budget", "60000")
+    page.fill("#explore", "0.5")
     page.fill("#per_merchant", "3")
     page.fill("#seed", "5")
     quota_cat = page.locator("[data-testid=quotas] tbody tr").first.locator("td").first.inner_text()
@@ -92,7 +92,7 @@ def test_planner_journey(live_server: Any, browser: Any, artifacts: Path) -> Non
     assert targeted.first.locator("ul.reasons li").count() >= 1  # a targeted pick says why
     used = page.locator("[data-testid=budget-used] .v").inner_text()
     spent, budget = (float(x.replace(",", "")) for x in re.findall(r"[\d,]+(?:\.\d+)?", used)[:2])
-    assert 0 < spent <= budget == 30000
+    assert 0 < spent <= budget == 60000
     assert "尚无估计" in page.locator("[data-testid=plan-estimate]").inner_text()
     page.screenshot(path=str(out / "04-plan-view.png"), full_page=True)
 
@@ -101,7 +101,7 @@ def test_planner_journey(live_server: Any, browser: Any, artifacts: Path) -> Non
     page_ids = [rows.nth(i).get_attribute("data-listing") for i in range(n)]
     assert page_ids == [t["listing_id"] for t in api_plan["targets"]]
     assert api_plan["quotas"][quota_cat]["min_purchases"] == 1
-    assert api_plan["epsilon"] == 0.3 and api_plan["per_merchant_cap"] == 3 and api_plan["seed"] == 5
+    assert api_plan["epsilon"] == 0.5 and api_plan["per_merchant_cap"] == 3 and api_plan["seed"] == 5
 
     # 5. record results: a failed targeted purchase, then a passed random draw
     def record(row: Any, verdict: str, types: list[str]) -> None:
@@ -120,33 +120,66 @@ def test_planner_journey(live_server: Any, browser: Any, artifacts: Path) -> Non
     # one targeted result says nothing about the rest of the market: no point estimate yet, only bounds
     assert "n = 1" in est1 and "尚无点估计" in est1
 
-    random_rows = page.locator("[data-testid=targets] tbody tr:has(.tag.random):has(form.result-form)")
-    assert random_rows.count() >= 1, "the plan has no random-arm purchase to record"
-    record(random_rows.first, "pass", [])
-    est2 = page.locator("[data-testid=plan-estimate]").inner_text()
-    assert "n = 2" in est2
+    # then every random-arm purchase: the first one fails (quality), the others pass
+    random_ids = [
+        rows.nth(i).get_attribute("data-listing")
+        for i in range(n)
+        if rows.nth(i).locator(".tag.random").count() and rows.nth(i).locator("form.result-form").count()
+    ]
+    assert len(random_ids) >= 2, "the plan has too few random-arm purchases to estimate from"
+    estimates = [est1]
+    for j, lid in enumerate(random_ids):
+        row = page.locator(f"[data-testid=targets] tbody tr[data-listing='{lid}']")
+        record(row, "fail" if j == 0 else "pass", ["quality"] if j == 0 else [])
+        estimates.append(page.locator("[data-testid=plan-estimate]").inner_text())
+        assert f"n = {j + 2}" in estimates[-1]
+    est2 = estimates[-1]
     rate2 = _pct(est2)
     assert "尚无点估计" not in est2 and "95% 区间" in est2
+    assert len({_pct(e) for e in estimates[2:]}) >= 2  # the estimate moves as results come in
+    assert page.locator("[data-testid=category-estimates] tbody tr").count() >= 1
     page.screenshot(path=str(out / "05-plan-with-results.png"), full_page=True)
 
     # the page's estimate is the API's
     api_est = api.get(f"/v1/plans/{plan_id}/estimate").json()
-    assert api_est["n_results"] == 2
+    assert api_est["n_results"] == 1 + len(random_ids)
     assert rate2 == pytest.approx(api_est["pass_rate"]["estimate"], abs=0.0006)
     low, high = (float(x) / 100 for x in re.findall(r"\d+\.\d", est2.split("区间")[1])[:2])
     assert low == pytest.approx(api_est["pass_rate"]["lower"], abs=0.0006)
     assert high == pytest.approx(api_est["pass_rate"]["upper"], abs=0.0006)
     assert low <= rate2 <= high
 
-    # 6. the pass-rate chart: one point with a 95% error bar for this plan
+    # a second, later plan made and fully reported through the JSON API (a lab's system would do this)
+    plan2 = api.post("/v1/plans", json={"budget": 60000, "epsilon": 0.5, "per_merchant_cap": 3, "seed": 6}).json()
+    # made-up verdicts (no lab here): the riskier half of the picks and every third random draw fail
+    drawn = [t["listing_id"] for t in plan2["targets"] if t["arm"] == "random"]
+    fails = {t["listing_id"] for t in plan2["targets"] if t["p_fail"] >= 0.45} | set(drawn[::3])
+    results = [
+        {
+            "listing_id": t["listing_id"],
+            "sampled_date": "2026-11-20",
+            "verdict": "fail" if t["listing_id"] in fails else "pass",
+            "failure_types": ["three_no"] if t["listing_id"] in fails else [],
+            "cost": t["cost"],
+        }
+        for t in plan2["targets"]
+    ]
+    assert api.post(f"/v1/plans/{plan2['plan_id']}/results", json={"results": results}).status_code == 200
+    est_plan2 = api.get(f"/v1/plans/{plan2['plan_id']}/estimate").json()
+
+    # 6. the pass-rate chart: one point with a 95% error bar per plan, oldest first
     page.click("text=合格率趋势 >> nth=0")
     page.wait_for_url(f"{base}/web/estimates")
     points = page.locator("[data-testid=pass-rate-chart] svg g.estimate")
-    assert points.count() == 1
-    assert points.first.locator("circle").count() == 1 and points.first.locator("line").count() == 3
-    row = page.locator("[data-testid=estimates] tbody tr").first
-    assert plan_id in row.inner_text()
-    assert _pct(row.locator("[data-testid=pass-rate]").inner_text()) == pytest.approx(rate2, abs=0.0006)
+    assert points.count() == 2
+    for k in range(2):
+        assert points.nth(k).locator("circle").count() == 1 and points.nth(k).locator("line").count() == 3
+    table = page.locator("[data-testid=estimates] tbody tr")
+    assert plan_id in table.nth(0).inner_text() and plan2["plan_id"] in table.nth(1).inner_text()
+    assert _pct(table.nth(0).locator("[data-testid=pass-rate]").inner_text()) == pytest.approx(rate2, abs=0.0006)
+    assert _pct(table.nth(1).locator("[data-testid=pass-rate]").inner_text()) == pytest.approx(
+        est_plan2["pass_rate"]["estimate"], abs=0.0006
+    )
     page.screenshot(path=str(out / "06-pass-rate-trend.png"), full_page=True)
 
     # 7. a form post without the session's CSRF token is refused, and changes nothing
@@ -155,7 +188,7 @@ def test_planner_journey(live_server: Any, browser: Any, artifacts: Path) -> Non
         form={"listing_id": page_ids[-1], "verdict": "pass", "csrf_token": "forged"},
     )
     assert forged.status == 403
-    assert api.get(f"/v1/plans/{plan_id}/estimate").json()["n_results"] == 2
+    assert api.get(f"/v1/plans/{plan_id}/estimate").json()["n_results"] == 1 + len(random_ids)
 
     # 8. logout ends the session
     page.click("[data-testid=logout]")

@@ -144,3 +144,13 @@ def test_parse_plan_form_names_the_bad_field(fields: dict[str, str], needle: str
     assert req is None
     assert any(needle in e for e in errors), errors
     assert form.budget == fields["budget"]  # the form comes back as typed
+
+
+def test_interval_chart_ticks_sit_on_round_values() -> None:
+    pts = [IntervalPoint("a", "", 0.8, 0.19, 0.98), IntervalPoint("b", "", 0.64, 0.2, 0.92, sublabel="x1")]
+    root = _parse(str(interval_chart(pts, title="t")))
+    ticks = [t.text for t in root.findall(f"{SVG}text") if t.text and t.text.endswith("%")]
+    values = [int(t.rstrip("%")) for t in ticks if "（" not in t]
+    assert values and all(v % 10 == 0 for v in values)
+    assert max(values) == 100  # the axis reaches above the highest interval end
+    assert "x1" in "".join(root.itertext())

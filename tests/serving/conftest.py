@@ -234,7 +234,7 @@ class Records:
     rules_loader = staticmethod(rules_loader)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def rec() -> type[Records]:
     return Records
 

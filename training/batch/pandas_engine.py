@@ -18,36 +18,49 @@ from training.batch.common import (
     check_output,
     check_scores,
     empty_scores,
-    schema_columns,
     write_parquet_atomic,
 )
 
 logger = logging.getLogger(__name__)
 
 
-def _empty_lab_results() -> pd.DataFrame:
-    # lab results are labels, not scoring inputs (see models.contract): every engine scores without them
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in schema_columns("lab_results")})
+def merchant_chunks(listings: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
+    """Positions of `listings` (in file order) grouped into chunks of about `chunk_size` listings that
+    never split a merchant: its complaint score depends on all its listings (`features.merchant_frame`)."""
+    codes, _ = pd.factorize(listings["merchant_id"].astype(str))  # merchants in order of first listing
+    counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
+    chunk_of_merchant = np.empty(len(counts), dtype=np.int64)
+    chunk, filled = 0, 0
+    for m, n in enumerate(counts.tolist()):
+        if filled and filled + n > chunk_size:
+            chunk, filled = chunk + 1, 0
+        chunk_of_merchant[m] = chunk
+        filled += n
+    of_listing = chunk_of_merchant[codes]
+    order = np.argsort(of_listing, kind="stable")  # stable: file order inside each chunk
+    bounds = np.searchsorted(of_listing[order], np.arange(chunk + 2)) if len(codes) else np.zeros(1, dtype=np.int64)
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def iter_chunks(market: Market, chunk_size: int) -> Iterator[Market]:
-    """Split a market into sub-markets of at most `chunk_size` listings, each with its listings'
-    merchants and reviews, in the listings' order."""
-    n = len(market.listings)
-    chunk_of = pd.Series(np.arange(n) // chunk_size, index=market.listings["listing_id"].to_numpy())
-    review_rows = market.reviews.groupby(market.reviews["listing_id"].map(chunk_of).to_numpy()).indices
-    merchants = market.merchants.set_index("merchant_id", drop=False)
-    empty_reviews = market.reviews.iloc[0:0]
-    for k, start in enumerate(range(0, n, chunk_size)):
-        listings = market.listings.iloc[start : start + chunk_size].reset_index(drop=True)
-        rows = review_rows.get(k)
-        reviews = market.reviews.iloc[np.sort(rows)] if rows is not None else empty_reviews
-        yield Market(
-            merchants=merchants.loc[listings["merchant_id"].unique()].reset_index(drop=True),
-            listings=listings,
-            reviews=reviews.reset_index(drop=True),
-            lab_results=_empty_lab_results(),
-        )
+    """Split a market into sub-markets of whole merchants (about `chunk_size` listings each), each with
+    those merchants' listings and the listings' reviews and lab results, all in file order."""
+    listings = market.listings
+    chunks = merchant_chunks(listings, chunk_size)
+    chunk_of = pd.Series(np.zeros(len(listings), dtype=np.int64), index=listings["listing_id"].astype(str).to_numpy())
+    for k, rows in enumerate(chunks):
+        chunk_of.iloc[rows] = k
+    children = {
+        name: (df, df.groupby(df["listing_id"].astype(str).map(chunk_of).to_numpy()).indices if len(df) else {})
+        for name, df in (("reviews", market.reviews), ("lab_results", market.lab_results))
+    }
+    merchants = market.merchants.set_index(market.merchants["merchant_id"].astype(str), drop=False)
+    for k, rows in enumerate(chunks):
+        part = listings.iloc[rows].reset_index(drop=True)
+        tables = {"listings": part, "merchants": merchants.loc[part["merchant_id"].astype(str).unique()]}
+        for name, (df, index) in children.items():
+            tables[name] = df.iloc[np.sort(index[k])] if k in index else df.iloc[0:0]
+        yield Market(**{name: df.reset_index(drop=True) for name, df in tables.items()})
 
 
 def score_pandas(
@@ -59,7 +72,8 @@ def score_pandas(
     overwrite: bool = False,
     progress: bool = True,
 ) -> BatchResult:
-    """Score every listing of a local market directory into one Parquet file at `output`."""
+    """Score every listing of a local market directory into one Parquet file at `output`, in the
+    listings' file order, calling the scorer on chunks of whole merchants."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     out = Path(output)
@@ -91,7 +105,11 @@ def score_pandas(
             scores = scorer.score_frame(chunk)
             parts.append(check_scores(scores, chunk.listings["listing_id"], scorer_name=scorer.name))
             bar.advance(task, len(chunk.listings))
-    frame = pd.concat(parts, ignore_index=True) if parts else empty_scores()
+    frame = empty_scores()
+    if parts:
+        # back to the listings' file order (chunks group listings by merchant)
+        frame = pd.concat(parts).set_index("listing_id").loc[pd.Index(market.listings["listing_id"].astype(str))]
+        frame = frame.reset_index()
     phases["score"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -1,22 +1,27 @@
 """The Spark engine: join inside Spark, score partitions with the bundle through Arrow (`mapInPandas`).
 
-How a run goes (every step before the scoring job is cheap; no row is scored before all pass):
+How a run goes (no row is scored before steps 1-2 pass):
 
-1. Column check from the files' headers/footers only (`check_columns`): a missing column fails with the
-   table and column name before any Spark job runs.
-2. Distributed key checks, as `load_market` does them: unique `merchant_id` / `listing_id`, and every
+1. Column check from the files' headers/footers only (`inspect_market`): a missing column fails with
+   the table and column name before any row is read.
+2. Distributed id checks, as `load_market` does them: unique `merchant_id` / `listing_id`, and every
    `listings.merchant_id`, `reviews.listing_id`, `lab_results.listing_id` resolves.
 3. Row validation with the *same* pydantic schema as `load_market` (`features.market.validate_frame`),
-   run per partition on the executors: merchants and lab results in a validation-only pass, listings
-   and reviews inside the scoring pass itself. A bad row fails the job; the driver re-raises it as
-   `RecordError` naming the table, the row's id and the column. (Row numbers are not known on a
-   cluster, ids are.)
-4. Scoring: reviews are grouped per listing into an array (reviews are the big table), merchants are
-   joined as a struct, and `mapInPandas` rebuilds a small `Market` per Arrow batch and calls the
-   bundle's `score_frame`. The bundle is serialized once on the driver, broadcast, and deserialized at
-   most once per Python worker process (module-level cache), never per row or per batch.
+   run on the executors: merchants in a validation-only pass, every other row inside the scoring pass,
+   just before it is scored. A bad row fails the job; the driver re-raises it as `RecordError` naming
+   the file, the row's id and the column (row numbers do not exist on a cluster, ids do).
+4. Scoring: reviews and lab results are grouped per listing into arrays (reviews are the big table),
+   merchants are joined as a struct, rows are hashed on the merchant and sorted, and `mapInPandas`
+   rebuilds a small `Market` per merchant-closed batch and calls the bundle's `score_frame`. The bundle
+   is serialized once on the driver, broadcast, and deserialized at most once per Python worker process
+   (module-level cache; workers are reused), never per row or per batch.
 5. Output: Spark writes a directory of Parquet part files to a hidden temporary sibling of `--output`,
-   which is renamed into place only when the job has succeeded, so the output is complete or absent.
+   renamed into place only when the job has succeeded, so the output is complete or absent.
+
+Why merchant-closed batches: a listing's own risks depend on its record, its merchant's record and its
+own reviews, but the merchant complaint score aggregates over all the merchant's listings (and their
+reviews and lab results) in the market it is given (`features.merchant_frame`). Scoring whole merchants
+per call makes every score equal to scoring the whole market at once.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -62,7 +68,9 @@ logger = logging.getLogger(__name__)
 _RECORD_ERROR_MARK = "CHOUJIAN_RECORD_ERROR::"
 _RECORD_ERROR_RE = re.compile(re.escape(_RECORD_ERROR_MARK) + r"(\{[^\n]*\})")
 #: columns added by the join; they cannot clash with schema columns (those never start with "_")
-_MERCHANT, _REVIEWS, _ORD, _LID, _MID = "_merchant", "_reviews", "_ord", "_lid", "_mid"
+_MERCHANT, _ORD, _LID, _MID, _LORD = "_merchant", "_ord", "_lid", "_mid", "_lord"
+#: per-listing arrays of the child tables' rows
+_CHILD_ARRAYS = {"reviews": "_reviews", "lab_results": "_lab_results"}
 OUTPUT_SCHEMA = "listing_id string, " + ", ".join(f"{c} double" for c in SCORE_COLUMNS)
 
 
@@ -103,8 +111,23 @@ def local_conf(*, cores: int, driver_memory: str = "2g", shuffle_partitions: int
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.log.level": "ERROR",
+        # quiet from the first line: Spark's default log4j profile logs WARN during start-up
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={_quiet_log4j()}",
         "spark.sql.adaptive.enabled": "true",
     }
+
+
+def _quiet_log4j() -> str:
+    """Path of a log4j2 configuration that logs errors only (written once per process)."""
+    path = Path(tempfile.gettempdir()) / f"choujian-log4j2-{os.getuid()}.properties"
+    if not path.exists():
+        path.write_text(
+            "rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+            "appender.console.type = Console\nappender.console.name = console\n"
+            "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
+            "appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex\n"
+        )
+    return str(path)
 
 
 def spark_session(
@@ -133,6 +156,9 @@ def spark_session(
                 "the Spark engine needs Java 17 or newer (java on PATH or JAVA_HOME); use --engine pandas"
             )
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # a local session talks to itself only; this also silences the "hostname resolves to a
+        # loopback address" warning
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         settings = local_conf(
             cores=cores or os.cpu_count() or 1, driver_memory=driver_memory, shuffle_partitions=shuffle_partitions
         )
@@ -346,29 +372,47 @@ def _empty_frame(name: str) -> pd.DataFrame:
 
 
 def market_from_batch(batch: pd.DataFrame, specs: Mapping[str, TableSpec]) -> Market:
-    """Rebuild a validated `Market` from joined rows: listing columns, a merchant struct, a review array."""
+    """Rebuild a validated `Market` from joined rows: listing columns, a merchant struct, and arrays of
+    the listing's reviews and lab results."""
     listings = _validate(batch, specs["listings"])
     merchant_rows = pd.DataFrame(list(batch[_MERCHANT]), columns=list(specs["merchants"].columns))
     merchant_rows = merchant_rows.drop_duplicates(subset="merchant_id", ignore_index=True)
-    merchants = _validate(merchant_rows, specs["merchants"])
-    if "reviews" in specs:
-        review_spec = specs["reviews"]
-        rows = [r for arr in batch[_REVIEWS] if arr is not None for r in arr]
-        review_rows = pd.DataFrame(rows, columns=[_ORD, *review_spec.columns])
-        reviews = _validate(review_rows, review_spec) if len(review_rows) else _empty_frame("reviews")
-    else:
-        reviews = _empty_frame("reviews")
-    # lab results are labels, not scoring inputs (see models.contract): every engine scores without them
-    return Market(merchants=merchants, listings=listings, reviews=reviews, lab_results=_empty_frame("lab_results"))
+    tables = {"listings": listings, "merchants": _validate(merchant_rows, specs["merchants"])}
+    for name, array in _CHILD_ARRAYS.items():
+        tables[name] = _empty_frame(name)
+        if name in specs:
+            rows = [r for arr in batch[array] if arr is not None for r in arr]
+            if rows:
+                tables[name] = _validate(pd.DataFrame(rows, columns=[_ORD, *specs[name].columns]), specs[name])
+    return Market(**tables)
+
+
+def merchant_closed(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Re-cut Arrow batches (rows sorted by merchant) so that no merchant is split between two.
+
+    A merchant's complaint score depends on all its listings (see `features.merchant_frame`), so each
+    `score_frame` call must see all of them, as whole-market scoring does.
+    """
+    carry: pd.DataFrame | None = None
+    for batch in batches:
+        frame = batch if carry is None else pd.concat([carry, batch], ignore_index=True)
+        if frame.empty:
+            continue
+        keys = frame[_MID].to_numpy()
+        # rows are sorted by merchant: the last merchant's rows are a tail that may continue
+        cut = int((keys != keys[-1]).nonzero()[0].max()) + 1 if (keys != keys[-1]).any() else 0
+        if cut:
+            yield frame.iloc[:cut].reset_index(drop=True)
+        carry = frame.iloc[cut:].reset_index(drop=True)
+    if carry is not None and len(carry):
+        yield carry
 
 
 def _score_partition(
     specs: Mapping[str, TableSpec], token: str, payload: Broadcast[bytes], batches: Iterator[pd.DataFrame]
 ) -> Iterator[pd.DataFrame]:
     scorer = _executor_scorer(token, payload)
-    for batch in batches:
-        if batch.empty:
-            continue
+    for batch in merchant_closed(batches):
         market = market_from_batch(batch, specs)
         scores = scorer.score_frame(market)
         yield check_scores(scores, market.listings["listing_id"], scorer_name=scorer.name)
@@ -458,37 +502,40 @@ def _reraise_record_error(e: BaseException) -> None:
 
 
 def _join(tables: Mapping[str, DataFrame], specs: Mapping[str, TableSpec], *, partitions: int) -> DataFrame:
-    """Listings with their merchant as a struct and their reviews (in file order) as an array, in
-    `partitions` partitions hashed on the listing id."""
+    """Listings with their merchant as a struct and their reviews and lab results (in file order) as
+    arrays, hashed on the merchant into `partitions` partitions and sorted by merchant inside each."""
     from pyspark.sql import functions as F
 
     listing_cols = [F.col(f"`{c}`") for c in specs["listings"].columns]
-    # Spark sizes partitions by bytes, but the cost here is Python scoring per listing: a 30 MB
-    # listings file would be one task on one core. Hash listings into a fixed number of partitions;
-    # the grouped reviews are shuffled on the same key, so the join keeps this partitioning.
-    listings = (
-        tables["listings"]
-        .select(*listing_cols, _trimmed("listing_id").alias(_LID), _trimmed("merchant_id").alias(_MID))
-        .repartition(partitions, _LID)
+    listings = tables["listings"].select(
+        *listing_cols,
+        _trimmed("listing_id").alias(_LID),
+        _trimmed("merchant_id").alias(_MID),
+        F.monotonically_increasing_id().alias(_LORD),
     )
     merchants = tables["merchants"].select(
         _trimmed("merchant_id").alias("_mkey"),
         F.struct(*[F.col(f"`{c}`") for c in specs["merchants"].columns]).alias(_MERCHANT),
     )
     joined = listings.join(merchants, listings[_MID] == merchants["_mkey"], "inner")
-    out_cols = [*listing_cols, F.col(_MERCHANT)]
-    if "reviews" in specs:
-        review_cols = [F.col(f"`{c}`") for c in specs["reviews"].columns]
-        # the ordinal, taken before the shuffle, keeps each listing's reviews in file order
-        reviews = (
-            tables["reviews"]
+    out_cols = [*listing_cols, F.col(_MID), F.col(_MERCHANT)]
+    for name, array in _CHILD_ARRAYS.items():
+        if name not in specs:
+            continue
+        cols = [F.col(f"`{c}`") for c in specs[name].columns]
+        # the ordinal, taken before any shuffle, keeps each listing's rows in file order
+        grouped = (
+            tables[name]
             .withColumn(_ORD, F.monotonically_increasing_id())
-            .groupBy(_trimmed("listing_id").alias("_rkey"))
-            .agg(F.array_sort(F.collect_list(F.struct(F.col(_ORD), *review_cols))).alias(_REVIEWS))
+            .groupBy(_trimmed("listing_id").alias("_ckey"))
+            .agg(F.array_sort(F.collect_list(F.struct(F.col(_ORD), *cols))).alias(array))
         )
-        joined = joined.join(reviews, joined[_LID] == reviews["_rkey"], "left")
-        out_cols.append(F.col(_REVIEWS))
-    return joined.select(*out_cols)
+        joined = joined.join(grouped, joined[_LID] == grouped["_ckey"], "left").drop("_ckey")
+        out_cols.append(F.col(array))
+    # Spark sizes partitions by bytes, but the cost here is Python scoring per listing: hash on the
+    # merchant into a fixed number of tasks, and sort so that each merchant's listings are adjacent
+    # (`merchant_closed` relies on it); listings keep file order within a merchant.
+    return joined.repartition(partitions, F.col(_MID)).sortWithinPartitions(_MID, _LORD).select(*out_cols)
 
 
 def score_spark(
@@ -558,12 +605,11 @@ def score_spark(
             phases["check_ids"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            for name in ("merchants", "lab_results"):
-                if name in specs:
-                    bar.phase = f"validating {name}"
-                    check = functools.partial(_validate_partition, specs[name])
-                    tables[name].mapInPandas(check, "n long").agg(F.sum("n")).collect()
-            phases["validate_merchants_lab_results"] = time.perf_counter() - t
+            # every other row is validated where it is scored; merchants without listings are not scored
+            bar.phase = "validating merchants"
+            check = functools.partial(_validate_partition, specs["merchants"])
+            tables["merchants"].mapInPandas(check, "n long").agg(F.sum("n")).collect()
+            phases["validate_merchants"] = time.perf_counter() - t
 
             t = time.perf_counter()
             bar.phase = "scoring"

@@ -23,7 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from features.market import Market
-from models.contract import LISTING_RISKS, MERCHANT_RISK, Evidence, ListingScore, RiskScore
+from models.contract import LISTING_RISKS, MERCHANT_RISK, ListingScore, RiskScore
 from models.explain import Explainer, Meaning
 from models.risk import RiskModel
 
@@ -74,6 +74,8 @@ class ScorerBundle:
     version: str = "unregistered"
     #: the transformer review model inside the listing pipeline (None when trained without it)
     review_model: Any = None
+    #: merchant complaint risk of every merchant known at training, scored on the full training market
+    merchant_table: dict[str, RiskScore] = field(default_factory=dict)
 
     # -- features ------------------------------------------------------------------------------------
     def listing_features(self, market: Market) -> tuple[pd.DataFrame, NDArray[np.float64]]:
@@ -90,19 +92,52 @@ class ScorerBundle:
         frame = features.merchant_frame(market)
         return frame, as_matrix(self.merchant_pipeline.transform(frame))
 
-    # -- RiskScorer ----------------------------------------------------------------------------------
-    def _merchant_proba(self, market: Market) -> pd.Series:
-        frame, X = self.merchant_features(market)
-        return pd.Series(self.merchant_model.predict_proba(X), index=frame["merchant_id"].to_numpy())
+    # -- merchants -----------------------------------------------------------------------------------
+    def merchant_risk(self, market: Market, *, top_reasons: int = 3) -> dict[str, RiskScore]:
+        """Merchant complaint risk for every merchant of `market`, with reasons.
 
+        Merchants seen at training were scored then, on their whole catalogue and review history, and keep
+        that score (a listing's merchant risk must not depend on which other listings share its batch);
+        merchants new to the model are scored from what `market` shows of them.
+        """
+        ids = market.merchants["merchant_id"].astype(str)
+        known = self.merchant_table
+        out = {mid: known[mid] for mid in ids if mid in known}
+        new = [mid for mid in ids if mid not in known]
+        if new:
+            sub = Market(
+                merchants=market.merchants[ids.isin(new).to_numpy()].reset_index(drop=True),
+                listings=market.listings,
+                reviews=market.reviews,
+                lab_results=market.lab_results,
+            )
+            out.update(self.score_merchants(sub, top_reasons=top_reasons))
+        return out
+
+    def score_merchants(self, market: Market, *, top_reasons: int = 3) -> dict[str, RiskScore]:
+        """Run the merchant model on `features.merchant_frame(market)` (no lookup of stored scores)."""
+        frame, X = self.merchant_features(market)
+        p = self.merchant_model.predict_proba(X)
+        explainer = Explainer(self.merchant_model.feature_names, self.meanings)
+        reasons = explainer.top_reasons(self.merchant_model.contributions(X), top=top_reasons)
+        return {
+            str(mid): RiskScore(probability=float(p[i]), reasons=reasons[i])
+            for i, mid in enumerate(frame["merchant_id"].astype(str))
+        }
+
+    # -- RiskScorer ----------------------------------------------------------------------------------
     def score_frame(self, market: Market) -> pd.DataFrame:
         """One row per listing: `listing_id`, `merchant_id` and `p_<risk>` for every risk."""
         frame, X = self.listing_features(market)
-        out = pd.DataFrame({"listing_id": frame["listing_id"].to_numpy(), "merchant_id": frame["merchant_id"]})
+        out = pd.DataFrame(
+            {"listing_id": frame["listing_id"].to_numpy(), "merchant_id": frame["merchant_id"].to_numpy()}
+        )
         for risk in LISTING_RISKS:
             out[f"p_{risk}"] = self.listing_models[risk].predict_proba(X)
-        merchant_p = self._merchant_proba(market)
-        out[f"p_{MERCHANT_RISK}"] = out["merchant_id"].map(merchant_p).astype(float).to_numpy()
+        merchant = {k: v.probability for k, v in self.merchant_risk(market, top_reasons=0).items()}
+        out[f"p_{MERCHANT_RISK}"] = (
+            out["merchant_id"].astype(str).map(merchant).fillna(self.merchant_model.base_rate).astype(float)
+        )
         return out.reset_index(drop=True)
 
     def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[ListingScore]:
@@ -117,21 +152,15 @@ class ScorerBundle:
             model = self.listing_models[risk]
             explainer = Explainer(model.feature_names, self.meanings)
             per_risk[risk] = (model.predict_proba(X), explainer.top_reasons(model.contributions(X), top=top_reasons))
-        m_frame, m_X = self.merchant_features(market)
-        m_ids = m_frame["merchant_id"].astype(str).tolist()
-        m_explainer = Explainer(self.merchant_model.feature_names, self.meanings)
-        m_p = self.merchant_model.predict_proba(m_X)
-        m_reasons = m_explainer.top_reasons(self.merchant_model.contributions(m_X), top=top_reasons)
-        merchant = {mid: RiskScore(probability=float(m_p[i]), reasons=m_reasons[i]) for i, mid in enumerate(m_ids)}
-        evidence: dict[str, list[Evidence]] = {}
-        for lid, ev in features.evidence(market).items():
-            evidence[str(lid)] = list(ev)
+        merchant = self.merchant_risk(market, top_reasons=top_reasons)
+        evidence = {str(k): list(v) for k, v in features.evidence(market).items()}
         out: list[ListingScore] = []
         for i, lid in enumerate(listing_ids):
             risks: dict[str, RiskScore] = {
                 risk: RiskScore(probability=float(p[i]), reasons=reasons[i]) for risk, (p, reasons) in per_risk.items()
             }
-            risks[MERCHANT_RISK] = merchant.get(merchant_ids[i], RiskScore(probability=self.merchant_model.base_rate))
+            m = merchant.get(merchant_ids[i], RiskScore(probability=self.merchant_model.base_rate))
+            risks[MERCHANT_RISK] = RiskScore(probability=m.probability, reasons=m.reasons[:top_reasons])
             out.append(
                 ListingScore(
                     listing_id=lid,

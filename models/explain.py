@@ -38,7 +38,7 @@ def resolve_meanings(feature_names: Sequence[str], meanings: Mapping[str, Meanin
         m = meanings.get(name)
         if m is None:
             # transformed columns carry their source's name as a prefix, e.g. "text__tfidf_123"
-            m = next((meanings[k] for k in keys if name.startswith(k) or name.endswith(k)), None)
+            m = next((meanings[k] for k in keys if name.startswith(k)), None)
         out.append(m if m is not None else _fallback(name))
     return out
 

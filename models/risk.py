@@ -34,6 +34,7 @@ class LightGBMParams(BaseModel):
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     bagging_freq: int = Field(default=1, ge=0)
     lambda_l2: float = Field(default=1.0, ge=0)
+    max_bin: int = Field(default=63, ge=3, description="histogram bins per feature; few labels need few bins")
     max_rounds: int = Field(default=1000, ge=1, description="upper bound; early stopping picks the real number")
     early_stopping_rounds: int = Field(default=50, ge=1)
     num_threads: int = Field(default=2, ge=0, description="0 = all cores")
@@ -76,8 +77,12 @@ class RiskModel:
         params: LightGBMParams,
         calibration: CalibrationMethod = "platt",
         seed: int = 0,
+        monotone: list[int] | None = None,
     ) -> RiskModel:
-        """Fit a booster on `fit`, stop early on `valid`, calibrate on `calib`."""
+        """Fit a booster on `fit`, stop early on `valid`, calibrate on `calib`.
+
+        `monotone` gives one of -1/0/+1 per feature: the direction the risk may move when it grows.
+        """
         all_y = np.concatenate([fit.y, valid.y, calib.y])
         all_w = np.concatenate([fit.w, valid.w, calib.w])
         base = float(np.average(all_y, weights=all_w)) if len(all_y) else 0.0
@@ -99,13 +104,25 @@ class RiskModel:
             "bagging_fraction": params.bagging_fraction,
             "bagging_freq": params.bagging_freq,
             "lambda_l2": params.lambda_l2,
+            "max_bin": params.max_bin,
             "num_threads": params.num_threads,
             "seed": seed,
             "deterministic": True,
             "force_row_wise": True,
             "verbosity": -1,
         }
-        dtrain = lgb.Dataset(fit.X, label=fit.y, weight=fit.w, feature_name=model._lgb_names(), free_raw_data=True)
+        if monotone and any(monotone):
+            lgb_params["monotone_constraints"] = list(monotone)
+            lgb_params["monotone_constraints_method"] = "advanced"
+            model.info["monotone_features"] = int(sum(1 for m in monotone if m))
+        dtrain = lgb.Dataset(
+            fit.X,
+            label=fit.y,
+            weight=fit.w,
+            feature_name=model._lgb_names(),
+            params={"max_bin": params.max_bin, "verbosity": -1},
+            free_raw_data=True,
+        )
         dvalid = lgb.Dataset(valid.X, label=valid.y, weight=valid.w, reference=dtrain)
         evals: dict[str, Any] = {}
         booster = lgb.train(

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 BUDGETS = (0.01, 0.05, 0.1)
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Source Han Sans SC", "SimHei"]
 
 
 def budget_key(share: float) -> str:
@@ -90,13 +92,26 @@ def lift_curve(scores: ArrayLike, y: ArrayLike, shares: Sequence[float], *, seed
     return [float(cum[top_k(s, len(y_arr)) - 1] / top_k(s, len(y_arr))) for s in shares]
 
 
-def plot_pr_curves(curves: Mapping[str, tuple[NDArray[np.float64], NDArray[np.int64]]], path: Path) -> Path:
-    """Precision-recall curves of several scorers on the same labels."""
+def pyplot() -> Any:
+    """pyplot on the Agg backend, with a CJK-capable font first when one is installed (labels hold 中文)."""
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if plt.rcParams["font.sans-serif"][: len(CJK_FONTS)] != CJK_FONTS:
+        plt.rcParams["font.sans-serif"] = [*CJK_FONTS, *plt.rcParams["font.sans-serif"]]
+    plt.rcParams["axes.unicode_minus"] = False
+    # without any CJK font the labels show boxes; that is not worth a warning per glyph
+    warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+    return plt
+
+
+def plot_pr_curves(curves: Mapping[str, tuple[NDArray[np.float64], NDArray[np.int64]]], path: Path) -> Path:
+    """Precision-recall curves of several scorers on the same labels."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, (scores, y) in curves.items():
         if len(np.unique(y)) < 2:
@@ -115,11 +130,7 @@ def plot_pr_curves(curves: Mapping[str, tuple[NDArray[np.float64], NDArray[np.in
 
 def plot_lift(curves: Mapping[str, Sequence[float]], shares: Sequence[float], path: Path) -> Path:
     """Hit rate against budget share for each scorer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, rates in curves.items():
         ax.plot([100 * s for s in shares], rates, label=name, lw=1.4)
@@ -138,11 +149,7 @@ def plot_lift(curves: Mapping[str, Sequence[float]], shares: Sequence[float], pa
 
 def plot_calibration(tables: Mapping[str, list[dict[str, float]]], path: Path) -> Path:
     """Reliability diagram: predicted probability against observed failure rate."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     top = 0.0
     for name, rows in tables.items():

@@ -44,6 +44,16 @@ logger = logging.getLogger(__name__)
 GROUND_TRUTH = "ground_truth_listings.parquet"
 
 
+#: domain knowledge the trees must respect: more claim / cue hits never make a listing *less* risky
+_CLAIMS = {f"text__{f}_{k}_hits": 1 for f in ("title", "desc") for k in ("absolute_claim", "efficacy_claim")}
+_CUES = {f"text__{f}_counterfeit_cue_hits": 1 for f in ("title", "desc")}
+DEFAULT_MONOTONE: dict[str, dict[str, int]] = {
+    "false_advertising": _CLAIMS,
+    "counterfeit": _CUES,
+    "lab_fail": {**_CLAIMS, **_CUES},
+}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,6 +94,10 @@ class TrainConfig(_Strict):
     merchant_lightgbm: LightGBMParams = LightGBMParams(num_leaves=7, min_data_in_leaf=10)
     merchant_label: MerchantLabelConfig = MerchantLabelConfig()
     threshold_share: float = Field(default=0.05, gt=0, lt=1, description="thresholds flag this top share of listings")
+    monotone: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: dict(DEFAULT_MONOTONE),
+        description="per risk, feature-name prefix -> +1/-1: the risk may only rise (fall) as the feature grows",
+    )
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -204,7 +218,7 @@ def resolve_review_scorer(spec: str | None) -> tuple[Any, str | None]:
     if spec is None or spec in ("", "none", "null"):
         return None, None
     try:
-        from models.text import load_review_model  # type: ignore[attr-defined]
+        from models.text import load_review_model
     except ImportError:
         logger.warning("models.text.load_review_model is not available; training without the transformer")
         return None, None
@@ -216,7 +230,9 @@ def resolve_review_scorer(spec: str | None) -> tuple[Any, str | None]:
             logger.warning("no transformer review model found (%s); training without it", e)
             return None, None
         raise
-    return model, str(getattr(model, "path", spec))
+    from models.review_cache import CachedReviewScorer
+
+    return CachedReviewScorer(model), str(getattr(model, "path", spec))
 
 
 # -- fitting -----------------------------------------------------------------------------------------
@@ -257,8 +273,12 @@ def listing_design(market: Market, config: TrainConfig, *, review_scorer: Any = 
     ids = frame["listing_id"].astype(str)
     train_rows = ~ids.isin(holdout_ids).to_numpy()
     pipeline = features.build_pipeline(fconf, review_scorer=review_scorer)
-    pipeline.fit(frame[train_rows].reset_index(drop=True))
-    X = as_matrix(pipeline.transform(frame))
+    # fit_transform on the training rows and transform only the rest: one pass over each listing
+    X_train = as_matrix(pipeline.fit_transform(frame[train_rows].reset_index(drop=True)))
+    X = np.zeros((len(frame), X_train.shape[1]), dtype=np.float64)
+    X[train_rows] = X_train
+    if (~train_rows).any():
+        X[~train_rows] = as_matrix(pipeline.transform(frame[~train_rows].reset_index(drop=True)))
     names = [str(n) for n in pipeline.get_feature_names_out()]
     lab = listing_labels(seen.lab_results, ipw_cap=config.ipw_cap).reindex(ids)
     return ListingDesign(
@@ -310,8 +330,16 @@ def fit_listing_models(
             params=config.lightgbm,
             calibration=config.calibration,
             seed=config.seed,
+            monotone=monotone_vector(design.names, config.monotone.get(risk, {})),
         )
     return models
+
+
+def monotone_vector(names: list[str], prefixes: dict[str, int]) -> list[int] | None:
+    """LightGBM's per-feature monotone constraints from `{name prefix: direction}`."""
+    if not prefixes:
+        return None
+    return [next((d for p, d in prefixes.items() if n.startswith(p)), 0) for n in names]
 
 
 def fit_bundle(
@@ -337,11 +365,7 @@ def fit_bundle(
     step("training merchant complaint model")
     past, m_labels = merchant_training_data(seen, config.merchant_label)
     m_frame = features.merchant_frame(past)
-    m_pipeline = features.build_merchant_pipeline(fconf) if hasattr(features, "build_merchant_pipeline") else None
-    if m_pipeline is None:
-        from models.tabular import FrameEncoder
-
-        m_pipeline = FrameEncoder(drop=["merchant_id"])
+    m_pipeline = features.build_merchant_pipeline(fconf, review_scorer=review_scorer)
     m_pipeline.fit(m_frame)
     m_X = as_matrix(m_pipeline.transform(m_frame))
     m_names = [str(n) for n in m_pipeline.get_feature_names_out()]
@@ -367,9 +391,6 @@ def fit_bundle(
     for risk in LISTING_RISKS:
         p = models[risk].predict_proba(X_all[train_rows])
         thresholds[risk] = float(np.quantile(p, 1 - config.threshold_share)) if len(p) else 0.5
-    thresholds[MERCHANT_RISK] = (
-        float(np.quantile(merchant_model.predict_proba(m_X), 1 - config.threshold_share)) if len(m_X) else 0.5
-    )
     metadata = {
         "summary": {
             "n_listings": int(len(ids)),
@@ -396,8 +417,13 @@ def fit_bundle(
         thresholds=thresholds,
         metadata=metadata,
         name=config.registered_model,
-        review_model=review_scorer,
+        review_model=getattr(review_scorer, "scorer", review_scorer),
     )
+    step("scoring every known merchant")
+    # fixed at training so a listing's merchant risk does not depend on the rest of its batch
+    bundle.merchant_table = bundle.score_merchants(seen, top_reasons=5)
+    m_p = [r.probability for r in bundle.merchant_table.values()]
+    bundle.thresholds[MERCHANT_RISK] = float(np.quantile(m_p, 1 - config.threshold_share)) if m_p else 0.5
     return FitResult(bundle=bundle, holdout_ids=holdout_ids, design=design)
 
 
@@ -555,12 +581,9 @@ def _log_training_plots(bundle: ScorerBundle) -> None:
     """Feature-importance bar charts, one per risk model."""
     import tempfile
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import mlflow
 
+    plt = M.pyplot()
     with tempfile.TemporaryDirectory() as tmp:
         for risk, model in {**bundle.listing_models, MERCHANT_RISK: bundle.merchant_model}.items():
             imp = list(model.importance().items())[:15]

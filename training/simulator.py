@@ -680,7 +680,9 @@ def _risk(
     for c in truth.columns:
         if c.startswith("p_"):
             truth[c] = truth[c].astype(float).round(6)
-    truth.attrs["logit_variance_hidden_share"] = {t: var_hidden[t] / var_total[t] for t in FAILURE_TYPES}
+    truth.attrs["logit_variance_hidden_share"] = {
+        t: var_hidden[t] / var_total[t] if var_total[t] > 0 else float("nan") for t in FAILURE_TYPES
+    }
     # what buyers experience: quality and counterfeit problems they can feel, not the lab's pure noise
     bad = 1.0 - (1.0 - p_seen["quality"]) * (1.0 - 0.8 * p_seen["counterfeit"])
     return truth, bad
@@ -844,7 +846,7 @@ def captured_lift(score: np.ndarray, p_fail: np.ndarray, budget: float) -> float
     hit = float(np.mean(p_fail[np.argsort(-score, kind="stable")[:k]]))
     oracle = float(np.mean(np.sort(p_fail)[::-1][:k]))
     base = float(np.mean(p_fail))
-    return (hit - base) / (oracle - base)
+    return (hit - base) / (oracle - base) if oracle > base else float("nan")
 
 
 def _manifest(sim: Simulation, *, seed: int, seconds: float) -> dict[str, Any]:
@@ -894,6 +896,19 @@ def _manifest(sim: Simulation, *, seed: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def _json_safe(x: Any) -> Any:
+    """NaN (tiny markets) as null, numpy scalars as Python numbers: manifest.json stays strict JSON."""
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and x != x:
+        return None
+    return x
+
+
 def write_simulation(sim: Simulation, out: str | Path, *, fmt: str = "parquet") -> list[Path]:
     """Write the four tables (loadable with `load_market`), the ground truth and manifest.json."""
     out = Path(out)
@@ -903,7 +918,7 @@ def write_simulation(sim: Simulation, out: str | Path, *, fmt: str = "parquet") 
     tl.attrs = {}
     tl.to_parquet(out / "ground_truth_listings.parquet", index=False)
     sim.truth_merchants.to_parquet(out / "ground_truth_merchants.parquet", index=False)
-    (out / "manifest.json").write_text(json.dumps(sim.manifest, ensure_ascii=False, indent=2, default=float))
+    (out / "manifest.json").write_text(json.dumps(_json_safe(sim.manifest), ensure_ascii=False, indent=2))
     written += [out / "ground_truth_listings.parquet", out / "ground_truth_merchants.parquet", out / "manifest.json"]
     logger.info("wrote simulated market to %s", out)
     return written

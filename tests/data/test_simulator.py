@@ -368,3 +368,14 @@ def test_cli_writes_a_market_that_loads_and_validates(tmp_path: Path, fmt: str) 
     # text survives the file format unchanged, evasion characters included
     sim = simulate(60, 900, seed=3)
     assert list(market.listings["title"]) == list(sim.market.listings["title"].str.strip())
+
+
+@pytest.mark.parametrize(("merchants", "listings"), [(1, 1), (100, 50)])
+def test_tiny_and_shop_heavy_markets_still_load(tmp_path: Path, merchants: int, listings: int) -> None:
+    from training.simulator import write_simulation
+
+    sim = simulate(merchants, listings, seed=1)
+    write_simulation(sim, tmp_path)
+    market = load_market(tmp_path)
+    assert (len(market.merchants), len(market.listings)) == (merchants, listings)
+    json.loads((tmp_path / "manifest.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in manifest"))

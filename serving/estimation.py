@@ -149,7 +149,8 @@ def _wilson(p: float, n: float, q: float) -> tuple[float, float]:
     q2n = q * q / n
     centre = (p + q2n / 2) / (1 + q2n)
     half = q / (1 + q2n) * np.sqrt(p * (1 - p) / n + q2n / (4 * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if p == 0 else lo), (1.0 if p == 1 else hi)
 
 
 def _one_rate(

@@ -9,8 +9,9 @@ A plan has two arms that together never spend more than the budget ``B`` on any 
 
 1. **Random arm (双随机), designed first, over every candidate.** Candidates are put in a fixed order:
    stratum (the *primary category* of the listing's merchant or linked identity, i.e. the category in
-   which it has most listings), then merchant groups in an order fixed by a hash of their id (so the
-   order carries no information about risk), then cost, then listing id. Each reachable candidate gets
+   which it has most listings), then merchant groups, then the listings inside each group, both in
+   an order fixed by a salted hash of their ids (so the order carries no information about risk or
+   cost). Each reachable candidate gets
    ``pi_R = min(lambda, 1 / n_g)`` where ``n_g`` is its merchant group's number of reachable listings,
    and one *systematic* sample is drawn along that order with a single random start ``u``: candidate
    ``i`` is chosen when ``u`` falls in an arc of length ``pi_R[i]`` on the unit circle. This is
@@ -50,7 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -285,6 +286,41 @@ def candidate_frame(candidates: Sequence[Candidate] | pd.DataFrame) -> pd.DataFr
     return df[["listing_id", "merchant_id", "group_id", "category", "cost", "p_fail", "reasons"]]
 
 
+def candidates_from_scores(
+    listings: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    lab_fees: Mapping[str, float],
+    default_lab_fee: float,
+    identities: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Join listings (price, category, merchant) with scores (`listing_id`, `p_lab_fail` or `p_fail`,
+    optional `reasons`) into a candidate frame; cost = price + the category's lab fee."""
+    col = next((c for c in ("p_lab_fail", "p_fail") if c in scores.columns), None)
+    if col is None:
+        raise ValueError("scores need a p_lab_fail (or p_fail) column")
+    s = scores.drop_duplicates("listing_id").set_index(scores["listing_id"].astype(str).to_numpy())
+    ids = listings["listing_id"].astype(str)
+    missing = ~ids.isin(s.index)
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} listing(s) have no score, e.g. {ids[missing].iat[0]!r}")
+    cats = listings["category"].astype(str)
+    fee = cats.map(lambda c: float(lab_fees.get(c, default_lab_fee))).to_numpy(float)
+    out = pd.DataFrame(
+        {
+            "listing_id": ids.to_numpy(),
+            "merchant_id": listings["merchant_id"].astype(str).to_numpy(),
+            "category": cats.to_numpy(),
+            "cost": np.round(listings["price"].to_numpy(float) + fee, 2),
+            "p_fail": s.loc[ids, col].to_numpy(float),
+            "reasons": list(s.loc[ids, "reasons"]) if "reasons" in s.columns else [[] for _ in range(len(ids))],
+        }
+    )
+    if identities is not None:
+        out["identity_id"] = out["merchant_id"].map(lambda m: identities.get(m))
+    return out
+
+
 def _as_reasons(r: Any) -> list[str]:
     if r is None or (isinstance(r, float) and r != r):
         return []
@@ -294,7 +330,7 @@ def _as_reasons(r: Any) -> list[str]:
 
 
 def _group_rank(ids: Iterable[str]) -> dict[str, str]:
-    """A fixed, risk-blind order of merchant groups: a salted hash of the id."""
+    """A fixed, risk-blind order of ids: a salted hash of each."""
     return {g: hashlib.blake2b(g.encode() + _ORDER_SALT, digest_size=8).hexdigest() for g in ids}
 
 
@@ -304,8 +340,12 @@ def _order_frame(df: pd.DataFrame) -> pd.DataFrame:
     primary = counts.drop_duplicates("group_id").set_index("group_id")["category"]
     df = df.assign(stratum=df["group_id"].map(primary))
     df["_g"] = df["group_id"].map(_group_rank(df["group_id"].unique()))
-    df = df.sort_values(["stratum", "_g", "group_id", "cost", "listing_id"], kind="mergesort")
-    return df.drop(columns="_g").reset_index(drop=True)
+    # listings within a merchant in hashed order too: sorting them (by cost, say) would line up every
+    # merchant's dearest listing at the same random start, which inflates the worst-case cost and makes
+    # the draws of different merchants move together (a variance the estimators could not see)
+    df["_l"] = df["listing_id"].map(_group_rank(df["listing_id"]))
+    df = df.sort_values(["stratum", "_g", "group_id", "_l", "listing_id"], kind="mergesort")
+    return df.drop(columns=["_g", "_l"]).reset_index(drop=True)
 
 
 # --- the circle: worst cases and draws of one systematic sample -------------------------------------
@@ -370,12 +410,15 @@ def _random_ok(
         m = (cats == cat).to_numpy()
         if not m.any():
             continue
-        if q.max_purchases is not None and arc_extremes(start[m], pi_int[m], np.ones(int(m.sum())))[0] > (
-            q.max_purchases
-        ):
-            return False, worst
-        if q.max_yuan is not None and arc_extremes(start[m], pi_int[m], cost[m])[0] > q.max_yuan + 1e-9:
-            return False, worst
+        # the random arm's worst case must leave the targeted arm room for what the minimum still needs
+        if q.max_purchases is not None:
+            rmax, rmin = arc_extremes(start[m], pi_int[m], np.ones(int(m.sum())))
+            if rmax + max(0.0, q.min_purchases - rmin) > q.max_purchases:
+                return False, worst
+        if q.max_yuan is not None:
+            wmax, wmin = arc_extremes(start[m], pi_int[m], cost[m])
+            if wmax + max(0.0, q.min_yuan - wmin) > q.max_yuan + 1e-9:
+                return False, worst
     return True, worst
 
 

@@ -208,32 +208,47 @@ def fit_own_model(market: Market, *, seed: int = 0) -> NDArray[np.float64]:
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(50, verbose=False)],
     )
-    return np.asarray(booster.predict(X, num_iteration=booster.best_iteration), dtype=float)
+    return np.asarray(booster.predict(X, num_iteration=booster.best_iteration), dtype=np.float64)
 
 
 def fit_team_model(market: Market, *, seed: int = 0) -> NDArray[np.float64]:
-    """Fit the team's listing models (`training.train.fit_bundle`) and return `p_lab_fail` per listing."""
-    from training.train import TrainConfig, fit_bundle
+    """Fit the team's calibrated lab-failure model (`training.train`'s listing pipeline and LightGBM, the
+    code path of the registered bundle; review model off, other risks skipped) and score every listing."""
+    from training.train import TrainConfig, fit_listing_models, listing_design
 
     config = TrainConfig(seed=seed, review_model=None)
-    result = fit_bundle(market, config)
-    scores = result.bundle.score_frame(market)
-    p = scores.set_index("listing_id")["p_lab_fail"].reindex(market.listings["listing_id"])
-    return p.to_numpy(float)
+    design = listing_design(market, config, review_scorer=None)
+    model = fit_listing_models(design, config, risks=("lab_fail",), progress=logger.debug)["lab_fail"]
+    p = pd.Series(model.predict_proba(design.X), index=design.frame["listing_id"].astype(str).to_numpy())
+    return np.asarray(p.reindex(market.listings["listing_id"].astype(str)).to_numpy(float), dtype=np.float64)
 
 
-def resolve_model(kind: ModelKind, market: Market) -> tuple[Callable[..., NDArray[np.float64]], str]:
-    """Pick the scorer for the study: the team's bundle when it can be fitted here, else our own."""
+class _AutoFit:
+    """The team's model while it can be fitted here; the documented fallback from the first failure on."""
+
+    def __init__(self) -> None:
+        self.name = "team lab_fail model (training.train.listing_design + fit_listing_models)"
+        self._fallback = False
+
+    def __call__(self, market: Market, *, seed: int = 0) -> NDArray[np.float64]:
+        if not self._fallback:
+            try:
+                return fit_team_model(market, seed=seed)
+            except Exception as e:  # the team's pipeline may be mid-change in this checkout
+                logger.warning("team model unavailable (%s: %s); using the documented fallback", type(e).__name__, e)
+                self._fallback = True
+                self.name = f"own LightGBM on observable columns (team model failed: {type(e).__name__}: {e})"[:300]
+        return fit_own_model(market, seed=seed)
+
+
+def resolve_model(kind: ModelKind) -> tuple[Callable[..., NDArray[np.float64]], Callable[[], str]]:
+    """The fitting function for the study and a way to name what it ended up using."""
     if kind == "own":
-        return fit_own_model, "own LightGBM on observable columns (training.rounds.observable_features)"
+        return fit_own_model, lambda: "own LightGBM on observable columns (training.rounds.observable_features)"
     if kind == "team":
-        return fit_team_model, "team bundle (training.train.fit_bundle)"
-    try:
-        fit_team_model(market)
-    except Exception as e:  # the team's pipeline may not be importable yet in this checkout
-        logger.warning("team model unavailable (%s: %s); using the documented fallback", type(e).__name__, e)
-        return fit_own_model, f"own LightGBM on observable columns (team model unavailable: {type(e).__name__})"
-    return fit_team_model, "team bundle (training.train.fit_bundle)"
+        return fit_team_model, lambda: "team lab_fail model (training.train.listing_design + fit_listing_models)"
+    auto = _AutoFit()
+    return auto, lambda: auto.name
 
 
 # --- the study --------------------------------------------------------------------------------------
@@ -407,8 +422,7 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
     fees = _lab_fees()
     records: list[PlanRecord] = []
     round_rows: list[dict[str, Any]] = []
-    fit: Callable[..., NDArray[np.float64]] | None = None
-    model_name = ""
+    fit, model_name = resolve_model(config.model)
     for mi in range(config.markets):
         step(f"market {mi + 1}/{config.markets}: simulating {config.n_listings:,} listings")
         sim = simulate(config.n_merchants, config.n_listings, seed=config.seed * 1000 + mi)
@@ -417,8 +431,6 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
             sim.truth_listings.set_index("listing_id").reindex(sim.market.listings["listing_id"]),
         )
         truth = truth.reset_index()
-        if fit is None:
-            fit, model_name = resolve_model(config.model, market)
         lst = market.listings
         cost = lst["price"].to_numpy(float) + lst["category"].map(fees).fillna(800.0).to_numpy(float)
         labs = market.lab_results.copy()
@@ -477,12 +489,12 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
             if new_labs is not None:
                 new_labs["sampled_date"] = today + timedelta(days=30 * (ri + 1))
                 labs = pd.concat([labs, new_labs[list(labs.columns)]], ignore_index=True)
-    result = RoundsResult(config=config, model=model_name, records=records, rounds=round_rows)
+    result = RoundsResult(config=config, model=model_name(), records=records, rounds=round_rows)
     result.summary = {
         **_summarise(records),
         "plans": len(records),
         "market_fail_rate": float(np.mean([r.truth for r in records])),
-        "model": model_name,
+        "model": model_name(),
         "rounds_detail": _by_round(round_rows),
         "seconds": round(time.perf_counter() - t0, 1),
         "config": config.model_dump(),

@@ -1,0 +1,210 @@
+"""The sampling planner: exact inclusion probabilities, and constraints that hold for every possible draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serving.planner import (
+    SCALE,
+    Candidate,
+    CategoryQuota,
+    PlanConfig,
+    PlanInfeasibleError,
+    arc_extremes,
+    candidates_from_scores,
+    design_plan,
+    make_plan,
+)
+
+
+def population(n: int = 60, merchants: int = 14, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    m = rng.integers(0, merchants, n)
+    cats = np.array(["服装", "手机", "水果"])
+    return pd.DataFrame(
+        {
+            "listing_id": [f"L{i:03d}" for i in range(n)],
+            "merchant_id": [f"M{x:02d}" for x in m],
+            "category": cats[rng.integers(0, 3, n)],
+            "cost": np.round(rng.lognormal(6, 0.7, n) + 200, 2),
+            "p_fail": rng.beta(1.2, 2.0, n),
+            "reasons": [["低价", "无3C"]] * n,
+        }
+    )
+
+
+def all_draws(plan) -> list[tuple[float, np.ndarray]]:  # type: ignore[no-untyped-def]
+    targeted = plan.frame["targeted"].to_numpy(bool)
+    return [(p, drawn | targeted) for p, drawn in plan.enumerate_random_draws()]
+
+
+CONFIGS = [
+    PlanConfig(budget=8_000, explore=0.3, per_merchant=2, seed=1),
+    PlanConfig(budget=12_000, explore=0.5, per_merchant=3, seed=2),
+    PlanConfig(budget=8_000, explore=0.3, per_merchant=2, cap_scope="targeted", seed=3),
+    PlanConfig(
+        budget=15_000,
+        explore=0.4,
+        per_merchant=2,
+        seed=4,
+        quotas={"手机": CategoryQuota(min_purchases=2, max_purchases=4), "水果": CategoryQuota(max_yuan=3_000)},
+    ),
+    PlanConfig(budget=6_000, explore=0.0, per_merchant=None, seed=5),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_every_possible_draw_respects_budget_caps_and_quotas(config: PlanConfig) -> None:
+    pop = population()
+    plan = make_plan(pop, config)
+    fr = plan.frame
+    draws = all_draws(plan)
+    assert abs(sum(p for p, _ in draws) - 1) < 1e-12
+    targeted = fr["targeted"].to_numpy(bool)
+    for _, chosen in draws:
+        assert fr["cost"][chosen].sum() <= config.budget + 1e-6
+        per_m = fr[chosen].groupby("group_id").size()
+        if config.per_merchant is not None:
+            if config.cap_scope == "plan":
+                assert per_m.max() <= config.per_merchant
+            else:
+                assert fr[targeted].groupby("group_id").size().max() <= config.per_merchant
+                assert (
+                    fr[chosen & ~targeted].groupby("group_id").size().max(skipna=False) <= 1
+                    or not (chosen & ~targeted).any()
+                )
+        for cat, q in config.quotas.items():
+            in_cat = chosen & (fr["category"] == cat).to_numpy()
+            assert in_cat.sum() >= q.min_purchases
+            if q.max_purchases is not None:
+                assert in_cat.sum() <= q.max_purchases
+            if q.max_yuan is not None:
+                assert fr["cost"][in_cat].sum() <= q.max_yuan + 1e-6
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_inclusion_probabilities_are_exact_and_sum_to_expected_size(config: PlanConfig) -> None:
+    plan = make_plan(population(), config)
+    draws = all_draws(plan)
+    freq = sum(p * chosen.astype(float) for p, chosen in draws)
+    # exact: every draw enumerated, probabilities are multiples of 2^-40
+    np.testing.assert_allclose(freq, plan.frame["pi"].to_numpy(), atol=1e-9)
+    expected_size = sum(p * chosen.sum() for p, chosen in draws)
+    assert plan.frame["pi"].sum() == pytest.approx(expected_size, abs=1e-9)
+    assert plan.summary.expected_sample_size == pytest.approx(expected_size, abs=1e-9)
+    assert (plan.frame.loc[plan.frame["targeted"], "pi"] == 1).all()
+
+
+def test_every_listing_has_a_chance_when_exploring() -> None:
+    pop = population()
+    plan = make_plan(pop, PlanConfig(budget=8_000, explore=0.3, per_merchant=2))
+    assert plan.summary.n_unreachable == 0
+    assert (plan.frame["pi"] > 0).all()
+    # a listing dearer than the random arm's budget cannot be bought by any draw, and is reported
+    dear = pop.assign(cost=pop["cost"].where(pop.index != 0, 5_000.0))
+    plan = make_plan(dear, PlanConfig(budget=8_000, explore=0.3, per_merchant=2))
+    row = plan.frame.set_index("listing_id").loc["L000"]
+    assert plan.summary.n_unreachable == (0 if row["targeted"] else 1)
+    assert (plan.frame.drop(plan.frame.index[plan.frame["listing_id"] == "L000"])["pi"] > 0).all()
+
+
+def test_same_seed_same_plan_and_seeds_differ() -> None:
+    pop = population(n=200, merchants=40)
+    cfg = PlanConfig(budget=20_000, explore=0.4, per_merchant=2, seed=11)
+    a, b = make_plan(pop, cfg), make_plan(pop.sample(frac=1, random_state=3), cfg)  # row order must not matter
+    pd.testing.assert_frame_equal(a.selected(), b.selected())
+    assert a.summary == b.summary
+    others = {tuple(make_plan(pop, cfg.model_copy(update={"seed": s})).selected()["listing_id"]) for s in range(6)}
+    assert len(others) > 1
+
+
+def test_targets_are_the_best_failures_per_yuan_when_unconstrained() -> None:
+    pop = population(n=50).assign(cost=500.0)
+    plan = make_plan(pop, PlanConfig(budget=5_000, explore=0.0))
+    chosen = set(plan.selected()["listing_id"])
+    assert chosen == set(pop.nlargest(10, "p_fail")["listing_id"])
+    sel = plan.selected()
+    assert list(sel["rank"]) == list(range(1, 11))
+    assert sel["p_fail"].is_monotonic_decreasing
+    assert (sel["arm"] == "targeted").all()
+    assert plan.purchases()[0].reasons == ["低价", "无3C"]
+
+
+def test_targets_prefer_cheap_risk_and_random_share_is_respected() -> None:
+    pop = population(n=300, merchants=80, seed=4)
+    cfg = PlanConfig(budget=30_000, explore=0.25, per_merchant=2, seed=0)
+    plan = make_plan(pop, cfg)
+    s = plan.summary
+    assert s.random_worst_cost <= cfg.budget * cfg.explore + 1e-6
+    assert s.targeted_budget == pytest.approx(cfg.budget - s.random_worst_cost)
+    assert s.targeted_cost <= s.targeted_budget + 1e-6
+    fr = plan.frame
+    targeted = fr["targeted"].to_numpy(bool)
+    ratio = (fr["p_fail"] / fr["cost"]).to_numpy()
+    per_group = fr[targeted].groupby("group_id").size()
+    left = s.targeted_budget - s.targeted_cost
+    # a listing left out that beats the worst target on failures per yuan was blocked by a constraint:
+    # its merchant's cap (one slot is the random arm's) or the budget left at the end
+    better = ~targeted & (ratio > ratio[targeted].min())
+    for _, r in fr[better].iterrows():
+        assert per_group.get(r["group_id"], 0) >= cfg.per_merchant - 1 or r["cost"] > left
+    assert targeted.any() and s.n_random_draws >= 1
+
+
+def test_infeasible_and_contradictory_requests_are_refused() -> None:
+    pop = population()
+    with pytest.raises(PlanInfeasibleError, match="手机"):
+        make_plan(pop, PlanConfig(budget=3_000, explore=0.2, quotas={"手机": CategoryQuota(min_purchases=30)}))
+    with pytest.raises(ValueError, match="per_merchant=1"):
+        PlanConfig(budget=1_000, explore=0.2, per_merchant=1)
+    with pytest.raises(ValueError, match="max_purchases"):
+        CategoryQuota(min_purchases=3, max_purchases=2)
+    with pytest.raises(ValueError, match="duplicate"):
+        make_plan(pd.concat([pop, pop.head(1)]), PlanConfig(budget=1_000))
+    with pytest.raises(ValueError, match="cost"):
+        make_plan(pop.assign(cost=0.0), PlanConfig(budget=1_000))
+
+
+def test_typed_candidates_and_quota_zero_excludes_category() -> None:
+    pop = population(n=30)
+    typed = [Candidate(**r) for r in pop.to_dict("records")]
+    cfg = PlanConfig(budget=6_000, explore=0.3, per_merchant=2, quotas={"水果": CategoryQuota(max_purchases=0)})
+    a, b = make_plan(typed, cfg), make_plan(pop, cfg)
+    pd.testing.assert_frame_equal(a.selected(), b.selected())
+    fruit = a.frame["category"] == "水果"
+    assert (a.frame.loc[fruit, "pi"] == 0).all()
+
+
+def test_arc_extremes_match_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    length = rng.integers(0, SCALE // 3, 25)
+    start = rng.integers(0, SCALE, 25)
+    w = rng.random(25) * 100
+    grid = np.concatenate([start, (start + length) % SCALE, rng.integers(0, SCALE, 2000)])
+    vals = [w[((u - start) % SCALE) < length].sum() for u in grid]
+    hi, lo = arc_extremes(start, length, w)
+    assert hi == pytest.approx(max(vals))
+    assert lo == pytest.approx(min(vals))
+
+
+def test_design_is_reused_across_seeds() -> None:
+    pop = population(n=120, merchants=30)
+    design = design_plan(pop, PlanConfig(budget=12_000, explore=0.4, per_merchant=2))
+    p1, p2 = design.draw(1), design.draw(2)
+    assert (p1.frame["pi"].to_numpy() == p2.frame["pi"].to_numpy()).all()
+    assert p1.summary.random_start != p2.summary.random_start
+
+
+def test_candidates_from_scores_adds_lab_fees_and_checks_coverage() -> None:
+    listings = pd.DataFrame(
+        {"listing_id": ["a", "b"], "merchant_id": ["m", "n"], "category": ["服装", "其他"], "price": [100.0, 50.0]}
+    )
+    scores = pd.DataFrame({"listing_id": ["b", "a"], "p_lab_fail": [0.2, 0.7], "reasons": [["x"], ["y", "z"]]})
+    c = candidates_from_scores(listings, scores, lab_fees={"服装": 450.0}, default_lab_fee=800.0)
+    assert c["cost"].tolist() == [550.0, 850.0]
+    assert c["p_fail"].tolist() == [0.7, 0.2]
+    assert c["reasons"].tolist() == [["y", "z"], ["x"]]
+    with pytest.raises(ValueError, match="no score"):
+        candidates_from_scores(listings, scores.head(1), lab_fees={}, default_lab_fee=1.0)

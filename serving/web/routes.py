@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -360,8 +360,33 @@ def _plan_page(
         "estimate": backend.plan_estimate(plan_id),
         "failure_types": list(FAILURE_TYPES_ZH.items()),
         "error": error,
+        "today": date.today().isoformat(),
     }
     return _render(request, "plan.html", ctx, sess=sess, backend=backend, status_code=status_code)
+
+
+def _result_problem(listing_id: str, verdict: str, types: list[str], *, raw_date: str) -> tuple[date, str | None]:
+    """The sampling date and what is wrong with a result form, in Chinese (None when nothing is)."""
+    today = date.today()
+    if raw_date:
+        try:
+            sampled = date.fromisoformat(raw_date)
+        except ValueError:
+            return today, f"抽样日期“{raw_date}”不是有效日期（格式 YYYY-MM-DD）。"
+    else:
+        sampled = today
+    # a day of slack: the planner's clock and the server's may sit on either side of midnight
+    if sampled > today + timedelta(days=1):
+        return sampled, f"抽样日期 {sampled.isoformat()} 在未来。"
+    if verdict not in ("pass", "fail"):
+        return sampled, "请选择检测结论：合格或不合格。"
+    if verdict == "fail" and not types:
+        return sampled, f"商品 {listing_id}：不合格结论至少需要选择一种不合格类型。"
+    if verdict == "pass" and types:
+        return sampled, f"商品 {listing_id}：合格结论不能带不合格类型。"
+    if any(t not in FAILURE_TYPES_ZH for t in types):
+        return sampled, "未知的不合格类型。"
+    return sampled, None
 
 
 @router.post("/plans/{plan_id}/results", name="web_record_result")
@@ -373,15 +398,9 @@ async def record_result(request: Request, plan_id: str, sess: Session, backend: 
     listing_id = (fields.get("listing_id") or [""])[0]
     verdict = (fields.get("verdict") or [""])[0]
     types = sorted({t for t in fields.get("failure_types", []) if t})
-    error: str | None = None
-    if verdict not in ("pass", "fail"):
-        error = "请选择检测结论：合格或不合格。"
-    elif verdict == "fail" and not types:
-        error = f"商品 {listing_id}：不合格结论至少需要选择一种不合格类型。"
-    elif verdict == "pass" and types:
-        error = f"商品 {listing_id}：合格结论不能带不合格类型。"
-    elif any(t not in FAILURE_TYPES_ZH for t in types):
-        error = "未知的不合格类型。"
+    sampled, error = _result_problem(
+        listing_id, verdict, types, raw_date=(fields.get("sampled_date") or [""])[0].strip()
+    )
     if error is None:
         try:
             created = backend.record_result(
@@ -389,7 +408,7 @@ async def record_result(request: Request, plan_id: str, sess: Session, backend: 
                 listing_id=listing_id,
                 verdict=verdict,
                 failure_types=types,
-                sampled_date=date.today(),
+                sampled_date=sampled,
                 key_id=sess.key_id,
             )
         except PlanInputError as e:

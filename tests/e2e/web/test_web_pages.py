@@ -155,3 +155,76 @@ def test_static_assets_ship_with_the_package(client: TestClient) -> None:
     assert client.get("/web/static/app.js").status_code == 200
     assert client.get("/web/static/../routes.py").status_code == 404
     assert client.get("/web/static/secret.txt").status_code == 404
+
+
+def _make_plan(client: TestClient) -> tuple[str, str, dict[str, Any]]:
+    """Create a plan through the page; returns (plan id, the plan page's CSRF token, the API's view of it)."""
+    token = _csrf(client.get("/web/plans/new").text)
+    r = client.post(
+        "/web/plans",
+        data={"csrf_token": token, "budget": "20000", "explore": "0.3", "per_merchant": "2", "seed": "3"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:500]
+    plan_id = r.headers["location"].split("/web/plans/")[1].split("?")[0]
+    api = client.get(f"/v1/plans/{plan_id}", headers={"Authorization": f"Bearer {client.app_keys['planner']}"})  # type: ignore[attr-defined]
+    page = client.get(f"/web/plans/{plan_id}")
+    return plan_id, _csrf(page.text), api.json()
+
+
+def test_result_form_refusals_and_idempotence(client: TestClient) -> None:
+    login(client, client.app_keys["planner"])  # type: ignore[attr-defined]
+    plan_id, token, plan = _make_plan(client)
+    lid = plan["targets"][0]["listing_id"]
+    url = f"/web/plans/{plan_id}/results"
+
+    def post(**data: Any) -> Any:
+        return client.post(url, data={"csrf_token": token, "listing_id": lid, **data}, follow_redirects=False)
+
+    cases = [
+        ({"verdict": "fail"}, "至少需要选择一种不合格类型"),
+        ({"verdict": "pass", "failure_types": "quality"}, "合格结论不能带不合格类型"),
+        ({"verdict": "fail", "failure_types": "poison"}, "未知的不合格类型"),
+        ({"verdict": "maybe"}, "请选择检测结论"),
+        ({"verdict": "pass", "sampled_date": "2999-01-01"}, "在未来"),
+        ({"verdict": "pass", "sampled_date": "23/11/2026"}, "不是有效日期"),
+    ]
+    for data, message in cases:
+        r = post(**data)
+        assert r.status_code == 422 and message in r.text, (data, r.text[:300])
+    # a listing that is not a target of the plan is refused by the service, as over the API
+    r = client.post(url, data={"csrf_token": token, "listing_id": "L-not-in-plan", "verdict": "pass"})
+    assert r.status_code == 422 and "is not a target of plan" in r.text
+    # the first result is stored, the same one again is stored once, a different one is a conflict
+    ok = post(verdict="fail", failure_types="counterfeit", sampled_date="2026-11-20")
+    assert ok.status_code == 303 and ok.headers["location"].endswith("?msg=result")
+    again = post(verdict="fail", failure_types="counterfeit", sampled_date="2026-11-20")
+    assert again.status_code == 303 and again.headers["location"].endswith("?msg=result-dup")
+    clash = post(verdict="pass", sampled_date="2026-11-20")
+    assert clash.status_code == 422 and "无法录入" in clash.text
+    stored = client.get(
+        f"/v1/plans/{plan_id}/results",
+        headers={"Authorization": f"Bearer {client.app_keys['planner']}"},  # type: ignore[attr-defined]
+    ).json()["results"]
+    assert [(r["listing_id"], r["verdict"], r["sampled_date"]) for r in stored] == [(lid, "fail", "2026-11-20")]
+    assert stored[0]["failure_types"] == ["counterfeit"]
+
+
+def test_web_without_trailing_slash(client: TestClient) -> None:
+    login(client, client.app_keys["planner"])  # type: ignore[attr-defined]
+    assert "市场概览" in client.get("/web").text
+
+
+def test_pages_say_when_there_is_no_model(tmp_path: Path, web_tools: Any) -> None:
+    def broken() -> Any:
+        raise RuntimeError("registry unreachable")
+
+    from serving.app import create_app
+
+    from_tools = web_tools.app(tmp_path / "x.db")  # same settings, different loader below
+    app = create_app(from_tools.state.settings, loader=broken)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        login(c, web_tools.make_key(app, "planner"))
+        r = c.get("/web/")
+        assert r.status_code == 503 and "模型尚未加载" in r.text and "registry unreachable" in r.text
+        assert c.get("/web/plans").status_code == 200  # stored plans stay readable

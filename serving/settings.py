@@ -33,11 +33,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(default=True, description="run Alembic migrations when the app starts")
     market_dir: Path = Field(default=Path("data/market"), description="current market: the plan candidates")
 
-    # model: either a registry alias (default) or an explicit URI / local bundle path
+    # model: a registry alias (default) or an explicit URI / local bundle path; the registry itself is
+    # found by training.registry (CHOUJIAN_MLFLOW_URI, default <project>/mlflow.db)
     model_name: str = "choujian-listing"
     model_alias: str = "champion"
     model_uri: str | None = Field(default=None, description="overrides name@alias, e.g. a local bundle path")
-    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow tracking/registry URI")
     load_model_on_start: bool = True
     warm_market_on_start: bool = Field(default=True, description="score the market in the background at start")
 

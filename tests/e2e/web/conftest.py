@@ -256,7 +256,7 @@ def live_server(tmp_path: Path, web_market_dir: Path, bundle_loader: Any) -> Ite
 
 
 # --- the browser --------------------------------------------------------------------------------------
-@pytest.fixture
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's chromium; missing → skip on a laptop, fail under CI=true (CI must run the browser tests)."""
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():

@@ -8,6 +8,8 @@ the session's CSRF token. The pages hold no business logic: plans, results and e
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import secrets
 from dataclasses import replace
@@ -363,6 +365,70 @@ def _plan_page(
         "today": date.today().isoformat(),
     }
     return _render(request, "plan.html", ctx, sess=sess, backend=backend, status_code=status_code)
+
+
+_CSV_HEADER = [
+    "排名",
+    "商品编号",
+    "商品标题",
+    "商家编号",
+    "类目",
+    "平台",
+    "费用（元）",
+    "不合格概率",
+    "入样概率",
+    "方式",
+    "原因",
+    "检测结果",
+]
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (titles come from merchants)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/plans/{plan_id}/targets.csv", name="web_plan_csv")
+def plan_csv(request: Request, plan_id: str, sess: Session, backend: Backend) -> Response:
+    """The plan's ranked targets as CSV for the buyers (UTF-8 with BOM, so Excel shows the Chinese)."""
+    found = backend.get_plan(plan_id)
+    if found is None:
+        return _error_page(
+            request,
+            status_code=404,
+            title="没有这个抽检计划",
+            message=f"找不到编号为 {plan_id} 的抽检计划。",
+            sess=sess,
+            backend=backend,
+        )
+    _, targets = found
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(_CSV_HEADER)
+    for t in targets:
+        result = "" if t.result is None else ("合格" if t.result == "pass" else "不合格：" + "、".join(t.failure_types))
+        writer.writerow(
+            [
+                t.rank,
+                t.listing_id,
+                _cell(t.title),
+                t.merchant_id,
+                _cell(t.category),
+                _cell(t.platform),
+                f"{t.cost:.2f}",
+                f"{t.probability:.4f}",
+                f"{t.inclusion_prob:.6f}",
+                "随机" if t.arm == "random" else "定向",
+                _cell("；".join(t.reasons)),
+                result,
+            ]
+        )
+    resp = Response(content="\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{quote(plan_id)}-targets.csv"'
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 def _result_problem(listing_id: str, verdict: str, types: list[str], *, raw_date: str) -> tuple[date, str | None]:

@@ -228,3 +228,28 @@ def test_pages_say_when_there_is_no_model(tmp_path: Path, web_tools: Any) -> Non
         r = c.get("/web/")
         assert r.status_code == 503 and "模型尚未加载" in r.text and "registry unreachable" in r.text
         assert c.get("/web/plans").status_code == 200  # stored plans stay readable
+
+
+def test_targets_download_as_csv(client: TestClient) -> None:
+    import csv
+    import io
+
+    login(client, client.app_keys["planner"])  # type: ignore[attr-defined]
+    plan_id, _, plan = _make_plan(client)
+    r = client.get(f"/web/plans/{plan_id}/targets.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert f"{plan_id}-targets.csv" in r.headers["content-disposition"]
+    assert r.content.startswith("\ufeff".encode())  # BOM: Excel reads the Chinese as UTF-8
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["排名", "商品编号", "商品标题"]
+    assert [row[1] for row in rows[1:]] == [t["listing_id"] for t in plan["targets"]]
+    client.cookies.clear()
+    assert client.get(f"/web/plans/{plan_id}/targets.csv", follow_redirects=False).status_code == 303
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    from serving.web.routes import _cell
+
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _cell("+1") == "'+1" and _cell("@x") == "'@x" and _cell("-2") == "'-2"
+    assert _cell("蚕丝被 =好") == "蚕丝被 =好"

@@ -138,6 +138,16 @@ def test_parse_plan_form_valid_with_quotas() -> None:
             "大于最多件数",
         ),
     ],
+    ids=[
+        "no-budget",
+        "negative-budget",
+        "budget-not-number",
+        "epsilon-range",
+        "seed-not-int",
+        "cap-zero",
+        "budget-inf",
+        "quota-min-over-max",
+    ],
 )
 def test_parse_plan_form_names_the_bad_field(fields: dict[str, str], needle: str) -> None:
     form, req, errors = parse_plan_form(_fields(**fields))

@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from features.market import Market, validate_frame
-from features.records import Listing, Merchant, Review
+from features.records import LabResult, Listing, Merchant, Review
 
 if TYPE_CHECKING:
     from models.contract import RiskScorer
@@ -168,13 +168,18 @@ def _frame(records: Sequence[BaseModel], name: str) -> pd.DataFrame:
 
 
 def market_from_records(
-    *, merchants: Sequence[Merchant], listings: Sequence[Listing], reviews: Sequence[Review]
+    *,
+    merchants: Sequence[Merchant],
+    listings: Sequence[Listing],
+    reviews: Sequence[Review],
+    lab_results: Sequence[LabResult] = (),
 ) -> Market:
     """A Market built from request records by the loader's own validation, so dtypes match files exactly."""
     return Market(
         merchants=_frame(merchants, "merchants"),
         listings=_frame(listings, "listings"),
         reviews=_frame(reviews, "reviews"),
+        lab_results=_frame(lab_results, "lab_results"),
     )
 
 

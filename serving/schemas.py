@@ -83,6 +83,9 @@ class ScoreRequest(BaseModel):
     listing: Listing
     merchant: Merchant
     reviews: list[Review] = Field(default_factory=list, max_length=5_000)
+    lab_results: list[LabResult] = Field(
+        default_factory=list, max_length=1_000, description="the listing's lab history, if the caller has it"
+    )
 
     @model_validator(mode="after")
     def _linked(self) -> ScoreRequest:
@@ -91,11 +94,10 @@ class ScoreRequest(BaseModel):
                 f"listing.merchant_id {self.listing.merchant_id!r} does not match merchant.merchant_id "
                 f"{self.merchant.merchant_id!r}"
             )
-        for i, r in enumerate(self.reviews):
+        for i, r in enumerate([*self.reviews, *self.lab_results]):
             if r.listing_id != self.listing.listing_id:
-                raise ValueError(
-                    f"reviews[{i}].listing_id {r.listing_id!r} is not the listing {self.listing.listing_id!r}"
-                )
+                where = f"reviews[{i}]" if i < len(self.reviews) else f"lab_results[{i - len(self.reviews)}]"
+                raise ValueError(f"{where}.listing_id {r.listing_id!r} is not the listing {self.listing.listing_id!r}")
         return self
 
 
@@ -111,6 +113,9 @@ class BatchScoreRequest(BaseModel):
     listings: Annotated[list[Listing], Field(min_length=1, max_length=1000)]
     merchants: Annotated[list[Merchant], Field(min_length=1, max_length=1000)]
     reviews: Annotated[list[Review], Field(max_length=100_000)] = Field(default_factory=list)
+    lab_results: Annotated[list[LabResult], Field(max_length=100_000)] = Field(
+        default_factory=list, description="lab history of these listings, if the caller has it"
+    )
 
 
 class ScoredListing(ListingScore):
@@ -142,6 +147,7 @@ class MerchantRiskRequest(BaseModel):
     merchant: Merchant
     listings: Annotated[list[Listing], Field(min_length=1, max_length=1000)]
     reviews: Annotated[list[Review], Field(max_length=100_000)] = Field(default_factory=list)
+    lab_results: Annotated[list[LabResult], Field(max_length=100_000)] = Field(default_factory=list)
 
 
 class MerchantRisk(BaseModel):

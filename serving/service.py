@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from features.market import Market, RecordError
-from features.records import FailureType, Listing, Merchant, Review, Verdict
+from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
 from models.contract import LISTING_RISKS, MERCHANT_RISK
 from serving import store
 from serving.db import LabResultRow, utcnow
@@ -62,7 +62,13 @@ def model_ref(model: LoadedModel) -> ModelRef:
 
 
 # --- scoring ------------------------------------------------------------------------------------------
-def check_batch(*, merchants: Sequence[Merchant], listings: Sequence[Listing], reviews: Sequence[Review]) -> None:
+def check_batch(
+    *,
+    merchants: Sequence[Merchant],
+    listings: Sequence[Listing],
+    reviews: Sequence[Review],
+    lab_results: Sequence[LabResult] = (),
+) -> None:
     """Cross-record checks the record schemas cannot make: unique ids and resolvable references."""
     seen_m: dict[str, int] = {}
     for i, m in enumerate(merchants):
@@ -85,11 +91,12 @@ def check_batch(*, merchants: Sequence[Merchant], listings: Sequence[Listing], r
                 ["body", "listings", i, "merchant_id"],
                 f"listing {lid!r}: merchant_id {listing.merchant_id!r} is not among the request's merchants",
             )
-    for j, r in enumerate(reviews):
-        if r.listing_id not in seen_l:
-            raise RequestProblem(
-                ["body", "reviews", j, "listing_id"], f"listing_id {r.listing_id!r} is not among the request's listings"
-            )
+    for name, rows in (("reviews", reviews), ("lab_results", lab_results)):
+        for j, r in enumerate(rows):
+            if r.listing_id not in seen_l:
+                raise RequestProblem(
+                    ["body", name, j, "listing_id"], f"listing_id {r.listing_id!r} is not among the request's listings"
+                )
 
 
 def _probabilities(score: Any) -> dict[str, float]:
@@ -103,11 +110,12 @@ def score_records(
     merchants: Sequence[Merchant],
     listings: Sequence[Listing],
     reviews: Sequence[Review],
+    lab_results: Sequence[LabResult] = (),
 ) -> list[ScoredListing]:
-    """Score listings with their merchants and reviews; one result per listing, in request order."""
-    check_batch(merchants=merchants, listings=listings, reviews=reviews)
+    """Score listings with their merchants, reviews and lab history; one result per listing, in request order."""
+    check_batch(merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results)
     try:
-        market = market_from_records(merchants=merchants, listings=listings, reviews=reviews)
+        market = market_from_records(merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results)
     except RecordError as e:  # the record schemas already passed, so this is a cross-row rule
         raise RequestProblem(["body"], str(e)) from e
     scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
@@ -134,6 +142,7 @@ def merchant_risk(
     merchant: Merchant,
     listings: Sequence[Listing],
     reviews: Sequence[Review],
+    lab_results: Sequence[LabResult] = (),
 ) -> MerchantRisk:
     """The merchant's complaint-prone probability and its red/yellow/green grade with reasons."""
     for i, listing in enumerate(listings):
@@ -142,8 +151,8 @@ def merchant_risk(
                 ["body", "listings", i, "merchant_id"],
                 f"listing {listing.listing_id!r} belongs to {listing.merchant_id!r}, not {merchant.merchant_id!r}",
             )
-    check_batch(merchants=[merchant], listings=listings, reviews=reviews)
-    market = market_from_records(merchants=[merchant], listings=listings, reviews=reviews)
+    check_batch(merchants=[merchant], listings=listings, reviews=reviews, lab_results=lab_results)
+    market = market_from_records(merchants=[merchant], listings=listings, reviews=reviews, lab_results=lab_results)
     scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
     # the complaint risk is the merchant's: the same on each of its listings
     m = scores[0].risks[MERCHANT_RISK]  # type: ignore[index]

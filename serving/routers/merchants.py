@@ -18,5 +18,12 @@ def score_merchant(
     body: MerchantRiskRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey
 ) -> MerchantRiskResponse:
     """Complaint-prone probability of a merchant (from its record, listings and reviews) and its credit grade."""
-    result = merchant_risk(model, settings, merchant=body.merchant, listings=body.listings, reviews=body.reviews)
+    result = merchant_risk(
+        model,
+        settings,
+        merchant=body.merchant,
+        listings=body.listings,
+        reviews=body.reviews,
+        lab_results=body.lab_results,
+    )
     return MerchantRiskResponse(model=model_ref(model), result=result)

@@ -18,7 +18,14 @@ def score_listing(
     body: ScoreRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey, request: Request
 ) -> ScoreResponse:
     """Calibrated risks per type, an accept/review/block decision, reasons and evidence spans for one listing."""
-    [result] = score_records(model, settings, merchants=[body.merchant], listings=[body.listing], reviews=body.reviews)
+    [result] = score_records(
+        model,
+        settings,
+        merchants=[body.merchant],
+        listings=[body.listing],
+        reviews=body.reviews,
+        lab_results=body.lab_results,
+    )
     request.app.state.metrics.scores.labels(endpoint="listing", decision=result.decision.value).inc()
     return ScoreResponse(model=model_ref(model), result=result)
 
@@ -32,7 +39,14 @@ def score_batch(
         raise RequestProblem(
             ["body", "listings"], f"at most {settings.max_batch} listings per call, got {len(body.listings)}"
         )
-    results = score_records(model, settings, merchants=body.merchants, listings=body.listings, reviews=body.reviews)
+    results = score_records(
+        model,
+        settings,
+        merchants=body.merchants,
+        listings=body.listings,
+        reviews=body.reviews,
+        lab_results=body.lab_results,
+    )
     counts = decision_counts(results)
     for decision, n in counts.items():
         if n:

@@ -208,17 +208,18 @@ class Segmenter:
 
     def _split_skip_runs(self, tokens: list[str]) -> list[str]:
         n = len(tokens)
-        idx = list(compress(range(n), map(not_, map(_JOINERS.isdisjoint, tokens))))
+        has_word = self._rj.has_word
+        # candidates: several characters with a joiner in them ("3-4", "8gb+256gb") and not a word
+        idx = [
+            i
+            for i in compress(range(n), map(not_, map(_JOINERS.isdisjoint, tokens)))
+            if len(tokens[i]) > 1 and not has_word(tokens[i])
+        ]
         if not idx:
             return tokens
-        has_word = self._rj.has_word
         out = tokens[: idx[0]]
         for k, i in enumerate(idx):
-            t = tokens[i]
-            if len(t) > 1 and not has_word(t):
-                out.extend(p for p in _RE_SKIP_HMM.split(t) if p)
-            else:
-                out.append(t)
+            out.extend(p for p in _RE_SKIP_HMM.split(tokens[i]) if p)
             out.extend(tokens[i + 1 : idx[k + 1] if k + 1 < len(idx) else n])
         return out
 

@@ -277,7 +277,8 @@ class TokenNgrams:
         self.ngram_max = ngram_max
 
     def __call__(self, tokens: list[str]) -> list[str]:
-        toks = [t for t in tokens if _TOKEN_OK.search(t)]
+        # keep words with a letter, digit or Chinese character (isalnum is the fast path)
+        toks = [t for t in tokens if t.isalnum() or (len(t) > 1 and _TOKEN_OK.search(t) is not None)]
         grams = list(toks)
         for n in range(2, self.ngram_max + 1):
             grams.extend(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1))
@@ -489,8 +490,9 @@ class ReviewFeatures(_FrameTransformer):
         row = np.repeat(np.arange(len(X)), lengths)
         tidx = np.fromiter((distinct[str(t)] for lst in X["review_texts"] for t in lst), dtype=np.int64, count=total)
         ratings = np.fromiter((float(x) for lst in X["review_ratings"] for x in lst), dtype=np.float64, count=total)
-        dates = pd.to_datetime(pd.Series([d for lst in X["review_dates"] for d in lst], dtype="datetime64[ns]"))
-        age = ((self.as_of_ - dates).dt.days.to_numpy(dtype=np.float64)) if total else np.zeros(0)
+        dates = np.array([d for lst in X["review_dates"] for d in lst], dtype="datetime64[D]")
+        as_of_day = np.datetime64(self.as_of_.date(), "D")
+        age = (as_of_day - dates).astype(np.float64) if total else np.zeros(0)
         pr = p[tidx]
         low = ratings <= self.complaint_rating_max
         text_c = pr >= self.negative_threshold

@@ -312,8 +312,10 @@ def candidates_from_scores(
             "merchant_id": listings["merchant_id"].astype(str).to_numpy(),
             "category": cats.to_numpy(),
             "cost": np.round(listings["price"].to_numpy(float) + fee, 2),
-            "p_fail": s.loc[ids, col].to_numpy(float),
-            "reasons": list(s.loc[ids, "reasons"]) if "reasons" in s.columns else [[] for _ in range(len(ids))],
+            "p_fail": s[col].reindex(ids.to_numpy()).to_numpy(float),
+            "reasons": (
+                list(s["reasons"].reindex(ids.to_numpy())) if "reasons" in s.columns else [[] for _ in range(len(ids))]
+            ),
         }
     )
     if identities is not None:

@@ -240,7 +240,7 @@ def plan_command(
         ("π", "right"),
         ("top reasons", "left"),
     ):
-        table.add_column(name, justify=just)  # type: ignore[arg-type]
+        table.add_column(name, justify=just, no_wrap=name != "top reasons")  # type: ignore[arg-type]
     for r in sel.head(show).to_dict("records"):
         table.add_row(
             str(r["rank"]),
@@ -253,7 +253,7 @@ def plan_command(
             f"{r['pi']:.3g}",
             "; ".join(r["reasons"][:3]),
         )
-    out_console = Console()
+    out_console = Console() if Console().is_terminal else Console(width=160)
     out_console.print(table)
     if len(sel) > show:
         out_console.print(f"… {len(sel) - show} more rows in {out}")
@@ -275,7 +275,7 @@ def simulate_rounds_command(
     plans: Annotated[int, typer.Option(min=1, help="Plans to draw in all (spread over markets x rounds).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the markets, lab outcomes and plan draws.")] = 0,
     markets: Annotated[int, typer.Option(min=1, help="Simulated markets.")] = 2,
-    rounds: Annotated[int, typer.Option(min=1, help="plan → lab results → retrain cycles per market.")] = 4,
+    rounds: Annotated[int, typer.Option(min=1, help="plan → lab results → retrain cycles per market.")] = 3,
     listings: Annotated[int, typer.Option(min=100, help="Listings per market.")] = 8000,
     merchants: Annotated[int, typer.Option(min=10, help="Shops per market.")] = 1000,
     budget: Annotated[float, typer.Option(min=1, help="Budget per plan, yuan.")] = 400_000,
@@ -308,7 +308,7 @@ def simulate_rounds_command(
     )
     with console.status("simulating") as status:
         result = run_rounds(config, progress=lambda msg: status.update(msg))
-    out = Console()
+    out = Console() if Console().is_terminal else Console(width=150)
     if per_plan:
         t = Table(title="plans: hit rate = failures found per purchase")
         for c in (
@@ -341,21 +341,21 @@ def simulate_rounds_command(
             )
         out.print(t)
     rt = Table(title=f"rounds (model: {result.model})")
-    keys = (
-        "labels",
-        "auc_vs_realised",
-        "hit_rate_targeted",
-        "hit_rate_random",
-        "hit_rate_oracle",
-        "lift",
-        "coverage",
-        "bias",
-    )
+    cols = {
+        "labels": "lab results",
+        "auc_vs_realised": "AUC",
+        "hit_rate_targeted": "hit targeted",
+        "hit_rate_random": "hit random arm",
+        "hit_rate_oracle": "hit oracle",
+        "lift": "lift",
+        "coverage": "coverage",
+        "bias": "bias",
+    }
     rt.add_column("round", justify="right")
-    for k in keys:
-        rt.add_column(k, justify="right")
+    for label in cols.values():
+        rt.add_column(label, justify="right")
     for row in result.summary["rounds_detail"]:
-        rt.add_row(str(row["round"]), *(f"{row[k]:.4g}" for k in keys))
+        rt.add_row(str(row["round"]), *(f"{row[k]:.4g}" for k in cols))
     out.print(rt)
     s = result.summary
     out.print(
@@ -367,6 +367,54 @@ def simulate_rounds_command(
     )
     if as_json:
         print(json.dumps(s, ensure_ascii=False, default=float))
+
+
+@app.command("estimate")
+def estimate_command(
+    plan: Annotated[Path, typer.Option(help="The plan's design frame (plan.frame.parquet, written by `plan`).")],
+    results: Annotated[
+        Path, typer.Option(help="Lab results CSV/Parquet: listing_id, verdict (pass/fail), failure_types.")
+    ],
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence level of the intervals.")] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the estimates as JSON.")] = False,
+) -> None:
+    """Market and per-category failure and three-no rates (Horvitz–Thompson, Hájek, naive) from a plan's results."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from features.market import RecordError, read_table
+    from serving.estimation import estimate
+
+    frame = pd.read_parquet(plan)
+    try:
+        lab = read_table(results, "lab_results")
+    except RecordError as e:
+        raise typer.BadParameter(str(e), param_hint="--results") from e
+    try:
+        rep = estimate(frame, lab, confidence=confidence)
+    except ValueError as e:
+        Console(stderr=True).print(f"[red]cannot estimate:[/red] {e}")
+        raise typer.Exit(2) from e
+    if as_json:
+        print(rep.model_dump_json())
+        return
+    table = Table(title=f"{plan.name}: rates with {confidence:.0%} intervals ({rep.excluded} listings outside)")
+    for c in ("outcome", "domain", "N", "bought", "random", "HT [CI]", "Hájek [CI]", "naive"):
+        table.add_column(c, justify="left" if c in ("outcome", "domain") else "right")
+    for r in rep.rates:
+        hj = "–" if r.hajek is None else f"{r.hajek:.3f} [{r.hajek_low:.3f}, {r.hajek_high:.3f}]"
+        table.add_row(
+            r.outcome,
+            r.domain,
+            str(r.population),
+            str(r.n_sampled),
+            str(r.n_random),
+            f"{r.ht:.3f} [{r.ht_low:.3f}, {r.ht_high:.3f}]",
+            hj,
+            "–" if r.naive is None else f"{r.naive:.3f}",
+        )
+    (Console() if Console().is_terminal else Console(width=150)).print(table)
 
 
 # (serving)

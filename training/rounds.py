@@ -55,7 +55,7 @@ class RoundsConfig(BaseModel):
     plans: int = Field(200, ge=1, description="plans drawn in all, spread over markets x rounds")
     seed: int = 0
     markets: int = Field(2, ge=1)
-    rounds: int = Field(4, ge=1, description="plan -> lab results -> retrain cycles per market")
+    rounds: int = Field(3, ge=1, description="plan -> lab results -> retrain cycles per market")
     n_merchants: int = Field(1000, ge=10)
     n_listings: int = Field(8000, ge=100)
     budget: float = Field(400_000, gt=0)

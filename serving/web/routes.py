@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from serving.web import session as websession
 from serving.web.backend import PlanInputError, Unavailable, WebBackend, get_backend, web_config
@@ -53,13 +54,13 @@ _CSP = (
 Backend = Annotated[WebBackend, Depends(get_backend)]
 
 
-def _harden(response: Response, *, private: bool = True) -> Response:
+def _harden(response: Response) -> Response:
+    """Security headers for every page: same-origin resources only, no framing, never cached."""
     response.headers["Content-Security-Policy"] = _CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
-    if private:
-        response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -81,7 +82,10 @@ def _safe_next(target: str | None, request: Request) -> str:
 
 
 def _login_redirect(request: Request) -> HTTPException:
-    nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method == "GET":
+        nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:  # a form posted after the session ended: come back to the page it was posted from
+        nxt = urlsplit(request.headers.get("referer", "")).path
     location = f"{request.url_for('web_login').path}?next={quote(nxt, safe='')}"
     return HTTPException(status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
 
@@ -101,17 +105,17 @@ def current_session(request: Request, backend: Backend) -> websession.WebSession
 Session = Annotated[websession.WebSession, Depends(current_session)]
 
 
-async def _form(request: Request) -> dict[str, Any]:
+async def _form(request: Request) -> dict[str, list[str]]:
     form = await request.form()
-    out: dict[str, Any] = {}
+    out: dict[str, list[str]] = {}
     for k, v in form.multi_items():
         if isinstance(v, str):
             out.setdefault(k, []).append(v)
     return out
 
 
-def _csrf_ok(sess: websession.WebSession, form: dict[str, Any]) -> bool:
-    return websession.csrf_matches(sess, (form.get("csrf_token") or [None])[0])
+def _csrf_ok(sess: websession.WebSession, form: dict[str, list[str]]) -> bool:
+    return websession.csrf_matches(sess, (form.get("csrf_token") or [""])[0])
 
 
 def _error_page(
@@ -202,9 +206,12 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 @router.post("/login", name="web_login_submit", response_class=HTMLResponse)
 async def login_submit(request: Request, backend: Backend) -> Response:
     """Check the key; on success set the signed session cookie and go where the user was heading."""
-    form = await _form(request)
+    return await run_in_threadpool(_login_submit, request, backend, await _form(request))
+
+
+def _login_submit(request: Request, backend: WebBackend, form: dict[str, list[str]]) -> Response:
     api_key = (form.get("api_key") or [""])[0].strip()
-    nxt = _safe_next((form.get("next") or [None])[0], request)
+    nxt = _safe_next((form.get("next") or [""])[0], request)
     token = (form.get("csrf_token") or [""])[0]
     cookie_token = request.cookies.get(_LOGIN_CSRF_COOKIE, "")
     error: str | None = None
@@ -313,6 +320,13 @@ def _plan_form(
 async def plan_create(request: Request, sess: Session, backend: Backend) -> Response:
     """Create a plan through the service's plan-creation path, then show it."""
     fields = await _form(request)
+    # scoring and planning take seconds of CPU and the store blocks: keep them off the event loop
+    return await run_in_threadpool(_plan_create, request, sess, backend, fields)
+
+
+def _plan_create(
+    request: Request, sess: websession.WebSession, backend: WebBackend, fields: dict[str, list[str]]
+) -> Response:
     if not _csrf_ok(sess, fields):
         return _csrf_failed(request, sess, backend)
     form, req, errors = parse_plan_form(fields)
@@ -459,6 +473,12 @@ def _result_problem(listing_id: str, verdict: str, types: list[str], *, raw_date
 async def record_result(request: Request, plan_id: str, sess: Session, backend: Backend) -> Response:
     """Record one lab result against a plan's target through the API's service path (idempotent)."""
     fields = await _form(request)
+    return await run_in_threadpool(_record_result, request, plan_id, sess, backend, fields)
+
+
+def _record_result(
+    request: Request, plan_id: str, sess: websession.WebSession, backend: WebBackend, fields: dict[str, list[str]]
+) -> Response:
     if not _csrf_ok(sess, fields):
         return _csrf_failed(request, sess, backend)
     listing_id = (fields.get("listing_id") or [""])[0]

@@ -253,3 +253,13 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert _cell("+1") == "'+1" and _cell("@x") == "'@x" and _cell("-2") == "'-2"
     assert _cell("蚕丝被 =好") == "蚕丝被 =好"
+
+
+def test_a_form_posted_after_logout_returns_to_its_page_after_login(client: TestClient) -> None:
+    r = client.post(
+        "/web/plans/plan-x/results",
+        data={"csrf_token": "t", "listing_id": "L1", "verdict": "pass"},
+        headers={"Referer": "http://127.0.0.1/web/plans/plan-x"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/web/login?next=%2Fweb%2Fplans%2Fplan-x"

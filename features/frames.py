@@ -40,7 +40,7 @@ def _lists(df: pd.DataFrame, key: str, cols: dict[str, str], index: pd.Index) ->
     out: dict[str, list[list[Any]]] = {name: [[] for _ in range(n)] for name in cols}
     if not len(df) or not n:
         return out
-    pos = index.get_indexer(df[key])
+    pos = index.get_indexer(pd.Index(df[key]))
     keep = pos >= 0
     order = np.argsort(pos[keep], kind="stable")
     p = pos[keep][order]

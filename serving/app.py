@@ -22,7 +22,7 @@ from serving import store
 from serving.db import make_engine, make_sessionmaker
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.runtime import Loader, MarketCache, ModelHolder, registry_loader
-from serving.service import RequestProblem
+from serving.service import RequestProblem, Unavailable
 from serving.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,10 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
         status_code=exc.status_code,
         content={"detail": [{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}], "message": msg},
     )
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=503, content={"detail": str(exc), "message": str(exc)})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -212,6 +216,8 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             except Exception:
                 # keep serving health checks: /readyz says why, and an admin can reload once it is fixed
                 logger.exception("could not load the model %s", settings.model_ref)
+        if settings.warm_market_on_start and holder.current is not None:
+            threading.Thread(target=_warm_market, args=(app,), name="warm-market", daemon=True).start()
         try:
             yield
         finally:
@@ -228,10 +234,10 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.state.models = holder
     app.state.metrics = metrics
     app.state.market = MarketCache(settings.market_dir)
-    app.state.reload_lock = threading.Lock()
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestProblem, _problem)
+    app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
     from serving.routers import admin, merchants, model, ops, plans, scoring
@@ -241,16 +247,24 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     _include_web(app)
 
     # outermost first: the size limit answers before anything reads the body; metrics time everything
-    app.add_middleware(MetricsMiddleware, metrics=metrics, router_app=app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app
 
 
 def _include_web(app: FastAPI) -> None:
-    """Mount the planner pages (issue 8) when they are installed with the package."""
-    try:
-        from serving.web.routes import router as web_router
-    except ImportError as e:
-        logger.warning("planner web pages not available: %s", e)
-        return
+    """Mount the planner pages (server-rendered, under /web, outside the OpenAPI schema)."""
+    from serving.web.routes import router as web_router
+
     app.include_router(web_router)
+
+
+def _warm_market(app: FastAPI) -> None:
+    """Score the plan candidates in the background, so the first plan request does not wait for it."""
+    model = app.state.models.current
+    if model is None:
+        return
+    try:
+        app.state.market.get(model)
+    except Exception as e:  # no market yet is normal on a fresh install; plans say so when asked
+        logger.warning("market not scored at start: %s", e)

@@ -8,10 +8,8 @@ set stays bounded whatever clients send.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # single-listing scoring is a few ms; batches and plans run to seconds
@@ -56,19 +54,18 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-def _route_template(app: Any, scope: Scope) -> str:
-    for route in getattr(app, "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", scope.get("path", "")))
-    return "unmatched"
+def _route_template(scope: Scope) -> str:
+    """The matched route's template (set in the scope by the router), or `unmatched` (404s, 413s)."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else "unmatched"
 
 
 class MetricsMiddleware:
     """Times every HTTP request and records it under its route template."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, router_app: Any):
-        self.app, self.metrics, self.router_app = app, metrics, router_app
+    def __init__(self, app: ASGIApp, *, metrics: Metrics):
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,7 +83,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = _route_template(self.router_app, scope)
+            route = _route_template(scope)
             self.metrics.latency.labels(route=route, method=scope["method"], status=str(status)).observe(
                 time.perf_counter() - start
             )

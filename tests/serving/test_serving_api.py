@@ -44,6 +44,10 @@ def test_health_ready_metrics(api: Any) -> None:
     assert 'choujian_model_info{name="rules",version="1"} 1.0' in text
     assert 'choujian_request_seconds_bucket{le="0.005",method="POST",route="/v1/score/listing",status="200"}' in text
     assert "choujian_scores_served_total" in text
+    # latency is labelled by route template, never by raw path (bounded label set)
+    api.client.get("/v1/plans/plan-x", headers=api.as_("planner"))
+    text = api.client.get("/metrics").text
+    assert 'route="/v1/plans/{plan_id}"' in text and "plan-x" not in text
 
 
 # --- auth ---------------------------------------------------------------------------------------------

@@ -219,7 +219,7 @@ def test_missing_listings_table_is_named(market_dir: Path, tmp_path: Path) -> No
 @pytest.mark.spark
 @pytest.mark.slow
 def test_spark_equals_pandas_row_for_row(
-    spark: Any, bundle: Any, market_dir: Path, csv_dir: Path, expected: pd.DataFrame, tmp_path: Path
+    spark: Any, bundle: Any, market_dir: Path, expected: pd.DataFrame, tmp_path: Path
 ) -> None:
     from pyspark import cloudpickle
 
@@ -251,11 +251,6 @@ def test_spark_equals_pandas_row_for_row(
     assert set(loads.values()) == {1} and scoring_workers <= set(loads)
     assert len(calls) - sum(loads.values()) >= 8 > len(loads)
     assert _leftovers(tmp_path) == []
-
-    # CSV input (strings, quoted newlines) through Spark's CSV reader gives the same scores
-    csv_out = tmp_path / "spark-csv.parquet"
-    score_spark(csv_dir, csv_out, scorer=bundle, spark=spark, progress=False)
-    _assert_same_scores(read_scores(csv_out), expected)
 
 
 @pytest.mark.spark
@@ -313,18 +308,22 @@ def test_spark_unknown_merchant_is_refused(spark: Any, bundle: Any, market_dir: 
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 def test_cli_score_batch_both_engines(
-    spark: Any, bundle_dir: Path, market_dir: Path, expected: pd.DataFrame, tmp_path: Path
+    spark: Any, bundle_dir: Path, market_dir: Path, csv_dir: Path, expected: pd.DataFrame, tmp_path: Path
 ) -> None:
+    """`choujian score-batch` with the bundle folder as --model: pandas on Parquet, Spark on the CSV
+    copy (strings, quoted newlines, Spark's CSV reader); both equal whole-market scoring."""
     from training.cli import app
 
     runner = CliRunner()
-    for engine in ("pandas", "spark"):
+    for engine, market in (("pandas", market_dir), ("spark", csv_dir)):
         out = tmp_path / f"{engine}.parquet"
-        args = ["score-batch", "--input", str(market_dir), "--output", str(out), "--engine", engine]
+        args = ["score-batch", "--input", str(market), "--output", str(out), "--engine", engine]
         result = runner.invoke(app, [*args, "--model", str(bundle_dir), "--partitions", "2"])
         assert result.exit_code == 0, result.output
         assert f"scored {N_LISTINGS} listings" in result.output
         _assert_same_scores(read_scores(out), expected)
         again = runner.invoke(app, [*args, "--model", str(bundle_dir)])
         assert again.exit_code == 2 and "--overwrite" in again.output
+    assert _leftovers(tmp_path) == []

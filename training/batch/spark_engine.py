@@ -290,28 +290,46 @@ def _trimmed(column: str) -> Any:
     return F.trim(F.col(f"`{column}`").cast("string"))
 
 
-def _check_unique(df: DataFrame, spec: TableSpec, key: str) -> None:
+def check_ids(tables: Mapping[str, DataFrame], specs: Mapping[str, TableSpec]) -> None:
+    """`load_market`'s key checks, distributed and in one Spark job: unique merchant and listing ids,
+    and every listing's merchant and every review's and lab result's listing exists."""
     from pyspark.sql import functions as F
 
-    dup = df.where(_trimmed(key).isNotNull()).groupBy(_trimmed(key).alias("k")).count().where(F.col("count") > 1)
-    first = dup.limit(1).collect()
-    if first:
-        raise RecordError(file=spec.source, row=None, column=key, reason=f"duplicate id {first[0]['k']!r}")
+    def keys(name: str, col: str) -> DataFrame:
+        return tables[name].select(_trimmed(col).alias("k")).where(F.col("k").isNotNull())
 
+    def summary(df: DataFrame, check: int) -> DataFrame:
+        # min, not first: the same id is reported on every run
+        return df.agg(F.lit(check).alias("check"), F.count(F.lit(1)).alias("n"), F.min("k").alias("k"))
 
-def _check_resolves(child: DataFrame, spec: TableSpec, col: str, parent_ids: DataFrame, parent: str) -> None:
-    from pyspark.sql import functions as F
-
-    keys = child.select(_trimmed(col).alias("k")).where(F.col("k").isNotNull())
-    orphans = keys.join(parent_ids, keys["k"] == parent_ids["pk"], "left_anti")
-    row = orphans.agg(F.count(F.lit(1)).alias("n"), F.first("k").alias("k")).collect()[0]
-    if row["n"]:
-        raise RecordError(
-            file=spec.source,
-            row=None,
-            column=col,
-            reason=f"{row['k']!r} is not in {parent} ({row['n']} row(s) like this)",
+    checks: list[tuple[str, str, str]] = []  # (table, column, what) in load_market's order
+    parts: list[DataFrame] = []
+    for name, key in (("merchants", "merchant_id"), ("listings", "listing_id")):
+        dups = keys(name, key).groupBy("k").count().where(F.col("count") > 1).select("k")
+        parts.append(summary(dups, len(checks)))
+        checks.append((name, key, "duplicate"))
+    for child, col, parent, pkey in (
+        ("listings", "merchant_id", "merchants", "merchant_id"),
+        ("reviews", "listing_id", "listings", "listing_id"),
+        ("lab_results", "listing_id", "listings", "listing_id"),
+    ):
+        if child in specs:
+            orphans = keys(child, col).join(
+                keys(parent, pkey).withColumnRenamed("k", "pk"), F.col("k") == F.col("pk"), "left_anti"
+            )
+            parts.append(summary(orphans, len(checks)))
+            checks.append((child, col, parent))
+    union = functools.reduce(lambda a, b: a.unionByName(b), parts)
+    for row in sorted(union.collect(), key=lambda r: r["check"]):
+        if not row["n"]:
+            continue
+        table, col, what = checks[row["check"]]
+        reason = (
+            f"duplicate id {row['k']!r} ({row['n']} id(s) like this)"
+            if what == "duplicate"
+            else f"{row['k']!r} is not in {what} ({row['n']} row(s) like this)"
         )
+        raise RecordError(file=specs[table].source, row=None, column=col, reason=reason)
 
 
 # --- executor side ---------------------------------------------------------------------------------
@@ -594,14 +612,7 @@ def score_spark(
             t = time.perf_counter()
             tables = {name: _read_table(spark, spec) for name, spec in specs.items()}
             bar.phase = "checking ids"
-            _check_unique(tables["merchants"], specs["merchants"], "merchant_id")
-            _check_unique(tables["listings"], specs["listings"], "listing_id")
-            merchant_ids = tables["merchants"].select(_trimmed("merchant_id").alias("pk"))
-            listing_ids = tables["listings"].select(_trimmed("listing_id").alias("pk"))
-            _check_resolves(tables["listings"], specs["listings"], "merchant_id", merchant_ids, "merchants")
-            for child in ("reviews", "lab_results"):
-                if child in specs:
-                    _check_resolves(tables[child], specs[child], "listing_id", listing_ids, "listings")
+            check_ids(tables, specs)
             phases["check_ids"] = time.perf_counter() - t
 
             t = time.perf_counter()

@@ -37,7 +37,7 @@ class LightGBMParams(BaseModel):
     max_bin: int = Field(default=63, ge=3, description="histogram bins per feature; few labels need few bins")
     max_rounds: int = Field(default=1000, ge=1, description="upper bound; early stopping picks the real number")
     early_stopping_rounds: int = Field(default=50, ge=1)
-    num_threads: int = Field(default=2, ge=0, description="0 = all cores")
+    num_threads: int = Field(default=1, ge=0, description="0 = all cores; a few thousand labels fit fastest on one")
     min_positives: int = Field(default=8, ge=1, description="fewer positive labels than this: base-rate model")
 
 
@@ -113,7 +113,7 @@ class RiskModel:
         }
         if monotone and any(monotone):
             lgb_params["monotone_constraints"] = list(monotone)
-            lgb_params["monotone_constraints_method"] = "advanced"
+            lgb_params["monotone_constraints_method"] = "intermediate"
             model.info["monotone_features"] = int(sum(1 for m in monotone if m))
         dtrain = lgb.Dataset(
             fit.X,

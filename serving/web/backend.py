@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -104,6 +105,28 @@ class _OverviewCache:
     key: tuple[str, str] | None = None
     value: MarketOverview | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class _EstimateCache:
+    """Recent plan estimates, so the trend page does not re-read every plan's frame on each visit."""
+
+    size: int = 256
+    items: OrderedDict[tuple[str, int], EstimateRow] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: tuple[str, int]) -> EstimateRow | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, int], value: EstimateRow) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
 
 
 def _first_message(e: ValidationError) -> str:
@@ -301,9 +324,22 @@ class ServiceBackend:
 
     # --- estimates ------------------------------------------------------------------------------------
     def _estimate(self, row: PlanRow) -> EstimateRow | None:
-        n = self._n_results(row.plan_id)
-        if n == 0:
+        results = store.list_results(self._session, row.plan_id)
+        if not results:
             return None
+        # results are append-only and immutable, so (plan, count) identifies an estimate exactly
+        cache: _EstimateCache = getattr(self._state, "web_estimates", None) or _EstimateCache()
+        self._state.web_estimates = cache
+        key = (row.plan_id, len(results))
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        value = self._compute_estimate(row, n_fail=sum(r.verdict == "fail" for r in results))
+        if value is not None:
+            cache.put(key, value)
+        return value
+
+    def _compute_estimate(self, row: PlanRow, *, n_fail: int) -> EstimateRow | None:
         try:
             est = service.estimate_plan(self._session, row)
         except service.Unavailable:
@@ -314,7 +350,7 @@ class ServiceBackend:
             plan_id=row.plan_id,
             date=row.created_at.date(),
             n=est.n_results,
-            n_fail=int(sum(1 for r in store.list_results(self._session, row.plan_id) if r.verdict == "fail")),
+            n_fail=n_fail,
             pass_rate=None if est.pass_rate.estimate is None else float(est.pass_rate.estimate),
             low=float(est.pass_rate.lower),
             high=float(est.pass_rate.upper),

@@ -183,6 +183,14 @@ def test_planner_journey(browser: Any, live_server: Any, artifacts: Path) -> Non
     )
     page.screenshot(path=str(out / "06-pass-rate-trend.png"), full_page=True)
 
+    # the plan list: both plans, newest first, with their results counted
+    page.click("nav.nav a[href$='/web/plans']")
+    page.wait_for_url(f"{base}/web/plans")
+    listed = page.locator("[data-testid=plans] tbody tr")
+    assert listed.count() == 2
+    assert plan2["plan_id"] in listed.nth(0).inner_text() and plan_id in listed.nth(1).inner_text()
+    page.screenshot(path=str(out / "07-plans.png"), full_page=True)
+
     # 7. a form post without the session's CSRF token is refused, and changes nothing
     forged = context.request.post(
         f"{base}/web/plans/{plan_id}/results",

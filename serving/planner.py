@@ -41,6 +41,15 @@ every affordable listing when ``explore > 0``); their sum is the expected number
 purchases; the same seed gives the same ``u`` and the same plan; and the budget, the caps and the
 quotas hold for every draw, not merely on average.
 
+The price of a budget that holds on every draw: the random arm's expected spend is below its worst
+case, by roughly the dearest listing it can reach (more when few draws are affordable), and that gap is
+budget left unspent on average (`PlanSummary.random_expected_cost` vs `random_worst_cost`). When
+``explore * B`` is close to the dearest listing's cost the random arm gets about one draw: raise
+``explore`` or the budget, or cap the dear categories' yuan, to buy a useful random sample.
+
+Store `Plan.frame` with the plan: `serving.estimation.estimate` needs its order, ``pi_random``,
+``targeted`` and ``drawn_random`` columns to turn lab results into honest rates.
+
 Merchant cap scope: with ``cap_scope="plan"`` (default) the cap holds for the plan as a whole, so one
 slot of each merchant's cap is left to the random arm; a cap of 1 would then forbid targeting any
 merchant, so it is refused when ``explore > 0``. With ``cap_scope="targeted"`` the cap binds the

@@ -21,6 +21,7 @@ def pretrain_command(
     config: Annotated[Path, typer.Option("--config", "-c", help="Pre-training YAML config.")] = DEFAULT_CONFIG,
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint directory to write.")] = DEFAULT_OUT,
     max_steps: Annotated[int | None, typer.Option(help="Override the config's max_steps (quick runs).", min=1)] = None,
+    threads: Annotated[int | None, typer.Option(help="Override the config's CPU threads.", min=1)] = None,
 ) -> None:
     """Pre-train the compact BERT encoder from scratch (MLM) on the corpora's train splits."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -31,6 +32,8 @@ def pretrain_command(
     cfg = load_config(config, PretrainConfig)
     if max_steps is not None:
         cfg = cfg.model_copy(update={"max_steps": max_steps})
+    if threads is not None:
+        cfg = cfg.model_copy(update={"num_threads": threads})
     with Progress(
         TextColumn("[bold]pre-training"),
         BarColumn(),

@@ -42,6 +42,7 @@ def train_command(
         bool, typer.Option("--all-backends", help="Score the test split with torch, ONNX and ONNX-int8.")
     ] = False,
     skip_test: Annotated[bool, typer.Option("--skip-test", help="Do not score the official test split.")] = False,
+    threads: Annotated[int | None, typer.Option(help="Override the config's CPU threads.", min=1)] = None,
 ) -> None:
     """Fine-tune the review complaint classifier and report test accuracy against the n-gram baseline."""
     import json
@@ -58,6 +59,8 @@ def train_command(
         updates["epochs"] = epochs
     if max_train_texts is not None:
         updates["max_train_texts"] = max_train_texts
+    if threads is not None:
+        updates["num_threads"] = threads
     cfg = cfg.model_copy(update=updates)
     target = out or DEFAULT_REVIEW_MODEL
     with Progress(
@@ -91,7 +94,9 @@ def train_command(
     if "test" in metrics:
         summary["test"] = metrics["test"]
     summary["fine_tune_seconds"] = round(metrics["fine_tune"]["seconds"], 1)
+    summary["fine_tune_cpu_seconds"] = round(metrics["fine_tune"]["cpu_seconds"], 1)
     summary["wall_seconds"] = round(metrics["wall_seconds"], 1)
+    summary["cpu_seconds"] = round(metrics["cpu_seconds"], 1)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     typer.echo(f"saved {target}")
 

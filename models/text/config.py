@@ -47,7 +47,13 @@ class PretrainConfig(_Strict):
     lr: float = Field(default=1e-3, gt=0)
     warmup_steps: int = Field(default=60, ge=0)
     weight_decay: float = Field(default=0.01, ge=0)
-    max_steps: int = Field(default=1000, ge=1)
+    max_steps: int = Field(default=1000, ge=1, description="stop after this many steps")
+    lr_horizon_steps: int | None = Field(
+        default=None,
+        ge=1,
+        description="steps over which the learning rate decays (default: max_steps); a run stopped at step k "
+        "is reproduced exactly by max_steps=k with the same horizon",
+    )
     grad_clip: float = 1.0
     seed: int = 13
     eval_sequences: int = Field(default=512, ge=0, description="sequences held out of training to report MLM loss")
@@ -90,7 +96,9 @@ class FinetuneConfig(_Strict):
     seed: int = 13
     num_threads: int = Field(default=2, ge=1)
     baseline: BaselineConfig = BaselineConfig()
-    hybrid: bool = Field(default=True, description="also fit transformer + n-gram LR blend, weight chosen on validation")
+    hybrid: bool = Field(
+        default=True, description="also fit transformer + n-gram LR blend, weight chosen on validation"
+    )
     export: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto", description="inference backend to ship; auto = fastest that keeps accuracy within tolerance"
     )

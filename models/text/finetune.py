@@ -92,6 +92,7 @@ class FitResult:
     best_metric: float = float("nan")
     steps: int = 0
     train_seconds: float = 0.0
+    cpu_seconds: float = 0.0
     train_tokens: int = 0
 
 
@@ -166,6 +167,7 @@ def fit_classifier(
     result = FitResult()
     best_state: dict[str, torch.Tensor] | None = None
     t0 = time.time()
+    cpu0 = time.process_time()
     step, running, n_run = 0, 0.0, 0
     model.train()
 
@@ -224,6 +226,7 @@ def fit_classifier(
     model.eval()
     result.steps = step
     result.train_seconds = time.time() - t0
+    result.cpu_seconds = time.process_time() - cpu0
     logger.info(
         "fine-tuned %d steps in %.0f s; best validation at step %d (%.4f)",
         step,

@@ -182,10 +182,11 @@ def mlm_loss(
 
 
 def _lr_at(step: int, config: PretrainConfig) -> float:
-    """Linear warm-up, then linear decay to 10% of the peak at `max_steps`."""
+    """Linear warm-up, then linear decay to 10% of the peak at the horizon (`lr_horizon_steps`)."""
+    horizon = config.lr_horizon_steps or config.max_steps
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    frac = (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps)
+    frac = (step - config.warmup_steps) / max(1, horizon - config.warmup_steps)
     return config.lr * (1.0 - 0.9 * min(1.0, frac))
 
 
@@ -289,6 +290,7 @@ def pretrain(
 ) -> dict[str, Any]:
     """Pre-train the encoder and save it (with checkpoints along the way) to `out`; returns provenance."""
     t0 = time.time()
+    cpu0 = time.process_time()
     out = Path(out)
     torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)
@@ -379,6 +381,7 @@ def pretrain(
                 "epochs": round(tokens_seen / max(1, int(lengths.sum())), 3),
                 "tokens_seen": tokens_seen,
                 "wall_seconds": time.time() - t0,
+                "cpu_seconds": time.process_time() - cpu0,
                 "train_seconds": time.time() - t_train,
                 "loss_curve": loss_curve,
                 "eval_curve": eval_curve,

@@ -120,6 +120,7 @@ def train_review_model(
     import torch
 
     t_start = time.time()
+    cpu_start = time.process_time()
     torch.set_num_threads(config.num_threads)
     out = Path(out)
     src = resolve_path(pretrained or config.pretrained)
@@ -222,6 +223,7 @@ def train_review_model(
             "steps": fit.steps,
             "best_step": fit.best_step,
             "seconds": fit.train_seconds,
+            "cpu_seconds": fit.cpu_seconds,
             "train_tokens": fit.train_tokens,
             "history": fit.history,
         },
@@ -266,6 +268,7 @@ def train_review_model(
         test["accuracy"] = shipped["hybrid_accuracy"] if mode == "hybrid" else shipped["transformer_accuracy"]
         metrics["test"] = test
     metrics["wall_seconds"] = time.time() - t_start
+    metrics["cpu_seconds"] = time.process_time() - cpu_start
     meta["metrics"] = metrics
     write_meta(tmp, meta)
     (tmp / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n")

@@ -13,7 +13,7 @@ if [[ "${CI:-}" == "true" ]]; then
   fi
   if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
     echo ">>> installing Debian chromium for the browser tests"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk) >/dev/null
   fi
 fi
 

@@ -159,7 +159,14 @@ def plan_command(
     else:
         from training.registry import load_scorer
 
-        scorer = load_scorer(model)
+        try:
+            scorer = load_scorer(model)
+        except Exception as e:  # MLflow raises its own types for a missing model or alias
+            console.print(
+                f"[red]no scorer {model!r}:[/red] {e}\ntrain and promote one (`choujian train`, `choujian promote`), "
+                "pass a bundle folder to --model, or pass --scores"
+            )
+            raise typer.Exit(2) from e
         source = f"{scorer.name} {scorer.version}"
         ids = mk.listings["listing_id"].astype(str).to_numpy()
         chunk = 500  # scores depend on a listing's own records only, so chunks score exactly like one batch
@@ -172,7 +179,7 @@ def plan_command(
                 part = set(ids[lo : lo + chunk])
                 lst = mk.listings[mk.listings["listing_id"].isin(part)]
                 sub = Market(
-                    merchants=mk.merchants[mk.merchants["merchant_id"].isin(set(lst["merchant_id"]))],
+                    merchants=mk.merchants,  # all shops: linking identities may need a listing's sister shops
                     listings=lst,
                     reviews=mk.reviews[mk.reviews["listing_id"].isin(part)],
                     lab_results=mk.lab_results[mk.lab_results["listing_id"].isin(part)],

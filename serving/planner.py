@@ -379,7 +379,8 @@ def arc_extremes(
 ) -> tuple[float, float]:
     """Max and min over every random start u of the total weight of the arcs that contain u."""
     pos, delta = _events(start, length, weight)
-    order = np.lexsort((delta, pos))  # at one position, arcs that end leave before arcs that start
+    # at one position, arcs that end leave before arcs that start (pos < 2^41, so the key fits int64)
+    order = np.argsort(pos * 2 + (delta > 0), kind="stable")
     pos, value = pos[order], np.cumsum(delta[order])
     last = np.r_[pos[1:] != pos[:-1], True] & (pos < SCALE)
     v = value[last]
@@ -460,6 +461,8 @@ def design_plan(candidates: Sequence[Candidate] | pd.DataFrame, config: PlanConf
         else:
             lo, hi = 0.0, 1.0
             for _ in range(_BISECTION_STEPS):
+                if hi - lo <= 1e-6 * hi:  # a millionth of lambda is far below any cost that matters
+                    break
                 mid = (lo + hi) / 2
                 ok, w = _random_ok(_random_pi(mid, reach, group_cap), cost, cats, config, budget_r)
                 if ok:

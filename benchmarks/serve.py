@@ -59,7 +59,7 @@ def _json_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
                 v = None
             elif hasattr(v, "item"):
                 v = v.item()
-            rec[k] = v
+            rec[str(k)] = v
         out.append(rec)
     return out
 

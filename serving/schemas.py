@@ -94,9 +94,12 @@ class ScoreRequest(BaseModel):
                 f"listing.merchant_id {self.listing.merchant_id!r} does not match merchant.merchant_id "
                 f"{self.merchant.merchant_id!r}"
             )
-        for i, r in enumerate([*self.reviews, *self.lab_results]):
+        others: list[tuple[str, Review | LabResult]] = [
+            *((f"reviews[{i}]", r) for i, r in enumerate(self.reviews)),
+            *((f"lab_results[{i}]", r) for i, r in enumerate(self.lab_results)),
+        ]
+        for where, r in others:
             if r.listing_id != self.listing.listing_id:
-                where = f"reviews[{i}]" if i < len(self.reviews) else f"lab_results[{i - len(self.reviews)}]"
                 raise ValueError(f"{where}.listing_id {r.listing_id!r} is not the listing {self.listing.listing_id!r}")
         return self
 

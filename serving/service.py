@@ -11,6 +11,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
@@ -48,6 +49,9 @@ from serving.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2200, 12, 31)
+
+
 class RequestProblem(Exception):
     """Something in the request a client must fix; `loc` is the path of the offending field."""
 
@@ -69,7 +73,19 @@ def check_batch(
     reviews: Sequence[Review],
     lab_results: Sequence[LabResult] = (),
 ) -> None:
-    """Cross-record checks the record schemas cannot make: unique ids and resolvable references."""
+    """Cross-record checks the record schemas cannot make: unique ids, resolvable references, and dates
+    the tables can hold (pandas timestamps span 1677–2262; anything outside 1900–2200 is a typo)."""
+    dated: list[tuple[str, Sequence[Any], str]] = [
+        ("merchants", merchants, "opened_date"),
+        ("listings", listings, "listed_date"),
+        ("reviews", reviews, "review_date"),
+        ("lab_results", lab_results, "sampled_date"),
+    ]
+    for name, rows, col in dated:
+        for i, r in enumerate(rows):
+            d = getattr(r, col)
+            if not MIN_DATE <= d <= MAX_DATE:
+                raise RequestProblem(["body", name, i, col], f"{d.isoformat()} is outside {MIN_DATE}..{MAX_DATE}")
     seen_m: dict[str, int] = {}
     for i, m in enumerate(merchants):
         if m.merchant_id in seen_m:
@@ -91,7 +107,8 @@ def check_batch(
                 ["body", "listings", i, "merchant_id"],
                 f"listing {lid!r}: merchant_id {listing.merchant_id!r} is not among the request's merchants",
             )
-    for name, rows in (("reviews", reviews), ("lab_results", lab_results)):
+    refs: list[tuple[str, Sequence[Review | LabResult]]] = [("reviews", reviews), ("lab_results", lab_results)]
+    for name, rows in refs:
         for j, r in enumerate(rows):
             if r.listing_id not in seen_l:
                 raise RequestProblem(
@@ -116,7 +133,7 @@ def score_records(
     check_batch(merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results)
     try:
         market = market_from_records(merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results)
-    except RecordError as e:  # the record schemas already passed, so this is a cross-row rule
+    except (RecordError, pd.errors.OutOfBoundsDatetime) as e:  # schemas passed: a cross-row or table rule
         raise RequestProblem(["body"], str(e)) from e
     scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
     by_id = {s.listing_id: s for s in scores}

@@ -13,19 +13,30 @@ from serving.service import RequestProblem, decision_counts, model_ref, score_re
 router = APIRouter(prefix="/v1/score", tags=["scoring"], responses={**AUTH, **BODY, **NO_MODEL})
 
 
+def _as_single(e: RequestProblem) -> RequestProblem:
+    """Name fields as the single-listing body does: `listing.x`, `merchant.x`, not `listings[0].x`."""
+    loc = list(e.loc)
+    if len(loc) >= 3 and loc[1] in ("listings", "merchants") and loc[2] == 0:
+        loc = [loc[0], str(loc[1])[:-1], *loc[3:]]
+    return RequestProblem(loc, e.msg, status_code=e.status_code)
+
+
 @router.post("/listing", response_model=ScoreResponse, summary="评分单个商品 — score one listing")
 def score_listing(
     body: ScoreRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey, request: Request
 ) -> ScoreResponse:
     """Calibrated risks per type, an accept/review/block decision, reasons and evidence spans for one listing."""
-    [result] = score_records(
-        model,
-        settings,
-        merchants=[body.merchant],
-        listings=[body.listing],
-        reviews=body.reviews,
-        lab_results=body.lab_results,
-    )
+    try:
+        [result] = score_records(
+            model,
+            settings,
+            merchants=[body.merchant],
+            listings=[body.listing],
+            reviews=body.reviews,
+            lab_results=body.lab_results,
+        )
+    except RequestProblem as e:
+        raise _as_single(e) from e
     request.app.state.metrics.scores.labels(endpoint="listing", decision=result.decision.value).inc()
     return ScoreResponse(model=model_ref(model), result=result)
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from features.market import Market, load_market
@@ -52,7 +53,7 @@ def _json_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
                 v = None
             elif hasattr(v, "item"):
                 v = v.item()
-            rec[k] = v
+            rec[str(k)] = v
         out.append(rec)
     return out
 
@@ -78,7 +79,7 @@ def _api_scores(market_dir: Path, bundle_dir: Path, tmp_path: Path) -> pd.DataFr
         environment="test",
         database_url=f"sqlite:///{tmp_path / 'skew.db'}",
         market_dir=market_dir,
-        secret_key="x" * 32,
+        secret_key=SecretStr("x" * 32),
         model_uri=str(bundle_dir),
         warm_market_on_start=False,
     )

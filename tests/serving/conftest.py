@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -112,7 +113,7 @@ class RulesScorer:
 def rules_loader(version: str = "1", bias: float = 0.0) -> Any:
     def load() -> LoadedModel:
         scorer = RulesScorer(version=version, bias=bias)
-        return LoadedModel(scorer=scorer, info=describe(scorer, source="tests:rules", alias="champion"))  # type: ignore[arg-type]
+        return LoadedModel(scorer=scorer, info=describe(scorer, source="tests:rules", alias="champion"))
 
     return load
 
@@ -186,7 +187,7 @@ def make_settings(db_url: str, market_dir: Path, **overrides: Any) -> Settings:
         environment="test",
         database_url=db_url,
         market_dir=market_dir,
-        secret_key="x" * 32,
+        secret_key=SecretStr("x" * 32),
         warm_market_on_start=False,
         **overrides,
     )

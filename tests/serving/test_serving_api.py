@@ -153,6 +153,8 @@ def test_batch_scores_in_order_and_names_bad_rows(api: Any, rec: Any) -> None:
         (lambda b: b["listing"].pop("title"), "listing.title"),
         (lambda b: b["merchant"].update(credit_code="91330106MA2GL5XX1L"), "merchant.credit_code"),
         (lambda b: b["listing"].update(listed_date="2026-13-45"), "listing.listed_date"),
+        (lambda b: b["listing"].update(listed_date="0470-03-12"), "listing.listed_date"),  # found by schemathesis
+        (lambda b: b["merchant"].update(opened_date="9999-01-01"), "merchant.opened_date"),
         (
             lambda b: b.update(reviews=[{"listing_id": "L1", "text": "好", "rating": 9, "review_date": "2026-01-01"}]),
             "reviews[0].rating",

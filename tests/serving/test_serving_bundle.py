@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from features.market import load_market
 
@@ -45,7 +46,7 @@ def served(registry: Any, tiny_trained: tuple[Path, Any], tmp_path_factory: pyte
         environment="test",
         database_url=f"sqlite:///{db}",
         market_dir=tiny_trained[0],
-        secret_key="x" * 32,
+        secret_key=SecretStr("x" * 32),
         warm_market_on_start=False,
     )
     app = create_app(settings)  # the real loader: models:/choujian-listing@champion
@@ -61,7 +62,7 @@ def _records(market_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     listings = m.listings[~m.listings["title"].str.contains("国家级|根治|最")]
     row = listings.iloc[0].to_dict()
     merchant = m.merchants.set_index("merchant_id").loc[row["merchant_id"]].to_dict()
-    listing = {k: (v.date().isoformat() if hasattr(v, "date") else v) for k, v in row.items()}
+    listing = {str(k): (v.date().isoformat() if hasattr(v, "date") else v) for k, v in row.items()}
     merchant = {
         "merchant_id": row["merchant_id"],
         **{k: (v.date().isoformat() if hasattr(v, "date") else v) for k, v in merchant.items()},

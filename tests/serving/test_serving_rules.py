@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from serving.decisions import Decision, Grade, decide, merchant_grade
 from serving.settings import DEFAULT_BLOCK, DEFAULT_REVIEW, Settings
@@ -75,10 +75,10 @@ def test_settings_env_and_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="CHOUJIAN_SECRET_KEY is a placeholder"):
         Settings(environment="production")
     with pytest.raises(ValidationError, match="CHOUJIAN_SECRET_KEY"):
-        Settings(environment="production", secret_key="short")
+        Settings(environment="production", secret_key=SecretStr("short"))
     with pytest.raises(ValidationError, match="BOOTSTRAP_ADMIN_KEY"):
-        Settings(environment="production", secret_key="k" * 32, bootstrap_admin_key="changeme")
-    assert Settings(environment="production", secret_key="k" * 32).environment == "production"
+        Settings(environment="production", secret_key=SecretStr("k" * 32), bootstrap_admin_key=SecretStr("changeme"))
+    assert Settings(environment="production", secret_key=SecretStr("k" * 32)).environment == "production"
 
 
 def test_settings_threshold_checks() -> None:

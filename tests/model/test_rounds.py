@@ -108,6 +108,32 @@ def test_cli_simulate_rounds_json_and_plan(tmp_path: Path) -> None:
     assert set(plan["arm"]) <= {"targeted", "random"}
     frame = pd.read_parquet(out.with_suffix(".frame.parquet"))
     assert len(frame) == 600 and (frame["pi"] > 0).sum() >= 599
+    truth = sim.truth_listings.set_index("listing_id")
+    lab = pd.DataFrame(
+        {
+            "listing_id": plan["listing_id"],
+            "sampled_date": "2025-12-01",
+            "plan_id": plan["plan_id"],
+            "verdict": np.where(truth.loc[plan["listing_id"], "fails"], "fail", "pass"),
+            "failure_types": truth.loc[plan["listing_id"], "failure_types"].fillna("").to_numpy(),
+        }
+    )
+    lab.to_csv(tmp_path / "lab.csv", index=False)
+    res = runner.invoke(
+        app,
+        [
+            "estimate",
+            "--plan",
+            str(out.with_suffix(".frame.parquet")),
+            "--results",
+            str(tmp_path / "lab.csv"),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rates = json.loads(res.output.strip().splitlines()[-1])["rates"]
+    overall = next(r for r in rates if r["outcome"] == "fail" and r["domain"] == "all")
+    assert overall["ht_low"] <= overall["ht"] <= overall["ht_high"] and overall["n_sampled"] == len(plan)
     res = runner.invoke(
         app,
         [

@@ -104,9 +104,12 @@ def train_command(
 def _champion_review_model() -> Any:
     """The registered champion's review model, if the registry has one that carries it."""
     try:
-        from training.registry import load_champion
+        from training.registry import load_champion, tracking_uri
     except ImportError:
         return None
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None  # no local registry yet: do not create one just to find it empty
     try:
         bundle = load_champion()
     except Exception as e:  # noqa: BLE001 - no registry / no champion is an expected state here

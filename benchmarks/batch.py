@@ -6,26 +6,31 @@
 Simulates a market (not timed), trains the tiny test bundle on a small market of its own unless
 `--model` names one, then scores the big market with the pandas engine and with Spark `local[CORES]`.
 It prints listings/s for both and their ratio, each engine's phases, and a Spark run with a scorer
-that does no work (so the rest, i.e. reading, joining, validating and the JVM<->Python Arrow transfer,
-is measured on its own). Spark's session start-up is reported apart from the throughput. Both outputs
+that does no work first (it warms the JVM up and measures the rest on its own: reading, checks,
+join, the JVM<->Python Arrow transfer, validation). Spark's session start-up is reported apart. Both outputs
 are compared, so a fast but wrong engine cannot win. See docs/spark.md for how to read the numbers.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import os
-import platform
 import sys
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
+# this folder is sys.path[0] when the script runs, and benchmarks/tokenize.py would shadow the
+# standard library's tokenize (imported by logging): take the folder off the path first
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import platform  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,12 +111,15 @@ def main() -> None:
         t = time.perf_counter()
         spark = spark_session(cores=args.cores, shuffle_partitions=args.partitions)
         spark_start = time.perf_counter() - t
-        spark_res = score_spark(
-            market, work / "spark.parquet", scorer=scorer, spark=spark, partitions=args.partitions, progress=False
-        )
-        print("spark engine with a scorer that does nothing (overhead only) ...", flush=True)
+        # first a run with a scorer that does nothing: it warms the JVM up (JIT, class loading) and
+        # measures everything but the model: reading, checks, join, Arrow transfer, validation
+        print("  warm-up run with a scorer that does nothing (overhead only) ...", flush=True)
         null_res = score_spark(
             market, work / "null.parquet", scorer=NullScorer(), spark=spark, partitions=args.partitions, progress=False
+        )
+        print("  run with the bundle ...", flush=True)
+        spark_res = score_spark(
+            market, work / "spark.parquet", scorer=scorer, spark=spark, partitions=args.partitions, progress=False
         )
         partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 0)
         spark.stop()

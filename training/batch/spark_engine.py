@@ -91,6 +91,16 @@ def _date_columns(name: str) -> list[str]:
 # --- session ---------------------------------------------------------------------------------------
 
 
+#: SQL settings every session that reads a market needs (set on spark-submit sessions too)
+SESSION_SQL_CONF = {
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.session.timeZone": "UTC",
+    # pandas writes nanosecond timestamps, which Spark refuses to read as timestamps; read them as
+    # longs and convert (see `_read_table`)
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+}
+
+
 def local_conf(*, cores: int, driver_memory: str = "2g", shuffle_partitions: int | None = None) -> dict[str, str]:
     """Settings for a local Spark on a small machine (documented in docs/spark.md)."""
     partitions = str(shuffle_partitions or 2 * cores)
@@ -100,14 +110,10 @@ def local_conf(*, cores: int, driver_memory: str = "2g", shuffle_partitions: int
         # 200 shuffle partitions (the default) are 200 Python tasks for a few thousand listings each
         "spark.sql.shuffle.partitions": partitions,
         "spark.default.parallelism": partitions,
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        **SESSION_SQL_CONF,
         "spark.sql.execution.arrow.maxRecordsPerBatch": "5000",
         # worker reuse is what keeps the deserialized bundle alive between tasks
         "spark.python.worker.reuse": "true",
-        "spark.sql.session.timeZone": "UTC",
-        # pandas writes nanosecond timestamps, which Spark refuses to read as timestamps; read them as
-        # longs and convert (see `_read_table`)
-        "spark.sql.legacy.parquet.nanosAsLong": "true",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.log.level": "ERROR",
@@ -168,6 +174,8 @@ def spark_session(
         for key, value in conf.items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    for key, value in SESSION_SQL_CONF.items():
+        spark.conf.set(key, value)
     spark.sparkContext.setLogLevel("ERROR")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per closed gateway connection
     return spark
@@ -556,6 +564,14 @@ def _join(tables: Mapping[str, DataFrame], specs: Mapping[str, TableSpec], *, pa
     return joined.repartition(partitions, F.col(_MID)).sortWithinPartitions(_MID, _LORD).select(*out_cols)
 
 
+def _restore(spark: SparkSession, saved: Mapping[str, str | None]) -> None:
+    for k, old in saved.items():
+        if old is None:
+            spark.conf.unset(k)
+        else:
+            spark.conf.set(k, old)
+
+
 def score_spark(
     input_dir: str | Path,
     output: str | Path,
@@ -588,11 +604,11 @@ def score_spark(
     out = out_fs.qualified(output)
     if out_fs.exists(out) and not overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-    specs = inspect_market(spark, input_dir)
-    phases = {"check_columns": time.perf_counter() - t0}
 
     partitions = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 2 * sc.defaultParallelism)
+    # SQL settings this run relies on, set on the session whoever built it (spark-submit included)
     runtime = {
+        **SESSION_SQL_CONF,
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_size),
         "spark.sql.shuffle.partitions": str(partitions),
         # adaptive execution would merge "small" partitions back into one Python task
@@ -601,6 +617,12 @@ def score_spark(
     saved = {k: spark.conf.get(k, None) for k in runtime}
     for k, v in runtime.items():
         spark.conf.set(k, v)
+    try:
+        specs = inspect_market(spark, input_dir)
+    except Exception:
+        _restore(spark, saved)
+        raise
+    phases = {"check_columns": time.perf_counter() - t0}
 
     payload = cloudpickle.dumps(scorer)
     token = hashlib.sha1(payload).hexdigest()[:16]
@@ -648,11 +670,7 @@ def score_spark(
         if out_fs.exists(tmp):
             out_fs.delete(tmp)
         shipped.destroy()
-        for k, old in saved.items():
-            if old is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, old)
+        _restore(spark, saved)
     seconds = time.perf_counter() - t0
     logger.info("wrote %d scores to %s in %.1fs", n, out, seconds)
     return BatchResult(engine="spark", output=output, n_listings=n, seconds=seconds, phases=phases)

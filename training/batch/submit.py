@@ -1,0 +1,23 @@
+"""Entry point for `spark-submit`, which needs a Python file: runs `choujian score-batch --engine spark`
+inside the session spark-submit started (its master and settings are kept). See docs/spark.md.
+
+    spark-submit [spark options] training/batch/submit.py --input DIR --output OUT.parquet [--model ...]
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run `score-batch` with the Spark engine on the given command-line arguments."""
+    from training.cli import app
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--engine" in args:
+        sys.exit("submit.py always uses the Spark engine; drop --engine")
+    app(["score-batch", "--engine", "spark", *args], prog_name="choujian-submit")
+
+
+if __name__ == "__main__":
+    main()

@@ -47,8 +47,19 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory, market_dir: Path, rec: An
         yield app, key
 
 
+@pytest.fixture(scope="module")
+def plan_id(fuzz_app: tuple[Any, str]) -> str:
+    """A real plan, so plan-scoped operations are fuzzed past the 404 (random ids never exist)."""
+    app, key = fuzz_app
+    c = TestClient(app)  # not as a context manager: the app's lifespan already runs in fuzz_app
+    body = {"budget": 20000, "epsilon": 0.3, "seed": 1}
+    r = c.post("/v1/plans", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 201, r.text
+    return str(r.json()["plan_id"])
+
+
 @pytest.mark.slow
-def test_api_fuzz(fuzz_app: tuple[Any, str]) -> None:
+def test_api_fuzz(fuzz_app: tuple[Any, str], plan_id: str) -> None:
     """Every operation, a bounded number of generated requests each; all failures are reported together."""
     app, key = fuzz_app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -68,6 +79,8 @@ def test_api_fuzz(fuzz_app: tuple[Any, str]) -> None:
             phases=[Phase.explicit, Phase.generate],  # report the first failure as found: shrinking takes minutes
         )
         def run(case: Any) -> None:
+            if case.path_parameters and "plan_id" in case.path_parameters:
+                case.path_parameters["plan_id"] = plan_id
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         try:

@@ -22,14 +22,14 @@ def _key_out(row: ApiKey) -> KeyOut:
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=201, responses=BODY, summary="创建密钥 — create a key")
-def create_key(body: KeyCreate, session: SessionDep, _: AdminKey) -> KeyCreated:
+def create_key(_: AdminKey, body: KeyCreate, session: SessionDep) -> KeyCreated:
     """Create an API key; the secret is in this response only (only its hash is stored)."""
     row, key = store.create_key(session, role=body.role, name=body.name)
     return KeyCreated(**_key_out(row).model_dump(), key=key)
 
 
 @router.get("/keys", response_model=KeyList, summary="列出密钥 — list keys")
-def list_keys(session: SessionDep, _: AdminKey, include_revoked: bool = False) -> KeyList:
+def list_keys(_: AdminKey, session: SessionDep, include_revoked: bool = False) -> KeyList:
     """Keys (never their secrets), newest first."""
     return KeyList(keys=[_key_out(r) for r in store.list_keys(session, include_revoked=include_revoked)])
 
@@ -37,7 +37,7 @@ def list_keys(session: SessionDep, _: AdminKey, include_revoked: bool = False) -
 @router.delete(
     "/keys/{key_id}", response_model=KeyOut, responses={**NOT_FOUND, **CONFLICT}, summary="吊销密钥 — revoke a key"
 )
-def revoke_key(key_id: str, session: SessionDep, who: AdminKey) -> KeyOut:
+def revoke_key(who: AdminKey, key_id: str, session: SessionDep) -> KeyOut:
     """Revoke a key at once (idempotent). An admin cannot revoke the key it is using."""
     if key_id == who.key_id:
         raise HTTPException(status.HTTP_409_CONFLICT, "refusing to revoke the key this request uses")

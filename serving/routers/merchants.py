@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/merchants", tags=["merchants"], responses={**AUTH
 
 @router.post("/risk", response_model=MerchantRiskResponse, summary="商家风险与红黄绿分级 — merchant risk and grade")
 def score_merchant(
-    body: MerchantRiskRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey
+    _: ScoringKey, body: MerchantRiskRequest, model: ModelDep, settings: SettingsDep
 ) -> MerchantRiskResponse:
     """Complaint-prone probability of a merchant (from its record, listings and reviews) and its credit grade."""
     result = merchant_risk(

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1/model", tags=["model"], responses={**UNAUTHORIZED
 
 
 @router.get("", response_model=ModelInfoOut, summary="模型信息 — model in service")
-def model_info(model: ModelDep, settings: SettingsDep, _: AnyKey) -> ModelInfoOut:
+def model_info(_: AnyKey, model: ModelDep, settings: SettingsDep) -> ModelInfoOut:
     """Name, version, alias, training date and holdout metrics of the model, and the decision thresholds."""
     return ModelInfoOut(
         **model.info.model_dump(),

@@ -38,7 +38,7 @@ def _n_results(session: Session, plan_id: str) -> int:
     summary="生成抽检计划 — create a sampling plan",
 )
 def create_plan(
-    body: PlanCreate, session: SessionDep, model: ModelDep, market: MarketDep, settings: SettingsDep, who: PlannerKey
+    who: PlannerKey, body: PlanCreate, session: SessionDep, model: ModelDep, market: MarketDep, settings: SettingsDep
 ) -> PlanOut:
     """Score the current market, then spend ε of the budget on a stratified random arm and the rest on the
     listings with the most expected failures per yuan, within quotas and the per-merchant cap. Every
@@ -69,7 +69,7 @@ def list_plans(
 
 
 @router.get("/{plan_id}", response_model=PlanOut, responses=NOT_FOUND, summary="查看计划 — fetch a plan")
-def get_plan(plan_id: PlanId, session: SessionDep, _: PlannerKey) -> PlanOut:
+def get_plan(_: PlannerKey, plan_id: PlanId, session: SessionDep) -> PlanOut:
     """A stored plan with its ranked targets, their costs, arms, inclusion probabilities and reasons."""
     row = _plan(session, plan_id)
     return service.plan_out(row, _n_results(session, plan_id))
@@ -81,7 +81,7 @@ def get_plan(plan_id: PlanId, session: SessionDep, _: PlannerKey) -> PlanOut:
     responses={**NOT_FOUND, **CONFLICT, **BODY},
     summary="录入检测结果 — record lab results",
 )
-def record_results(plan_id: PlanId, body: ResultsIn, session: SessionDep, who: PlannerKey) -> ResultsOut:
+def record_results(who: PlannerKey, plan_id: PlanId, body: ResultsIn, session: SessionDep) -> ResultsOut:
     """Record lab verdicts for the plan's purchases, all or nothing. Idempotent: a result sent again is stored
     once (`status: unchanged`); a different verdict for a listing that already has one is refused with 409."""
     row = _plan(session, plan_id)
@@ -91,7 +91,7 @@ def record_results(plan_id: PlanId, body: ResultsIn, session: SessionDep, who: P
 @router.get(
     "/{plan_id}/results", response_model=ResultList, responses=NOT_FOUND, summary="检测结果 — results of a plan"
 )
-def list_results(plan_id: PlanId, session: SessionDep, _: PlannerKey) -> ResultList:
+def list_results(_: PlannerKey, plan_id: PlanId, session: SessionDep) -> ResultList:
     """All lab results recorded against the plan."""
     _plan(session, plan_id)
     return ResultList(plan_id=plan_id, results=[service.result_out(r) for r in store.list_results(session, plan_id)])

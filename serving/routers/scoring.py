@@ -23,7 +23,7 @@ def _as_single(e: RequestProblem) -> RequestProblem:
 
 @router.post("/listing", response_model=ScoreResponse, summary="评分单个商品 — score one listing")
 def score_listing(
-    body: ScoreRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey, request: Request
+    _: ScoringKey, body: ScoreRequest, model: ModelDep, settings: SettingsDep, request: Request
 ) -> ScoreResponse:
     """Calibrated risks per type, an accept/review/block decision, reasons and evidence spans for one listing."""
     try:
@@ -43,7 +43,7 @@ def score_listing(
 
 @router.post("/batch", response_model=BatchScoreResponse, summary="批量评分 — score up to 1,000 listings")
 def score_batch(
-    body: BatchScoreRequest, model: ModelDep, settings: SettingsDep, _: ScoringKey, request: Request
+    _: ScoringKey, body: BatchScoreRequest, model: ModelDep, settings: SettingsDep, request: Request
 ) -> BatchScoreResponse:
     """Score a batch; listings reference the request's merchants, reviews reference its listings."""
     if len(body.listings) > settings.max_batch:

@@ -269,3 +269,6 @@ def test_not_ready_without_model(start_app: Any) -> None:
         assert r.status_code == 503 and "registry has no champion" in r.json()["problems"][0]
         r = c.post("/v1/score/listing", json=_one(CLEAN_TITLE), headers=a.as_("platform"))
         assert r.status_code == 503 and "no model loaded" in r.json()["message"]
+        # the key is checked before anything else: no state is revealed to anonymous callers
+        assert c.get("/v1/model").status_code == 401
+        assert c.post("/v1/score/listing", json=_one(CLEAN_TITLE)).status_code == 401

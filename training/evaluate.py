@@ -154,8 +154,8 @@ def _merchant_metrics(bundle: ScorerBundle, market: Market, data_dir: Path) -> d
     if not path.exists():
         return {}
     truth = pd.read_parquet(path)
-    frame, X = bundle.merchant_features(market)
-    p = pd.Series(bundle.merchant_model.predict_proba(X), index=frame["merchant_id"].astype(str))
+    # the scores serving sees: fixed at training for known merchants, computed for new ones
+    p = pd.Series({mid: rs.probability for mid, rs in bundle.merchant_risk(market, top_reasons=0).items()})
     t = truth.set_index(truth["merchant_id"].astype(str))["complaint_propensity"].reindex(p.index)
     ok = t.notna().to_numpy()
     pv, tv = p.to_numpy()[ok], t.to_numpy()[ok]

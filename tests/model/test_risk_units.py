@@ -9,7 +9,6 @@ import pytest
 from models.calibration import Calibrator, logit
 from models.explain import Explainer, Meaning
 from models.risk import Labelled, LightGBMParams, RiskModel
-from models.tabular import FrameEncoder
 from training import metrics as M
 from training.train import SplitConfig, holdout_mask, listing_labels, part_of
 
@@ -141,11 +140,3 @@ def test_splits_are_stable_and_labels_carry_inverse_probability_weights() -> Non
     assert out.loc["A", "pi"] == pytest.approx(0.75)  # picked at least once by two plans with π = 0.5
     assert out.loc["B", "ipw"] == 20.0  # 1/0.01 capped
     assert out.loc["C", "false_advertising"] == 1 and np.isfinite(out.loc["C", "ipw"])
-
-
-def test_frame_encoder_fixes_levels_at_fit() -> None:
-    train = pd.DataFrame({"id": ["a", "b"], "cat": ["手机", "耳机"], "x": [1.0, None]})
-    enc = FrameEncoder(drop=["id"]).fit(train)
-    out = enc.transform(pd.DataFrame({"id": ["c"], "cat": ["电视"], "x": [2.0]}))
-    assert out.tolist() == [[-1.0, 2.0]]
-    assert list(enc.get_feature_names_out()) == ["cat", "x"]

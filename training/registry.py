@@ -8,8 +8,10 @@ through the aliases `challenger` and `champion` (`models:/choujian-listing@champ
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,11 @@ def artifact_root() -> str:
         # keep artifacts next to the database so a temp tracking dir is self-contained
         return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts")
     return str(PROJECT_ROOT / "mlartifacts")
+
+
+def model_cache() -> Path:
+    """Where downloaded registered models are kept: `CHOUJIAN_MODEL_CACHE`, else `<project>/data/cache/models`."""
+    return Path(os.environ.get("CHOUJIAN_MODEL_CACHE") or PROJECT_ROOT / "data" / "cache" / "models")
 
 
 def configure(uri: str | None = None) -> str:
@@ -150,14 +157,24 @@ def load_scorer(ref: str = CHAMPION, *, registered_model: str = REGISTERED_MODEL
     configure()
     uri = _model_uri(ref, registered_model)
     version = None
+    key = hashlib.sha256(uri.encode()).hexdigest()[:16]
     if uri.startswith("models:/"):
         mv = resolve_version(uri, registered_model=registered_model)
         version = str(mv.version)
         # download by version so a concurrent alias move cannot mix two models
         uri = f"models:/{mv.name}/{mv.version}"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
-        bundle = ScorerBundle.load(path / "artifacts" / "bundle")
+        key = f"{mv.name}-v{mv.version}-{mv.run_id or key}"
+    # a registered version never changes, so its download is kept: the text models inside the bundle
+    # load from (and pickle by reference to) these folders, which must outlive this call
+    target = model_cache() / key
+    if not (target / "artifacts" / "bundle" / "bundle.pkl").exists():
+        partial = target.with_name(target.name + f".partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(partial))
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+    bundle = ScorerBundle.load(target / "artifacts" / "bundle")
     if version is not None:
         bundle.version = version
     logger.info("loaded %s (version %s)", uri, bundle.version)

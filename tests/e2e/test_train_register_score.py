@@ -26,6 +26,7 @@ def _ok(result: object) -> str:
 
 def test_train_register_load_score_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHOUJIAN_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("CHOUJIAN_MODEL_CACHE", str(tmp_path / "model-cache"))
     monkeypatch.delenv("CHOUJIAN_MLFLOW_ARTIFACTS", raising=False)
     runner = CliRunner()
     data = tmp_path / "market"
@@ -37,6 +38,7 @@ def test_train_register_load_score_evaluate(tmp_path: Path, monkeypatch: pytest.
     out = _ok(runner.invoke(app, ["train", "--config", str(CONFIG), "--data", str(data)]))
     assert "registered choujian-listing version 1 as @challenger" in out
     assert (tmp_path / "mlartifacts").is_dir()  # artifacts beside the temporary store, not in the project
+    assert not list((tmp_path / "model-cache").glob("*"))  # nothing downloaded yet
 
     out = _ok(runner.invoke(app, ["models", "list"]))
     assert "challenger" in out
@@ -50,6 +52,7 @@ def test_train_register_load_score_evaluate(tmp_path: Path, monkeypatch: pytest.
 
     scorer = load_champion()
     assert scorer.version == "1"
+    assert len(list((tmp_path / "model-cache").glob("choujian-listing-v1-*"))) == 1  # kept for reloads
     market = load_market(data)
     frame = scorer.score_frame(market)
     assert len(frame) == 1500 and frame["p_lab_fail"].between(0, 1).all()

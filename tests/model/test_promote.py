@@ -18,6 +18,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 @pytest.fixture()
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CHOUJIAN_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("CHOUJIAN_MODEL_CACHE", str(tmp_path / "model-cache"))
     monkeypatch.delenv("CHOUJIAN_MLFLOW_ARTIFACTS", raising=False)
     data = tmp_path / "market"
     write_simulation(simulate(150, 2500, seed=9), data)

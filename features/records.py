@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # 统一社会信用代码 (GB 32100-2015): 18 characters from this alphabet, the last a check character.
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -60,6 +60,16 @@ class Verdict(StrEnum):
 
 
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _plausible_date(d: date) -> date:
+    # pandas timestamps span 1677-2262; anything outside 1900-2200 is a typo in a market record
+    if not date(1900, 1, 1) <= d <= date(2200, 12, 31):
+        raise ValueError("date must be between 1900-01-01 and 2200-12-31")
+    return d
+
+
+_Date = Annotated[date, AfterValidator(_plausible_date)]
 _Text = Annotated[str, Field(max_length=20_000)]
 
 
@@ -76,7 +86,7 @@ class Merchant(_Record):
     credit_code: str | None = Field(default=None, description="统一社会信用代码, 18 characters")
     phone: str | None = None
     region: Annotated[str, Field(max_length=64)] = ""
-    opened_date: date
+    opened_date: _Date
     registry_status: RegistryStatus = RegistryStatus.normal
     removals_elsewhere: Annotated[int, Field(ge=0)] = Field(
         default=0, description="times this shop was removed from other platforms, as the shop reports or is known"
@@ -121,7 +131,7 @@ class Listing(_Record):
     price: Annotated[float, Field(gt=0, lt=10_000_000)]
     sales: Annotated[int, Field(ge=0)] = 0
     ccc_cert: str | None = Field(default=None, description="3C certificate number, if the listing shows one")
-    listed_date: date
+    listed_date: _Date
 
     @field_validator("ccc_cert", mode="before")
     @classmethod
@@ -140,14 +150,14 @@ class Review(_Record):
     listing_id: _Id
     text: Annotated[str, Field(min_length=1, max_length=5_000)]
     rating: Annotated[int, Field(ge=1, le=5)]
-    review_date: date
+    review_date: _Date
 
 
 class LabResult(_Record):
     """A lab verdict on a purchased sample, recorded against the plan that chose it."""
 
     listing_id: _Id
-    sampled_date: date
+    sampled_date: _Date
     plan_id: _Id
     verdict: Verdict
     failure_types: list[FailureType] = Field(default_factory=list)

@@ -145,6 +145,16 @@ def test_csv_with_a_bad_row_is_refused_with_its_row_number(tmp_path: Path) -> No
     assert "row 3" in str(err) and "line 4" in str(err) and "'price'" in str(err) and "'abc'" in str(err)
 
 
+def test_date_outside_plausible_range_is_a_record_error(tmp_path: Path) -> None:
+    # 3024 parses as a date but not as a pandas timestamp: it must be refused with its row, not crash
+    listings = _listings()
+    listings.loc[1, "listed_date"] = "3024-03-01"
+    with pytest.raises(RecordError) as e:
+        load_market(_write(tmp_path, merchants=_merchants(), listings=listings))
+    assert (e.value.row, e.value.column) == (2, "listed_date")
+    assert "1900-01-01" in e.value.reason
+
+
 def test_bad_credit_code_row_names_the_column(tmp_path: Path) -> None:
     merchants = _merchants()
     merchants.loc[1, "credit_code"] = GOOD_CODE[:17] + "0"

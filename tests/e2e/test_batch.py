@@ -327,3 +327,15 @@ def test_cli_score_batch_both_engines(
         again = runner.invoke(app, [*args, "--model", str(bundle_dir)])
         assert again.exit_code == 2 and "--overwrite" in again.output
     assert _leftovers(tmp_path) == []
+
+
+def test_spark_engine_without_java_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyspark.sql import SparkSession
+
+    from training.batch import spark_engine
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
+    monkeypatch.setattr(spark_engine, "java_available", lambda: False)
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    with pytest.raises(spark_engine.SparkUnavailableError, match="Java 17 or newer.*--engine pandas"):
+        spark_engine.spark_session()

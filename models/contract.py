@@ -2,9 +2,15 @@
 (API, batch scoring, planner, CLI, web pages).
 
 A `RiskScorer` (the registered bundle implements it) turns a `features.market.Market` into one
-`ListingScore` per listing. Scores depend only on a listing's own record, its merchant's record, its own
-reviews and state fitted at training time, never on the other rows of the batch, so that one listing
-scored alone over HTTP, in a 1,000-listing batch or on Spark gets the same numbers.
+`ListingScore` per listing. What a score may depend on:
+
+- the listing-level risks (`LISTING_RISKS`) depend only on the listing's own record, its merchant's
+  record, its own reviews and lab results, and state fitted at training time — never on other rows of the
+  batch, so one listing scored alone over HTTP, in a 1,000-listing batch or on Spark gets the same numbers;
+- the merchant-level risk (`MERCHANT_RISK`) describes the shop, so it aggregates over *all* of that
+  merchant's listings, reviews and lab results present in the input (plus fitted state). It is
+  batch-invariant as long as a merchant's rows are never split across calls: the batch engines keep each
+  merchant whole, and an API caller asking for a merchant's risk sends the listings it wants counted.
 """
 
 from __future__ import annotations

@@ -41,8 +41,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# each prints ratios against a baseline measured in the same run; none gates a test
 bench: $(STAMP)
-	$(BIN)/python benchmarks/tokenize.py
+	$(BIN)/python benchmarks/tokenize.py --json
+	$(BIN)/python benchmarks/planner.py
+	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/batch.py --listings 20000
 
 clean:
 	rm -rf data/market data/interim data/processed reports mlruns mlflow.db choujian.db test-artifacts

@@ -66,10 +66,11 @@ def fit_ngram_baseline(texts: list[str], y: np.ndarray, config: FinetuneConfig) 
 
 
 def choose_hybrid_weight(p_tx: np.ndarray, p_lr: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Blend weight of the transformer (0..1, step 0.05) with the best validation accuracy; ties go to
-    the larger transformer weight. Returns (weight, validation accuracy)."""
+    """Blend weight of the transformer (1.0 down to 0.05, step 0.05: the transformer always takes part)
+    with the best validation accuracy; ties go to the larger transformer weight.
+    Returns (weight, validation accuracy)."""
     best_w, best_acc = 1.0, -1.0
-    for w in np.round(np.arange(1.0, -0.001, -0.05), 2):
+    for w in np.round(np.linspace(1.0, 0.05, 20), 2):
         acc = float(np.mean(((w * p_tx + (1 - w) * p_lr) >= 0.5) == y))
         if acc > best_acc + 1e-12:
             best_w, best_acc = float(w), acc

@@ -167,7 +167,15 @@ def score_command(
             _fail(str(e))
         source = str(path)
     logger.info("scoring %d reviews with %s", len(df), source)
-    probs = scorer.predict_proba(df[text_column].tolist())
+    import numpy as np
+
+    texts = df[text_column].tolist()
+    probs = np.asarray(scorer.predict_proba(texts), dtype=float)
+    # an empty review says nothing: leave its probability blank rather than report the model's prior
+    empty = np.array([t is None or (isinstance(t, float) and t != t) or not str(t).strip() for t in texts], bool)
+    if empty.any():
+        probs[empty] = np.nan
+        logger.info("%d empty reviews left without a probability", int(empty.sum()))
     out = df.copy()
     out["complaint_prob"] = probs
     output.parent.mkdir(parents=True, exist_ok=True)

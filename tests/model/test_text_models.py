@@ -132,7 +132,7 @@ def test_hybrid_weight_is_chosen_on_the_data_given() -> None:
 def test_cli_scores_a_csv_it_has_never_seen(tiny_review_model: tuple[Path, dict], tmp_path: Path) -> None:
     out, _ = tiny_review_model
     src = tmp_path / "reviews.csv"
-    pd.DataFrame({"id": [1, 2, 3], "评论": [NEG, POS, NEG]}).to_csv(src, index=False)
+    pd.DataFrame({"id": [1, 2, 3, 4], "评论": [NEG, POS, NEG, ""]}).to_csv(src, index=False)
     dest = tmp_path / "scored.csv"
     res = CliRunner().invoke(
         app,
@@ -141,8 +141,9 @@ def test_cli_scores_a_csv_it_has_never_seen(tiny_review_model: tuple[Path, dict]
     assert res.exit_code == 0, res.output
     got = pd.read_csv(dest)
     assert list(got.columns) == ["id", "评论", "complaint_prob"]
-    assert got["complaint_prob"].between(0, 1).all()
+    assert got["complaint_prob"][:3].between(0, 1).all()
     assert got["complaint_prob"][0] == pytest.approx(got["complaint_prob"][2])
+    assert np.isnan(got["complaint_prob"][3])  # an empty review gets no probability
 
 
 def test_cli_names_a_missing_column_and_lists_the_others(tiny_review_model: tuple[Path, dict], tmp_path: Path) -> None:

@@ -102,6 +102,8 @@ from training.text_train import reviews_app  # noqa: E402
 
 app.command("pretrain")(pretrain_command)
 app.add_typer(reviews_app, name="reviews")
+
+
 # (planner)
 @app.command("plan")
 def plan_command(

@@ -77,6 +77,26 @@ class ScorerBundle:
     #: merchant complaint risk of every merchant known at training, scored on the full training market
     merchant_table: dict[str, RiskScore] = field(default_factory=dict)
 
+    # -- explainers -----------------------------------------------------------------------------------
+    def explainer(self, model: RiskModel) -> Explainer:
+        """The reason explainer of `model` (one of this bundle's), built on first use and then reused.
+
+        Building one resolves every model column against the meanings (tens of ms on a wide model),
+        which a single-listing request cannot afford on each call. The cache is keyed by the model
+        object and the meanings mapping, and is left out of the pickle (`__getstate__`).
+        """
+        cache: dict[int, tuple[RiskModel, Any, Explainer]] = self.__dict__.setdefault("_explainers", {})
+        hit = cache.get(id(model))
+        if hit is not None and hit[0] is model and hit[1] is self.meanings:
+            return hit[2]
+        explainer = Explainer(model.feature_names, self.meanings)
+        cache[id(model)] = (model, self.meanings, explainer)
+        return explainer
+
+    def __getstate__(self) -> dict[str, Any]:
+        # caches are rebuilt on first use after loading; they do not belong in the pickle
+        return {k: v for k, v in self.__dict__.items() if k != "_explainers"}
+
     # -- features ------------------------------------------------------------------------------------
     def listing_features(self, market: Market) -> tuple[pd.DataFrame, NDArray[np.float64]]:
         """The listing frame (ids) and the model matrix from the fitted pipeline."""
@@ -118,8 +138,7 @@ class ScorerBundle:
         """Run the merchant model on `features.merchant_frame(market)` (no lookup of stored scores)."""
         frame, X = self.merchant_features(market)
         p = self.merchant_model.predict_proba(X)
-        explainer = Explainer(self.merchant_model.feature_names, self.meanings)
-        reasons = explainer.top_reasons(self.merchant_model.contributions(X), top=top_reasons)
+        reasons = self.explainer(self.merchant_model).top_reasons(self.merchant_model.contributions(X), top=top_reasons)
         return {
             str(mid): RiskScore(probability=float(p[i]), reasons=reasons[i])
             for i, mid in enumerate(frame["merchant_id"].astype(str))
@@ -150,7 +169,7 @@ class ScorerBundle:
         per_risk: dict[str, tuple[NDArray[np.float64], list[list[Any]]]] = {}
         for risk in LISTING_RISKS:
             model = self.listing_models[risk]
-            explainer = Explainer(model.feature_names, self.meanings)
+            explainer = self.explainer(model)
             per_risk[risk] = (model.predict_proba(X), explainer.top_reasons(model.contributions(X), top=top_reasons))
         merchant = self.merchant_risk(market, top_reasons=top_reasons)
         evidence = {str(k): list(v) for k, v in features.evidence(market).items()}

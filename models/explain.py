@@ -32,13 +32,15 @@ def _fallback(name: str) -> Meaning:
 
 def resolve_meanings(feature_names: Sequence[str], meanings: Mapping[str, Meaning]) -> list[Meaning]:
     """The meaning of each model column: exact name, else the longest known name it starts with."""
-    keys = sorted(meanings, key=len, reverse=True)
+    # the longest known name a column starts with is its prefix of one of the known lengths, longest
+    # first: a few dict look-ups per column instead of a scan over every known name
+    lengths = sorted({len(k) for k in meanings}, reverse=True)
     out: list[Meaning] = []
     for name in feature_names:
         m = meanings.get(name)
         if m is None:
             # transformed columns carry their source's name as a prefix, e.g. "text__tfidf_123"
-            m = next((meanings[k] for k in keys if name.startswith(k)), None)
+            m = next((meanings[name[:n]] for n in lengths if n <= len(name) and name[:n] in meanings), None)
         out.append(m if m is not None else _fallback(name))
     return out
 

@@ -61,6 +61,9 @@ class _FrameTransformer(TransformerMixin, BaseEstimator):
 
 def _days(as_of: pd.Timestamp, when: Any) -> NDArray[np.float64]:
     """Days from each date in `when` (a column) to `as_of`; NaN where the date is missing."""
+    if isinstance(when, pd.Series) and when.dtype == np.dtype("datetime64[ns]"):
+        # already what `to_datetime` would make of it: skip the ~2 ms object round trip (per request)
+        return np.asarray((as_of - when.reset_index(drop=True)).dt.days, dtype=np.float64)
     d = pd.to_datetime(pd.Series(list(when), dtype=object), errors="coerce")
     return np.asarray((as_of - d).dt.days, dtype=np.float64)
 

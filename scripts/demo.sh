@@ -30,8 +30,8 @@ step 4 "promoting: @champion moves only if the challenger wins on the same holdo
 step 5 "evaluating against random, rules, TF-IDF+LR and the oracle -> reports/evaluation.json"
 "$BIN/choujian" evaluate --data "$MARKET" --out reports/evaluation.json
 
-step 6 "drawing a 50,000-yuan sampling plan (20% random arm, at most 2 purchases per merchant)"
-"$BIN/choujian" plan --market "$MARKET" --budget 50000 --explore 0.2 --per-merchant 2 --out reports/plan.csv --show 20
+step 6 "drawing a 200,000-yuan sampling plan (20% random arm, at most 2 purchases per merchant)"
+"$BIN/choujian" plan --market "$MARKET" --budget 200000 --explore 0.2 --per-merchant 2 --out reports/plan.csv --show 20
 
 printf '\nDone in %ss. Next: `%s/choujian serve` and open http://127.0.0.1:8000/docs (API) or /web/ (planners).\n' \
   "$(( $(date +%s) - start ))" "$BIN"

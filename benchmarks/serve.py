@@ -24,7 +24,6 @@ sys.path[:] = [p for p in sys.path if p.rstrip("/").split("/")[-1] != "benchmark
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import math  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
@@ -36,7 +35,8 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
-import pandas as pd  # noqa: E402
+
+from features.market import to_json_records  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("benchmarks.serve")
@@ -48,28 +48,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _json_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in df.to_dict("records"):
-        rec: dict[str, Any] = {}
-        for k, v in row.items():
-            if isinstance(v, pd.Timestamp):
-                v = v.date().isoformat()
-            elif isinstance(v, float) and math.isnan(v):
-                v = None
-            elif hasattr(v, "item"):
-                v = v.item()
-            rec[str(k)] = v
-        out.append(rec)
-    return out
-
-
 def _body(market: Any, ids: list[str]) -> dict[str, Any]:
     lst = market.listings[market.listings["listing_id"].isin(ids)]
     return {
-        "listings": _json_rows(lst),
-        "merchants": _json_rows(market.merchants[market.merchants["merchant_id"].isin(set(lst["merchant_id"]))]),
-        "reviews": _json_rows(market.reviews[market.reviews["listing_id"].isin(set(ids))]),
+        "listings": to_json_records(lst),
+        "merchants": to_json_records(market.merchants[market.merchants["merchant_id"].isin(set(lst["merchant_id"]))]),
+        "reviews": to_json_records(market.reviews[market.reviews["listing_id"].isin(set(ids))]),
     }
 
 

@@ -151,6 +151,23 @@ def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = Fal
     return df
 
 
+def to_json_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Table rows as JSON-ready records (the API's request shape): dates as ISO strings, missing as null."""
+    out = []
+    for row in df.to_dict("records"):
+        rec: dict[str, Any] = {}
+        for k, v in row.items():
+            if isinstance(v, pd.Timestamp):
+                v = v.date().isoformat()
+            elif isinstance(v, float) and v != v:
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            rec[str(k)] = v
+        out.append(rec)
+    return out
+
+
 def _check_references(m: Market, sources: Mapping[str, str]) -> None:
     def check(child: str, col: str, parent_ids: pd.Series, parent: str) -> None:
         df = getattr(m, child)
@@ -202,6 +219,7 @@ __all__ = [
     "RecordError",
     "load_market",
     "read_table",
+    "to_json_records",
     "validate_frame",
     "Merchant",
     "Listing",

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
+from serving.db import session_scope
 from serving.runtime import LoadedModel, MarketCache, ModelHolder
 from serving.settings import Settings
 
@@ -20,14 +21,7 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request, closed (and rolled back if uncommitted) at the end."""
-    session: Session = request.app.state.sessions()
-    try:
-        yield session
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    yield from session_scope(request.app.state.sessions)
 
 
 def get_model(request: Request) -> LoadedModel:

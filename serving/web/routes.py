@@ -118,6 +118,21 @@ def _csrf_ok(sess: websession.WebSession, form: dict[str, list[str]]) -> bool:
     return websession.csrf_matches(sess, (form.get("csrf_token") or [""])[0])
 
 
+def _plan_not_found(
+    request: Request, plan_id: str, *, sess: websession.WebSession, backend: WebBackend
+) -> HTMLResponse:
+    """The 404 page for an unknown plan id, with a way back to the plan list."""
+    return _error_page(
+        request,
+        status_code=404,
+        title="没有这个抽检计划",
+        message=f"找不到编号为 {plan_id} 的抽检计划。",
+        sess=sess,
+        backend=backend,
+        back_url=str(request.url_for("web_plans").path),
+    )
+
+
 def _error_page(
     request: Request,
     *,
@@ -359,15 +374,7 @@ def _plan_page(
 ) -> HTMLResponse:
     found = backend.get_plan(plan_id)
     if found is None:
-        return _error_page(
-            request,
-            status_code=404,
-            title="没有这个抽检计划",
-            message=f"找不到编号为 {plan_id} 的抽检计划。",
-            sess=sess,
-            backend=backend,
-            back_url=str(request.url_for("web_plans").path),
-        )
+        return _plan_not_found(request, plan_id, sess=sess, backend=backend)
     summary, targets = found
     ctx = {
         "nav": "plans",
@@ -408,14 +415,7 @@ def plan_csv(request: Request, plan_id: str, sess: Session, backend: Backend) ->
     """The plan's ranked targets as CSV for the buyers (UTF-8 with BOM, so Excel shows the Chinese)."""
     found = backend.get_plan(plan_id)
     if found is None:
-        return _error_page(
-            request,
-            status_code=404,
-            title="没有这个抽检计划",
-            message=f"找不到编号为 {plan_id} 的抽检计划。",
-            sess=sess,
-            backend=backend,
-        )
+        return _plan_not_found(request, plan_id, sess=sess, backend=backend)
     _, targets = found
     buf = io.StringIO()
     writer = csv.writer(buf)

@@ -7,7 +7,6 @@ The Spark engine is compared with the pandas engine row for row in the batch sco
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from features.market import Market, load_market
+from features.market import Market, load_market, to_json_records
 from models.contract import RISKS
 from training.cli import app as cli_app
 
@@ -39,23 +38,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
     bundle = fit_bundle(market, load_config(CONFIG)).bundle
     bundle_dir = bundle.save(tmp_path_factory.mktemp("skew-bundle") / "bundle")
     return market_dir, bundle_dir, bundle
-
-
-def _json_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Frame rows as JSON-ready records: dates as ISO strings, missing values as null."""
-    out = []
-    for row in df.to_dict("records"):
-        rec: dict[str, Any] = {}
-        for k, v in row.items():
-            if isinstance(v, pd.Timestamp):
-                v = v.date().isoformat()
-            elif isinstance(v, float) and math.isnan(v):
-                v = None
-            elif hasattr(v, "item"):
-                v = v.item()
-            rec[str(k)] = v
-        out.append(rec)
-    return out
 
 
 def _merchant_batches(market: Market, limit: int = 1000) -> Iterator[list[str]]:
@@ -92,10 +74,12 @@ def _api_scores(market_dir: Path, bundle_dir: Path, tmp_path: Path) -> pd.DataFr
         for ids in _merchant_batches(market):
             lst = market.listings[market.listings["listing_id"].isin(ids)]
             body = {
-                "listings": _json_rows(lst),
-                "merchants": _json_rows(market.merchants[market.merchants["merchant_id"].isin(lst["merchant_id"])]),
-                "reviews": _json_rows(market.reviews[market.reviews["listing_id"].isin(ids)]),
-                "lab_results": _json_rows(market.lab_results[market.lab_results["listing_id"].isin(ids)]),
+                "listings": to_json_records(lst),
+                "merchants": to_json_records(
+                    market.merchants[market.merchants["merchant_id"].isin(lst["merchant_id"])]
+                ),
+                "reviews": to_json_records(market.reviews[market.reviews["listing_id"].isin(ids)]),
+                "lab_results": to_json_records(market.lab_results[market.lab_results["listing_id"].isin(ids)]),
             }
             r = client.post("/v1/score/batch", json=body, headers=h)
             assert r.status_code == 200, r.text[:500]

@@ -11,7 +11,7 @@ import pytest
 
 from features.frames import single_listing_market
 from features.market import Market
-from models.bundle import ScorerBundle
+from models.bundle import ScorerBundle, as_matrix, union_transform
 from models.contract import RISKS
 from training.simulator import simulate
 from training.train import _subset, fit_bundle, holdout_mask, load_config
@@ -48,6 +48,29 @@ def test_save_and_load_give_identical_scores(trained: tuple[Market, ScorerBundle
     assert [s.model_dump() for s in bundle.score_listings(sub)] == [s.model_dump() for s in loaded.score_listings(sub)]
     assert loaded.thresholds == bundle.thresholds
     assert (path / "metadata.json").is_file()
+
+
+def test_explainer_cache_is_reused_and_never_saved(trained: tuple[Market, ScorerBundle], tmp_path: Path) -> None:
+    import pickle
+
+    market, bundle = trained
+    bundle.score_listings(_some(market, 5))  # builds and caches the explainers
+    assert bundle.__dict__.get("_explainers"), "explainers are cached on the bundle after scoring"
+    model = next(iter(bundle.listing_models.values()))
+    assert bundle.explainer(model) is bundle.explainer(model)
+    assert "_explainers" not in pickle.loads(pickle.dumps(bundle)).__dict__
+    assert "_explainers" not in ScorerBundle.load(bundle.save(tmp_path / "b")).__dict__
+
+
+def test_direct_feature_union_equals_transform(trained: tuple[Market, ScorerBundle]) -> None:
+    from features.frames import listing_frame, merchant_frame
+
+    market, bundle = trained
+    for pipe, frame in (
+        (bundle.listing_pipeline, listing_frame(market)),
+        (bundle.merchant_pipeline, merchant_frame(market)),
+    ):
+        assert np.array_equal(as_matrix(union_transform(pipe, frame)), as_matrix(pipe.transform(frame)), equal_nan=True)
 
 
 def test_load_refuses_other_pickles(tmp_path: Path) -> None:

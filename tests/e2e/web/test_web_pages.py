@@ -172,6 +172,14 @@ def _make_plan(client: TestClient) -> tuple[str, str, dict[str, Any]]:
     return plan_id, _csrf(page.text), api.json()
 
 
+def test_plan_page_title_is_plain_text(client: TestClient) -> None:
+    login(client, client.app_keys["planner"])  # type: ignore[attr-defined]
+    plan_id, _, _ = _make_plan(client)
+    html = client.get(f"/web/plans/{plan_id}").text
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert plan_id in title and "<" not in title, title[:200]
+
+
 def test_result_form_refusals_and_idempotence(client: TestClient) -> None:
     login(client, client.app_keys["planner"])  # type: ignore[attr-defined]
     plan_id, token, plan = _make_plan(client)

@@ -8,7 +8,6 @@ weight, backend); the test split is scored once, at the end, for the report.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -33,6 +32,7 @@ from models.text.finetune import (
     write_meta,
 )
 from models.text.inference import BACKENDS, Backend, ReviewModel
+from models.text.pretrain import fingerprint
 from models.text.tokenizer import prepare_texts
 
 logger = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ def choose_hybrid_weight(p_tx: np.ndarray, p_lr: np.ndarray, y: np.ndarray) -> t
         if acc > best_acc + 1e-12:
             best_w, best_acc = float(w), acc
     return best_w, best_acc
-
-
-def _md5(texts: list[str]) -> str:
-    h = hashlib.md5()
-    for t in texts:
-        h.update(t.encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
 
 
 def review_data(
@@ -219,7 +211,7 @@ def train_review_model(
         "n_train": len(tr_x),
         "n_validation": len(va_x),
         "n_test": len(te_x),
-        "data_md5": {"train": _md5(tr_x), "validation": _md5(va_x), "test": _md5(te_x)},
+        "data_md5": {"train": fingerprint(tr_x), "validation": fingerprint(va_x), "test": fingerprint(te_x)},
         "fine_tune": {
             "steps": fit.steps,
             "best_step": fit.best_step,

@@ -30,6 +30,7 @@ from features.transformers import (
     REGISTRY_LEVELS,
     ListingAggregates,
     ListingFeatures,
+    ListingTextScores,
     MerchantFeatures,
     PriceFeatures,
     ReviewFeatures,
@@ -82,6 +83,8 @@ def build_pipeline(
     config: FeatureConfig | None = None,
     *,
     review_scorer: Any = None,
+    listing_text_model: Any = None,
+    listing_text_cross_fitted: Any = None,
     lexicon: Lexicon | None = None,
 ) -> FeatureUnion:
     """The listing feature pipeline (unfitted) over `listing_frame(market)`.
@@ -89,6 +92,10 @@ def build_pipeline(
     Args:
         review_scorer: object with `predict_proba(list[str])` of review complaint probabilities; default
             a lexicon scorer.
+        listing_text_model: the transformer listing text model (`models.text.ListingTextModel`); when
+            given, its per-failure-type scores of title + description are features (`listing_text__p_*`).
+        listing_text_cross_fitted: out-of-fold scores of the listings that model was trained on, used by
+            `fit_transform` only (see `ListingTextScores`).
         lexicon: the lexicons to use; default the versioned files in data/lexicons.
     """
     c = config or FeatureConfig()
@@ -111,6 +118,11 @@ def build_pipeline(
             ("reviews", _reviews(c, review_scorer, lex)),
             ("merchant", _merchant(c)),
         ]
+        + (
+            [("listing_text", ListingTextScores(text_model=listing_text_model, cross_fitted=listing_text_cross_fitted))]
+            if listing_text_model is not None
+            else []
+        )
     )
 
 
@@ -318,6 +330,16 @@ def _all_meanings() -> dict[str, FeatureMeaning]:
         "price__z_market": FeatureMeaning("PRICE", "价格水平", "price level"),
     }
     out.update(_text_meanings())
+    out["listing_text__p_counterfeit"] = FeatureMeaning(
+        "TEXT_MODEL_COUNTERFEIT",
+        "文本模型读出标题/描述有假冒迹象",
+        "the text model reads the title/description as counterfeit",
+    )
+    out["listing_text__p_false_advertising"] = FeatureMeaning(
+        "TEXT_MODEL_FALSE_AD",
+        "文本模型读出标题/描述有虚假宣传迹象",
+        "the text model reads the title/description as false advertising",
+    )
     out.update(_review_meanings("reviews", "本商品", "this listing's"))
     out.update(_merchant_meanings())
     # merchant pipeline: reviews over all the merchant's listings, and listing aggregates

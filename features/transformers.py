@@ -779,10 +779,71 @@ class ListingAggregates(_FrameTransformer):
         return out
 
 
+# -- listing frame: the transformer listing text model -------------------------------------------------
+class ListingTextScores(_FrameTransformer):
+    """The transformer listing text model's reading of a listing's title + description: one probability
+    per failure type it predicts (`p_counterfeit`, `p_false_advertising`).
+
+    `text_model` is fine-tuned elsewhere on lab-labelled listings (`models.text.fit_listing_text_model`)
+    and passed in; it needs `labels` and `score_listings(frame) -> (n, k) frame`, so the text it reads is
+    composed by the model's own code. A model scores the listings it was trained on too well, so
+    `cross_fitted` may hold out-of-fold scores for those (index `listing_id`, one column per label):
+    `fit_transform` returns them for the listings it covers, the way scikit-learn's `TargetEncoder`
+    cross-fits, and the risk models learn how much an honest text score is worth. `transform`, which is
+    what held-out, batch and online scoring run, always asks the model.
+    """
+
+    _REQUIRED = ("listing_id", "title", "description")
+
+    def __init__(self, *, text_model: Any = None, cross_fitted: pd.DataFrame | None = None) -> None:
+        self.text_model = text_model
+        self.cross_fitted = cross_fitted
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> ListingTextScores:
+        self._check_frame(X, self._REQUIRED)
+        if self.text_model is None:
+            raise ValueError("ListingTextScores needs a text_model (see models.text.fit_listing_text_model)")
+        self.labels_ = [str(lbl) for lbl in self.text_model.labels]
+        self.names_ = [f"p_{lbl}" for lbl in self.labels_]
+        if self.cross_fitted is not None:
+            missing = [lbl for lbl in self.labels_ if f"text_p_{lbl}" not in self.cross_fitted.columns]
+            if missing:
+                raise ValueError(f"cross_fitted lacks text_p_ columns for {missing}")
+        return self
+
+    def _model_scores(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        if len(X) == 0:
+            return np.zeros((0, len(self.names_)), dtype=np.float64)
+        scored = self.text_model.score_listings(X[["title", "description"]].reset_index(drop=True))
+        return np.asarray(scored[[f"text_p_{lbl}" for lbl in self.labels_]], dtype=np.float64)
+
+    def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        check_is_fitted(self, "names_")
+        return self._model_scores(self._check_frame(X, self._REQUIRED))
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> NDArray[np.float64]:
+        """Cross-fitted scores where `cross_fitted` has the listing, the model's elsewhere."""
+        self.fit(X, y)
+        X = self._check_frame(X, self._REQUIRED)
+        if self.cross_fitted is None:
+            return self._model_scores(X)
+        ids = X["listing_id"].astype(str)
+        cols = [f"text_p_{lbl}" for lbl in self.labels_]
+        known = ids.isin(self.cross_fitted.index.astype(str)).to_numpy()
+        out = np.zeros((len(X), len(cols)), dtype=np.float64)
+        if known.any():
+            table = self.cross_fitted.set_axis(self.cross_fitted.index.astype(str))
+            out[known] = table.reindex(ids[known].tolist())[cols].to_numpy(dtype=np.float64)
+        if (~known).any():
+            out[~known] = self._model_scores(X[~known])
+        return out
+
+
 __all__ = [
     "LexiconReviewScorer",
     "ListingAggregates",
     "ListingFeatures",
+    "ListingTextScores",
     "MerchantFeatures",
     "PriceFeatures",
     "ReviewFeatures",

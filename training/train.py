@@ -51,6 +51,9 @@ _CLAIMS = {
     "text__repeated_claims": 1,
 }
 _CUES = {f"text__{f}_counterfeit_cue_hits": 1 for f in ("title", "desc")}
+# the transformer listing text model's reading of the same texts (when `listing_text.enabled`)
+_CLAIMS["listing_text__p_false_advertising"] = 1
+_CUES["listing_text__p_counterfeit"] = 1
 DEFAULT_MONOTONE: dict[str, dict[str, int]] = {
     "false_advertising": _CLAIMS,
     "counterfeit": _CUES,
@@ -80,6 +83,28 @@ class MerchantLabelConfig(_Strict):
     min_reviews: int = Field(default=5, ge=1, description="merchants with fewer later reviews get no label")
 
 
+class ListingTextConfig(_Strict):
+    """The transformer listing text model (title + description -> failure types) as a LightGBM feature.
+
+    Fine-tuned from the pre-trained encoder on the training listings' lab results: `folds` models give
+    the labelled training listings out-of-fold scores (what the trees learn from), and one model fitted
+    on all of them scores everything else: held-out, batch and online listings.
+    """
+
+    enabled: bool = Field(default=False, description="add listing_text__p_<failure type> features")
+    pretrained: str = Field(default="data/pretrained/choujian-bert-mini", description="encoder checkpoint directory")
+    folds: int = Field(default=2, ge=2, description="cross-fitting folds for the training listings' scores")
+    epochs: float = Field(default=2.0, gt=0)
+    max_len: int = Field(default=64, ge=8, le=512, description="tokens of title + description read")
+    lr: float = Field(default=3e-4, gt=0)
+    max_train_listings: int | None = Field(default=4000, ge=20, description="cap on labelled listings per fit")
+    freeze_embeddings: bool = True
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="onnx", description="inference backend; fp32 onnx is exact whatever the batch"
+    )
+    seed: int = 13
+
+
 class TrainConfig(_Strict):
     """One training run, loaded from versioned YAML and logged with the run."""
 
@@ -96,6 +121,7 @@ class TrainConfig(_Strict):
         description="inference backend of the review model (torch, onnx, onnx-int8); null = the model's own. "
         "int8's dynamic quantisation moves probabilities by ~1e-4 with batch composition; onnx is exact",
     )
+    listing_text: ListingTextConfig = ListingTextConfig()
     weighting: Literal["ipw", "none"] = "ipw"
     ipw_cap: float = Field(default=20.0, ge=1, description="cap on 1/π so a few rare picks cannot dominate")
     calibration: CalibrationMethod = "platt"
@@ -270,8 +296,39 @@ class ListingDesign:
     seen: Market
 
 
-def listing_design(market: Market, config: TrainConfig, *, review_scorer: Any = None) -> ListingDesign:
-    """Fit the listing pipeline on the training listings and build the matrix for every listing."""
+def fit_listing_text(seen: Market, config: ListingTextConfig, *, progress: Any = None) -> tuple[Any, pd.DataFrame]:
+    """The listing text model fitted on every lab-labelled listing of `seen` (held-out results already
+    hidden), and the out-of-fold scores of those listings from `config.folds` models fitted without them."""
+    from models.text import fit_listing_text_model, out_of_fold_listing_scores
+
+    step = progress or (lambda msg: logger.info(msg))
+    kwargs: dict[str, Any] = {
+        "pretrained": config.pretrained,
+        "epochs": config.epochs,
+        "max_len": config.max_len,
+        "lr": config.lr,
+        "max_train_listings": config.max_train_listings,
+        "freeze_embeddings": config.freeze_embeddings,
+    }
+    step(f"fine-tuning the listing text model: {config.folds} cross-fitting folds")
+    oof = out_of_fold_listing_scores(seen, folds=config.folds, seed=config.seed, **kwargs)
+    step(f"fine-tuning the listing text model on all {len(oof)} labelled training listings")
+    model = fit_listing_text_model(seen, seed=config.seed, backend=config.backend, **kwargs)
+    return model, oof
+
+
+def listing_design(
+    market: Market,
+    config: TrainConfig,
+    *,
+    review_scorer: Any = None,
+    listing_text: tuple[Any, pd.DataFrame] | None = None,
+) -> ListingDesign:
+    """Fit the listing pipeline on the training listings and build the matrix for every listing.
+
+    `listing_text` is `fit_listing_text`'s (model, out-of-fold scores) when the transformer listing text
+    model is a feature; the out-of-fold scores are used while fitting and then dropped from the pipeline.
+    """
     import features
 
     all_ids = market.listings["listing_id"].astype(str)
@@ -281,9 +338,14 @@ def listing_design(market: Market, config: TrainConfig, *, review_scorer: Any = 
     frame = features.listing_frame(seen)
     ids = frame["listing_id"].astype(str)
     train_rows = ~ids.isin(holdout_ids).to_numpy()
-    pipeline = features.build_pipeline(fconf, review_scorer=review_scorer)
+    text_model, text_oof = listing_text if listing_text is not None else (None, None)
+    pipeline = features.build_pipeline(
+        fconf, review_scorer=review_scorer, listing_text_model=text_model, listing_text_cross_fitted=text_oof
+    )
     # fit_transform on the training rows and transform only the rest: one pass over each listing
     X_train = as_matrix(pipeline.fit_transform(frame[train_rows].reset_index(drop=True)))
+    if text_model is not None:
+        pipeline.set_params(listing_text__cross_fitted=None)  # a training-time artifact, not part of the model
     X = np.zeros((len(frame), X_train.shape[1]), dtype=np.float64)
     X[train_rows] = X_train
     if (~train_rows).any():
@@ -391,8 +453,13 @@ def fit_bundle(
 
     step = progress or (lambda msg: logger.info(msg))
     t0 = time.perf_counter()
+    listing_text = None
+    if config.listing_text.enabled:
+        all_ids = market.listings["listing_id"].astype(str)
+        seen = hide_lab_results(market, set(all_ids[holdout_mask(all_ids, config.split)]))
+        listing_text = fit_listing_text(seen, config.listing_text, progress=step)
     step("building listing features")
-    design = listing_design(market, config, review_scorer=review_scorer)
+    design = listing_design(market, config, review_scorer=review_scorer, listing_text=listing_text)
     seen, names, X_all, train_rows = design.seen, design.names, design.X, design.train_rows
     ids, has_label, holdout_ids = design.frame["listing_id"].astype(str), design.has_label, design.holdout_ids
     fconf = features.FeatureConfig(**config.features)
@@ -434,6 +501,7 @@ def fit_bundle(
             "n_lab_labelled": int(has_label.sum()),
             "weighting": config.weighting,
             "review_model": review_model_ref or "none",
+            "listing_text_model": "cross-fitted" if listing_text is not None else "none",
         },
         "config": config.model_dump(mode="json"),
         "split": config.split.model_dump(mode="json"),

@@ -4,7 +4,8 @@ failure types a lab found (counterfeit, false advertising), from a market's obse
 Use its scores as features, out of fold: a model scores the listings it was trained on too well. Either
 train it on listings disjoint from the rows whose features it feeds (`listing_ids=`), or use
 `out_of_fold_listing_scores`, which fits K models and scores each labelled listing with the model that
-did not see it (unlabelled listings get the mean of the K models).
+did not see it; training (`training.train`) feeds those to `features.ListingTextScores` as its
+cross-fitted scores and scores everything else with the model fitted on all labelled listings.
 """
 
 from __future__ import annotations
@@ -173,22 +174,23 @@ def out_of_fold_listing_scores(
     seed: int = 13,
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """`text_p_<label>` for every listing of `market`, out of fold for the labelled ones (see module doc)."""
-    labelled = list(listing_labels(market).index)
+    """`text_p_<label>` of every lab-labelled listing of `market`, each scored by a model fitted on the
+    other folds (index `listing_id`). Unlabelled listings are not scored: the model fitted on all
+    labelled listings is the one to score them (see module doc)."""
+    if folds < 2:
+        raise ValueError("out-of-fold scores need at least 2 folds")
+    labels = tuple(kwargs.get("labels", LISTING_TEXT_LABELS))
+    labelled = [str(i) for i in listing_labels(market, labels).index]
     rng = np.random.default_rng(seed)
-    fold_of = dict(zip(labelled, rng.integers(0, folds, len(labelled)), strict=True))
-    listings = market.listings
-    scores = np.zeros((len(listings), len(kwargs.get("labels", LISTING_TEXT_LABELS))))
-    lid = listings["listing_id"].to_numpy()
-    fold_arr = np.array([fold_of.get(i, -1) for i in lid])
-    cols: list[str] = []
+    fold_of = dict(zip(labelled, rng.permutation(len(labelled)) % folds, strict=True))
+    listings = market.listings.set_index(market.listings["listing_id"].astype(str), drop=False)
+    cols = [f"text_p_{lbl}" for lbl in labels]
+    parts: list[pd.DataFrame] = []
     for k in range(folds):
         train_ids = [i for i in labelled if fold_of[i] != k]
+        held = [i for i in labelled if fold_of[i] == k]
         with tempfile.TemporaryDirectory(prefix="listing-text-oof-") as tmp:
             m = fit_listing_text_model(market, out=tmp, listing_ids=train_ids, seed=seed + k, **kwargs)
-            p = m.score_listings(listings).to_numpy()
-            cols = [f"text_p_{lbl}" for lbl in m.labels]
-        held = fold_arr == k
-        scores[held] = p[held]
-        scores[fold_arr == -1] += p[fold_arr == -1] / folds
-    return pd.DataFrame(scores, columns=cols, index=listings.index).assign(listing_id=lid)
+            scored = m.score_listings(listings.loc[held].reset_index(drop=True))
+        parts.append(scored[cols].set_axis(pd.Index(held, name="listing_id")))
+    return pd.concat(parts).sort_index() if parts else pd.DataFrame(columns=cols)

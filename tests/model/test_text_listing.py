@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from features.market import Market
 from models.text.listing import (
@@ -61,27 +60,6 @@ def _market(n: int = 120, seed: int = 0) -> Market:
             )
     merchants = pd.DataFrame({"merchant_id": [f"M{i}" for i in range(7)]})
     return Market(merchants=merchants, listings=pd.DataFrame(rows), lab_results=pd.DataFrame(lab))
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import BertConfig, BertForMaskedLM
-
-    from models.text.tokenizer import load_tokenizer
-
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=21128,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    path = tmp_path_factory.mktemp("tiny-bert")
-    BertForMaskedLM(cfg).save_pretrained(path)
-    load_tokenizer().save_pretrained(path)
-    return path
 
 
 def test_labels_come_from_failure_types() -> None:

@@ -10,40 +10,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from models.text import ReviewModel, load_review_model
 from models.text.config import FinetuneConfig
 from models.text.inference import META, TextClassifier
 from models.text.review import choose_hybrid_weight, train_review_model
-from models.text.tokenizer import load_tokenizer
 from training.cli import app
 
 pytestmark = pytest.mark.slow
 
 NEG = "质量太差了，是假货，要求退货"
 POS = "非常好用，质量很棒，物流也快，五星好评"
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny randomly initialised BertForMaskedLM saved as a plain Hugging Face directory."""
-    from transformers import BertConfig, BertForMaskedLM
-
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=21128,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    path = tmp_path_factory.mktemp("tiny-bert")
-    BertForMaskedLM(cfg).save_pretrained(path)
-    load_tokenizer().save_pretrained(path)  # tokenizer.json only: exercises the AutoTokenizer path
-    return path
 
 
 @pytest.fixture(scope="module")

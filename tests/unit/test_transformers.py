@@ -283,3 +283,57 @@ def test_listing_aggregates_for_merchants(mframe: pd.DataFrame) -> None:
     assert _col(est, X, "n_ccc_missing")[by_id["M1"]] == 1
     assert _col(est, X, "share_offsite_contact")[by_id["M1"]] == pytest.approx(1 / 3)
     assert _col(est, X, "share_counterfeit_cue")[by_id["M2"]] == 0.5
+
+
+class _FakeTextModel:
+    """Stands in for `models.text.ListingTextModel`: p_counterfeit is 0.9 when the title says 高仿."""
+
+    labels = ("counterfeit", "false_advertising")
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def score_listings(self, listings: pd.DataFrame) -> pd.DataFrame:
+        self.calls.append(len(listings))
+        fake = listings["title"].fillna("").str.contains("高仿").to_numpy()
+        return pd.DataFrame(
+            {"text_p_counterfeit": np.where(fake, 0.9, 0.1), "text_p_false_advertising": 0.2}, index=listings.index
+        )
+
+
+def test_listing_text_scores_cross_fit_in_training_and_ask_the_model_after(frame: pd.DataFrame) -> None:
+    from features.transformers import ListingTextScores
+
+    with pytest.raises(ValueError, match="needs a text_model"):
+        ListingTextScores().fit(frame)
+    ids = frame["listing_id"].astype(str)
+    cross = pd.DataFrame(
+        {"text_p_counterfeit": 0.55, "text_p_false_advertising": 0.45}, index=pd.Index(ids[:3], name="listing_id")
+    )
+    model = _FakeTextModel()
+    est = ListingTextScores(text_model=model, cross_fitted=cross)
+    pd.testing.assert_frame_equal(clone(est).get_params()["cross_fitted"], cross)
+    with pytest.raises(NotFittedError):
+        est.transform(frame)
+    fitted = est.fit_transform(frame)
+    assert list(est.get_feature_names_out()) == ["p_counterfeit", "p_false_advertising"]
+    np.testing.assert_array_equal(fitted[:3], [[0.55, 0.45]] * 3)  # out-of-fold scores for the trained-on rows
+    assert model.calls == [len(frame) - 3]  # the model scored only the others
+    after = est.transform(frame)  # serving: always the model, whatever the training rows were
+    expected = np.where(frame["title"].fillna("").str.contains("高仿"), 0.9, 0.1)
+    np.testing.assert_array_equal(after[:, 0], expected)
+    np.testing.assert_array_equal(fitted[3:], after[3:])
+    with pytest.raises(ValueError, match="lacks column"):
+        est.transform(frame.drop(columns=["title"]))
+    with pytest.raises(ValueError, match="text_p_ columns"):
+        ListingTextScores(text_model=model, cross_fitted=cross.drop(columns=["text_p_counterfeit"])).fit(frame)
+
+
+def test_pipeline_adds_listing_text_features_only_with_a_model(frame: pd.DataFrame) -> None:
+    plain = features.build_pipeline().fit(frame)
+    assert not any(n.startswith("listing_text__") for n in plain.get_feature_names_out())
+    pipe = features.build_pipeline(listing_text_model=_FakeTextModel()).fit(frame)
+    names = [n for n in pipe.get_feature_names_out() if n.startswith("listing_text__")]
+    assert names == ["listing_text__p_counterfeit", "listing_text__p_false_advertising"]
+    meanings = features.feature_meanings()
+    assert all(n in meanings for n in names)

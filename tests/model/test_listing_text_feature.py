@@ -1,0 +1,50 @@
+"""The transformer listing text model as a risk-model feature: cross-fitted in training, inside the
+bundle afterwards, and scored the same way by a loaded bundle."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from models.bundle import ScorerBundle
+from training.simulator import simulate
+from training.train import _subset, fit_bundle, load_config
+
+pytestmark = pytest.mark.slow
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
+
+
+def test_listing_text_model_is_cross_fitted_bundled_and_reloaded(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    config = load_config(CONFIG)
+    config = config.model_copy(
+        update={
+            "listing_text": config.listing_text.model_copy(
+                update={"enabled": True, "pretrained": str(tiny_checkpoint), "epochs": 1.0, "max_len": 32}
+            )
+        }
+    )
+    market = simulate(120, 1500, seed=5).market
+    bundle = fit_bundle(market, config).bundle
+    names = bundle.metadata["feature_names"]
+    assert "listing_text__p_counterfeit" in names and "listing_text__p_false_advertising" in names
+    assert bundle.metadata["summary"]["listing_text_model"] == "cross-fitted"
+    step = dict(bundle.listing_pipeline.transformer_list)["listing_text"]
+    assert step.cross_fitted is None, "out-of-fold training scores are not part of the model"
+    assert step.text_model.backend == "onnx"
+
+    path = bundle.save(tmp_path / "bundle")
+    assert [p.name for p in (path / "text_models").iterdir()] == [f"00-{Path(step.text_model.path).name}"]
+    loaded = ScorerBundle.load(path)
+    sub = market.listings.head(60)
+    part = _subset(market, sub["listing_id"].astype(str).tolist())
+    pd.testing.assert_frame_equal(bundle.score_frame(part), loaded.score_frame(part))
+    # the feature is the model's reading of the title: a changed title changes it
+    _, X = loaded.listing_features(part)
+    col = names.index("listing_text__p_counterfeit")
+    edited = part.listings.copy()
+    edited["title"] = "高仿 " + edited["title"].astype(str)
+    _, X2 = loaded.listing_features(dataclasses.replace(part, listings=edited))
+    assert (X[:, col] != X2[:, col]).any()

@@ -92,7 +92,9 @@ class FinetuneConfig(_Strict):
     freeze_embeddings: bool = Field(default=False, description="keep the word embeddings fixed (faster steps)")
     eval_every: int = Field(default=200, ge=1, description="steps between validation checks (model selection)")
     validation_share: float = Field(default=0.1, gt=0, lt=1)
-    max_val_texts: int | None = Field(default=3000, description="cap validation size to bound eval time")
+    max_val_texts: int | None = Field(
+        default=3000, description="validation texts read by the checks during fine-tuning (a fixed sample)"
+    )
     seed: int = 13
     num_threads: int = Field(default=2, ge=1)
     baseline: BaselineConfig = BaselineConfig()

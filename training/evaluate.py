@@ -308,6 +308,7 @@ def evaluate(
             "name": bundle.name,
             "version": bundle.version,
             "review_model": bundle.metadata.get("summary", {}).get("review_model"),
+            "listing_text_model": bundle.metadata.get("summary", {}).get("listing_text_model", "none"),
             "weighting": config.weighting,
             "calibration": config.calibration,
         },

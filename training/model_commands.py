@@ -47,6 +47,13 @@ def train_command(
     data: Annotated[Path, typer.Option("--data", help="Market directory (merchants/listings/reviews/lab_results).")],
     config: Annotated[Path, typer.Option("--config", help="Training config YAML.")] = DEFAULT_CONFIG,
     no_register: Annotated[bool, typer.Option("--no-register", help="Log the run but do not register.")] = False,
+    listing_text: Annotated[
+        bool | None,
+        typer.Option(
+            "--listing-text/--no-listing-text",
+            help="Override the config's listing_text.enabled: the transformer listing text model as a feature.",
+        ),
+    ] = None,
 ) -> None:
     """Train the LightGBM risk models, log the run to MLflow, register the bundle as @challenger."""
     from features.market import RecordError
@@ -56,6 +63,8 @@ def train_command(
     if not config.is_file():
         _fail(f"config {config} not found")
     cfg = load_config(config)
+    if listing_text is not None:
+        cfg = cfg.model_copy(update={"listing_text": cfg.listing_text.model_copy(update={"enabled": listing_text})})
     try:
         with _progress("train") as step:
             result = train(cfg, data, config_path=config, register=not no_register, progress=step)

@@ -618,6 +618,7 @@ def train(
             "ipw_cap": config.ipw_cap,
             "calibration": config.calibration,
             "review_model": review_ref or "none",
+            **{f"listing_text.{k}": v for k, v in config.listing_text.model_dump().items()},
             **{f"split.{k}": v for k, v in config.split.model_dump().items()},
             **{f"lgb.{k}": v for k, v in config.lightgbm.model_dump().items()},
             **{f"merchant_lgb.{k}": v for k, v in config.merchant_lightgbm.model_dump().items()},

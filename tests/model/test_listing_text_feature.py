@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from models.bundle import ScorerBundle
-from training.simulator import simulate
+from training.simulator import simulate, write_simulation
 from training.train import _subset, fit_bundle, load_config
 
 pytestmark = pytest.mark.slow
@@ -48,3 +48,28 @@ def test_listing_text_model_is_cross_fitted_bundled_and_reloaded(tiny_checkpoint
     edited["title"] = "高仿 " + edited["title"].astype(str)
     _, X2 = loaded.listing_features(dataclasses.replace(part, listings=edited))
     assert (X[:, col] != X2[:, col]).any()
+
+
+def test_train_command_turns_the_listing_text_model_on(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    import yaml
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    monkeypatch.setenv("CHOUJIAN_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("CHOUJIAN_MLFLOW_ARTIFACTS", raising=False)
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["listing_text"] = {"enabled": False, "pretrained": str(tiny_checkpoint), "epochs": 1.0, "max_len": 32}
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    data = tmp_path / "market"
+    write_simulation(simulate(120, 1500, seed=5), data)
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "--config", str(config), "--data", str(data), "--no-register", "--listing-text"])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=[raw["experiment"]], output_format="list")
+    assert run.data.params["listing_text.enabled"] == "True"

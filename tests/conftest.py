@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# batch commands keep transformer review scores on disk (models.review_cache): never in the checkout's data/
+os.environ.setdefault("CHOUJIAN_SCORE_CACHE", tempfile.mkdtemp(prefix="choujian-score-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -159,8 +159,10 @@ def plan_command(
         sc = pd.read_parquet(scores) if scores.suffix == ".parquet" else pd.read_csv(scores, dtype={"listing_id": str})
         source = f"scores {scores}"
     else:
+        from models.review_cache import use_default_score_store
         from training.registry import load_scorer
 
+        use_default_score_store()
         try:
             scorer = load_scorer(model)
         except Exception as e:  # MLflow raises its own types for a missing model or alias
@@ -576,6 +578,9 @@ def score_batch_command(
             from training.batch import check_local_market, score_pandas
 
             check_local_market(input_dir)  # column errors before the model is loaded
+            from models.review_cache import use_default_score_store
+
+            use_default_score_store()  # Spark's Python workers do not share it: each loads the bundle afresh
             scorer = load_scorer(model)
             result = score_pandas(input_dir, output, scorer=scorer, chunk_size=chunk_size, overwrite=overwrite)
         else:

@@ -63,6 +63,9 @@ def train_command(
     if not config.is_file():
         _fail(f"config {config} not found")
     cfg = load_config(config)
+    from models.review_cache import use_default_score_store
+
+    use_default_score_store()
     if listing_text is not None:
         cfg = cfg.model_copy(update={"listing_text": cfg.listing_text.model_copy(update={"enabled": listing_text})})
     try:
@@ -85,7 +88,10 @@ def evaluate_command(
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log an evaluate run.")] = False,
 ) -> None:
     """Compare random, rules, TF-IDF+LR, LightGBM, LightGBM+transformer and the oracle on held-out listings."""
+    from models.review_cache import use_default_score_store
     from training.evaluate import evaluate
+
+    use_default_score_store()
 
     try:
         with _progress("evaluate") as step:

@@ -4,6 +4,7 @@ model."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -156,3 +157,35 @@ def test_cli_errors_clearly_without_a_model(tmp_path: Path, monkeypatch: pytest.
     )
     assert res.exit_code != 0
     assert "no review model" in res.output
+
+
+def test_score_store_is_shared_across_processes_and_keyed_by_model(
+    tiny_review_model: tuple[Path, dict], tmp_path: Path
+) -> None:
+    import shutil
+
+    from models.review_cache import CachedReviewScorer, model_key, use_score_store
+
+    out, _ = tiny_review_model
+    texts = [NEG, POS, "还行吧", NEG]
+    direct = ReviewModel.load(out, backend="onnx").predict_proba(texts)
+    use_score_store(tmp_path / "store")
+    try:
+        first = CachedReviewScorer(ReviewModel.load(out, backend="onnx")).predict_proba(texts)
+        np.testing.assert_array_equal(first, direct)
+        assert len(list((tmp_path / "store").glob("*.sqlite"))) == 1
+
+        # a new process (fresh memo) with the same model reads the store instead of running the encoder
+        again = ReviewModel.load(out, backend="onnx")
+        again.predict_proba = lambda _t: pytest.fail("the encoder ran for stored texts")  # type: ignore[method-assign]
+        np.testing.assert_array_equal(CachedReviewScorer(again).predict_proba(texts), direct)
+
+        # another backend, or another model folder's files, is another key: it never reads these scores
+        assert model_key(ReviewModel.load(out, backend="torch")) != model_key(again)
+        other = tmp_path / "other"
+        shutil.copytree(out, other)
+        meta = json.loads((other / META).read_text())
+        (other / META).write_text(json.dumps({**meta, "hybrid_weight": 0.5}))
+        assert model_key(ReviewModel.load(other, backend="onnx")) != model_key(again)
+    finally:
+        use_score_store(None)

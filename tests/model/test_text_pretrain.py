@@ -11,7 +11,7 @@ import torch
 
 from models.text.batching import bucket_batches
 from models.text.config import EncoderConfig, PretrainConfig, load_config
-from models.text.pretrain import MASK_ID, encode_windows, fingerprint, mask_tokens, pretrain
+from models.text.pretrain import MASK_ID, corpus_texts, encode_windows, fingerprint, mask_tokens, pretrain
 from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, prepare_texts
 
 
@@ -122,3 +122,8 @@ def test_shipped_checkpoint_is_complete_and_small() -> None:
     assert prov["data"]["corpora_splits"] == {"shopping": "train", "waimai": "train"}
     assert prov["final_eval_loss"] < prov["eval_curve"][0]["eval_loss"]  # it learnt something
     assert load_tokenizer(ckpt).vocab_size == VOCAB_SIZE
+    # anyone can rebuild it: made by the shipped config, complete, on the texts the loaders give today
+    config = load_config("configs/pretrain.yaml", PretrainConfig)
+    assert prov["completed"] and prov["config"] == config.model_dump(mode="json")
+    assert prov["command"] == f"choujian pretrain --config configs/pretrain.yaml --out {ckpt}"
+    assert fingerprint(corpus_texts(config)) == prov["data"]["md5"]

@@ -92,7 +92,6 @@ def evaluate_command(
     from training.evaluate import evaluate
 
     use_default_score_store()
-
     try:
         with _progress("evaluate") as step:
             report = evaluate(data, model=model, out=out, log_to_mlflow=not no_mlflow, progress=step)

@@ -98,6 +98,7 @@ def review_metrics(bundle: ScorerBundle) -> dict[str, Any]:
         "baseline_accuracy": test.get("baseline_accuracy"),
         "n_test": m.get("n_test"),
         "transformer_accuracy": test.get("transformer_accuracy"),
+        "ngram_partner_accuracy": test.get("partner_accuracy"),
         "mode": m.get("mode"),
         "backend": m.get("backend"),
         "source": f"{source}: {getattr(model, 'path', '?')}",

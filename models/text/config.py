@@ -73,6 +73,20 @@ class BaselineConfig(_Strict):
     C: float = 4.0
 
 
+class PartnerConfig(_Strict):
+    """The n-gram model the hybrid blends with the transformer (`models.text.ngram.fit_ngram_partner`):
+    TF-IDF over character and jieba-word n-grams, naive-Bayes scaled, logistic regression. `kind:
+    baseline` blends with the baseline itself instead."""
+
+    kind: Literal["nb_char_word", "baseline"] = "nb_char_word"
+    char_ngram_max: int = Field(default=4, ge=1, le=6)
+    word_ngram_max: int = Field(default=2, ge=1, le=3)
+    min_df: int = Field(default=2, ge=1)
+    max_char_features: int | None = 400_000
+    max_word_features: int | None = 200_000
+    C: float = Field(default=2.0, gt=0)
+
+
 class FinetuneConfig(_Strict):
     """Fine-tuning the encoder into the review complaint classifier."""
 
@@ -101,6 +115,7 @@ class FinetuneConfig(_Strict):
     hybrid: bool = Field(
         default=True, description="also fit transformer + n-gram LR blend, weight chosen on validation"
     )
+    partner: PartnerConfig = PartnerConfig()
     export: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto", description="inference backend to ship; auto = fastest that keeps accuracy within tolerance"
     )

@@ -32,37 +32,13 @@ from models.text.finetune import (
     write_meta,
 )
 from models.text.inference import BACKENDS, Backend, ReviewModel
+from models.text.ngram import fit_ngram_baseline, fit_ngram_partner
 from models.text.pretrain import fingerprint
 from models.text.tokenizer import prepare_texts
 
 logger = logging.getLogger(__name__)
 
 LABELS = ("ok", "complaint")
-
-
-def fit_ngram_baseline(texts: list[str], y: np.ndarray, config: FinetuneConfig) -> Any:
-    """TF-IDF over character 1-3-grams + logistic regression (the baseline, and the hybrid's partner)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-
-    b = config.baseline
-    pipe = Pipeline(
-        [
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    analyzer="char",
-                    ngram_range=(b.ngram_min, b.ngram_max),
-                    min_df=b.min_df,
-                    max_features=b.max_features,
-                    sublinear_tf=True,
-                ),
-            ),
-            ("lr", LogisticRegression(C=b.C, max_iter=2000, solver="liblinear")),
-        ]
-    )
-    return pipe.fit(texts, y)
 
 
 def choose_hybrid_weight(p_tx: np.ndarray, p_lr: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -121,15 +97,22 @@ def train_review_model(
     te_x, te_y = data["test"]
     logger.info("reviews: %d train, %d validation, %d test", len(tr_x), len(va_x), len(te_x))
 
-    t = time.time()
-    ngram = fit_ngram_baseline(tr_x, tr_y, config)
-    ngram_seconds = time.time() - t
-    p_lr_val = ngram.predict_proba(va_x)[:, 1]
-    logger.info(
-        "n-gram baseline fitted in %.0f s, validation accuracy %.4f",
-        ngram_seconds,
-        float(np.mean((p_lr_val >= 0.5) == va_y)),
-    )
+    def fit_ngram(name: str, fit: Any) -> tuple[Any, np.ndarray, float]:
+        t = time.time()
+        m = fit(tr_x, tr_y)
+        seconds = time.time() - t
+        p_val = m.predict_proba(va_x)[:, 1]
+        acc = float(np.mean((p_val >= 0.5) == va_y))
+        logger.info("n-gram %s fitted in %.0f s, validation accuracy %.4f", name, seconds, acc)
+        return m, p_val, seconds
+
+    baseline, p_lr_val, ngram_seconds = fit_ngram("baseline", lambda x, y: fit_ngram_baseline(x, y, config.baseline))
+    # the hybrid's n-gram partner: the baseline itself, or the stronger character + word NB-LR
+    partner, p_partner_val, partner_seconds = baseline, p_lr_val, 0.0
+    if config.hybrid and config.partner.kind != "baseline":
+        partner, p_partner_val, partner_seconds = fit_ngram(
+            f"partner ({config.partner.kind})", lambda x, y: fit_ngram_partner(x, y, config.partner)
+        )
 
     model, tokenizer = load_pretrained(src, labels=LABELS)
     max_len = min(config.max_len, int(model.config.max_position_embeddings))
@@ -168,7 +151,7 @@ def train_review_model(
     logits_val = predict_logits(model, va_ids, pad_id=pad_id)
     p_tx_val = torch.softmax(torch.from_numpy(logits_val), dim=1)[:, 1].numpy()
     acc_tx_val = float(np.mean((p_tx_val >= 0.5) == va_y))
-    w, acc_hybrid_val = choose_hybrid_weight(p_tx_val, p_lr_val, va_y)
+    w, acc_hybrid_val = choose_hybrid_weight(p_tx_val, p_partner_val, va_y)
     mode = "hybrid" if config.hybrid and w < 1.0 and acc_hybrid_val > acc_tx_val else "transformer"
     logger.info(
         "validation: transformer %.4f, hybrid %.4f (transformer weight %.2f) -> mode %s",
@@ -191,6 +174,7 @@ def train_review_model(
         "backend": "torch",
         "mode": "transformer",
         "hybrid_weight": 1.0,
+        "ngram_partner": config.partner.kind if config.hybrid else None,
         "pretrained": str(pretrained or config.pretrained),
         "config": config.model_dump(),
         "command": command,
@@ -199,7 +183,7 @@ def train_review_model(
     save_text_model(model, tokenizer, tmp, meta=meta)
     import joblib
 
-    joblib.dump(ngram, tmp / "ngram_lr.joblib")
+    joblib.dump(partner, tmp / "ngram_lr.joblib")  # the hybrid's n-gram component
 
     backends_val: dict[str, dict[str, float]] = {}
     chosen: Backend = "torch"
@@ -236,10 +220,12 @@ def train_review_model(
             "history": fit.history,
         },
         "baseline_seconds": ngram_seconds,
+        "partner_seconds": partner_seconds,
         "validation": {
             "transformer_accuracy": acc_tx_val,
             "hybrid_accuracy": acc_hybrid_val,
             "baseline_accuracy": float(np.mean((p_lr_val >= 0.5) == va_y)),
+            "partner_accuracy": float(np.mean((p_partner_val >= 0.5) == va_y)),
             "hybrid_weight": w,
             "backends": backends_val,
             "checks_on": len(check),
@@ -248,8 +234,12 @@ def train_review_model(
         "mode": mode,
     }
     if evaluate_test:
-        p_lr_te = ngram.predict_proba(te_x)[:, 1]
-        test: dict[str, Any] = {"baseline_accuracy": float(np.mean((p_lr_te >= 0.5) == te_y))}
+        p_lr_te = baseline.predict_proba(te_x)[:, 1]
+        p_partner_te = p_lr_te if partner is baseline else partner.predict_proba(te_x)[:, 1]
+        test: dict[str, Any] = {
+            "baseline_accuracy": float(np.mean((p_lr_te >= 0.5) == te_y)),
+            "partner_accuracy": float(np.mean((p_partner_te >= 0.5) == te_y)),
+        }
         write_meta(tmp, meta)
         for b in BACKENDS if test_all_backends else (chosen,):
             if b not in exported:
@@ -260,7 +250,7 @@ def train_review_model(
             dt = time.perf_counter() - t
             test[b] = {
                 "transformer_accuracy": float(np.mean((p_tx >= 0.5) == te_y)),
-                "hybrid_accuracy": float(np.mean(((w * p_tx + (1 - w) * p_lr_te) >= 0.5) == te_y)),
+                "hybrid_accuracy": float(np.mean(((w * p_tx + (1 - w) * p_partner_te) >= 0.5) == te_y)),
                 "texts_per_second": len(te_x) / dt,
             }
             logger.info(

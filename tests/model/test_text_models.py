@@ -59,6 +59,13 @@ def test_review_model_is_self_describing(tiny_review_model: tuple[Path, dict], t
     assert metrics["validation"]["checks_on"] == 120 and metrics["n_validation"] > 1000
     assert 0.0 <= metrics["test"]["baseline_accuracy"] <= 1.0
     assert metrics["fine_tune"]["steps"] > 0 and metrics["fine_tune"]["history"]
+    # the hybrid's partner is the character + word NB-LR, saved beside the encoder; the baseline is only reported
+    assert meta["ngram_partner"] == "nb_char_word"
+    assert 0.0 <= metrics["test"]["partner_accuracy"] <= 1.0
+    assert 0.0 <= metrics["validation"]["partner_accuracy"] <= 1.0
+    import joblib
+
+    assert "nb" in joblib.load(out / "ngram_lr.joblib").named_steps
 
 
 def test_fresh_load_and_pickle_give_identical_probabilities(tiny_review_model: tuple[Path, dict]) -> None:

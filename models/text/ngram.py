@@ -1,0 +1,159 @@
+"""The n-gram side of the review model: the TF-IDF + LR baseline, and the stronger partner of the hybrid.
+
+The *baseline* is the one the issue names (TF-IDF over character 1-3-grams + logistic regression); it is
+fitted and scored in every run so the transformer is always compared with it on the same split.
+
+The *partner* is what the hybrid blends with the transformer. It reads characters and jieba words, as a
+Chinese reader does: TF-IDF over character 1-4-grams and word 1-2-grams (words from
+`features.segment.Segmenter`, the one segmenter of the product), scaled by naive-Bayes log-count ratios
+(Wang & Manning 2012, "NBSVM"), then logistic regression. On validation it is about half a point more
+accurate than the baseline; errors of the two n-gram models overlap far more than either's with the
+transformer's, which is why the partner, not the baseline, takes part in the blend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from models.text.config import BaselineConfig, PartnerConfig
+
+
+class SegmentedWords:
+    """Analyzer for `TfidfVectorizer`: jieba words of a normalised text and their `n`-grams up to `max_n`.
+
+    Picklable (the segmenter pickles as its dictionary version and user words), so the fitted vectorizer
+    travels inside the model directory.
+    """
+
+    def __init__(self, max_n: int = 2) -> None:
+        self.max_n = max_n
+        self._segmenter: Any = None
+
+    def _seg(self) -> Any:
+        if self._segmenter is None:
+            from features.segment import Segmenter
+
+            self._segmenter = Segmenter()
+        return self._segmenter
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in self._seg().cut(text) if w.strip()]
+        grams = list(words)
+        for n in range(2, self.max_n + 1):
+            grams.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+        return grams
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_n": self.max_n}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.max_n = int(state["max_n"])
+        self._segmenter = None
+
+
+class NBScaler(TransformerMixin, BaseEstimator):
+    """Scale each feature by its naive-Bayes log-count ratio log((p/|p|) / (q/|q|)), with p and q the
+    smoothed counts of documents containing it among positives and negatives (binary labels)."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, X: Any, y: Sequence[int] | np.ndarray) -> NBScaler:
+        y = np.asarray(y)
+        if set(np.unique(y)) - {0, 1}:
+            raise ValueError("NBScaler needs binary 0/1 labels")
+        present = sp.csr_matrix(X, copy=True)
+        present.data = np.ones_like(present.data)
+        p = np.asarray(present[y == 1].sum(axis=0)).ravel() + self.alpha
+        q = np.asarray(present[y == 0].sum(axis=0)).ravel() + self.alpha
+        self.ratio_ = np.log((p / p.sum()) / (q / q.sum())).astype(np.float64)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: Any) -> Any:
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"expected {self.n_features_in_} features, got {X.shape[1]}")
+        return sp.csr_matrix(X) @ sp.diags(self.ratio_)
+
+
+def _drop_stop_words(pipe: Any) -> Any:
+    """Fitted vectorizers keep every feature that `max_features`/`min_df` cut (`stop_words_`), which is
+    only for introspection and can be most of the pickle; sklearn documents it as safe to delete."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    stack = [pipe]
+    while stack:
+        est = stack.pop()
+        if isinstance(est, TfidfVectorizer) and hasattr(est, "stop_words_"):
+            del est.stop_words_
+        stack.extend(step for _, step in getattr(est, "steps", []))
+        stack.extend(step for _, step in getattr(est, "transformer_list", []))
+    return pipe
+
+
+def fit_ngram_baseline(texts: list[str], y: np.ndarray, config: BaselineConfig) -> Any:
+    """TF-IDF over character n-grams (1-3 by default) + logistic regression: the reported baseline."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    pipe = Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    analyzer="char",
+                    ngram_range=(config.ngram_min, config.ngram_max),
+                    min_df=config.min_df,
+                    max_features=config.max_features,
+                    sublinear_tf=True,
+                ),
+            ),
+            ("lr", LogisticRegression(C=config.C, max_iter=2000, solver="liblinear")),
+        ]
+    )
+    return _drop_stop_words(pipe.fit(texts, y))
+
+
+def fit_ngram_partner(texts: list[str], y: np.ndarray, config: PartnerConfig) -> Any:
+    """Character + word n-gram TF-IDF, naive-Bayes scaled, logistic regression: the hybrid's partner."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char",
+                    ngram_range=(1, config.char_ngram_max),
+                    min_df=config.min_df,
+                    max_features=config.max_char_features,
+                    sublinear_tf=True,
+                ),
+            ),
+            (
+                "words",
+                TfidfVectorizer(
+                    analyzer=SegmentedWords(config.word_ngram_max),
+                    min_df=config.min_df,
+                    max_features=config.max_word_features,
+                    sublinear_tf=True,
+                ),
+            ),
+        ]
+    )
+    pipe = Pipeline(
+        [
+            ("features", features),
+            ("nb", NBScaler()),
+            ("lr", LogisticRegression(C=config.C, max_iter=3000, solver="liblinear")),
+        ]
+    )
+    return _drop_stop_words(pipe.fit(texts, y))

@@ -55,6 +55,8 @@ def listing_labels(market: Market, labels: Sequence[str] = LISTING_TEXT_LABELS) 
 class ListingTextModel(TextClassifier):
     """Multi-label scorer: `predict_proba(texts)` is (n, k), one sigmoid probability per failure type."""
 
+    _owned_dir: tempfile.TemporaryDirectory[str] | None = None
+
     def predict_proba(self, texts: Sequence[object]) -> np.ndarray:
         """Probability of each failure type (columns in `self.labels` order)."""
         return self.predict_proba_all(texts)
@@ -136,7 +138,10 @@ def fit_listing_text_model(
         multilabel=True,
         pad_id=int(tokenizer.pad_token_id or 0),
     )
-    target = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="listing-text-"))
+    # without `out`, the model lives in a temporary directory that goes with the returned object (a bundle
+    # that keeps the model copies it in when saved), instead of ~70 MB left behind in the temp dir
+    owned = tempfile.TemporaryDirectory(prefix="listing-text-") if out is None else None
+    target = Path(out) if out is not None else Path(owned.name)  # type: ignore[union-attr]
     if target.exists() and any(target.iterdir()):
         shutil.rmtree(target)
     meta: dict[str, Any] = {
@@ -164,7 +169,9 @@ def fit_listing_text_model(
         fit.train_seconds,
         target,
     )
-    return ListingTextModel(target, threads=num_threads)
+    model_out = ListingTextModel(target, threads=num_threads)
+    model_out._owned_dir = owned  # cleaned up when the model is garbage-collected (or at exit)
+    return model_out
 
 
 def out_of_fold_listing_scores(

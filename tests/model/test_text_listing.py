@@ -89,6 +89,20 @@ def test_fit_score_save_and_reload(tiny_checkpoint: Path, tmp_path: Path) -> Non
     assert list(frame.columns) == ["text_p_counterfeit", "text_p_false_advertising"]
 
 
+def test_a_model_fitted_without_out_cleans_up_after_itself(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    import gc
+
+    m = _market()
+    model = fit_listing_text_model(m, pretrained=tiny_checkpoint, epochs=0.2, max_len=32)
+    where = model.path
+    assert (where / "encoder").is_dir()
+    kept = ListingTextModel(model.save(tmp_path / "kept"))  # what a bundle does when it is saved
+    del model
+    gc.collect()
+    assert not where.exists()
+    assert kept.predict_proba(["正品 保证"]).shape == (1, 2)
+
+
 def test_learns_a_text_cue_from_the_shipped_encoder(tmp_path: Path) -> None:
     from models.text.config import DEFAULT_PRETRAINED
 

@@ -46,6 +46,11 @@ def use_score_store(path: str | Path | None) -> None:
     _store_dir = Path(path) if path is not None else None
 
 
+def current_store_dir() -> Path | None:
+    """The folder of the score store this process uses, or None."""
+    return _store_dir
+
+
 def use_default_score_store() -> None:
     """What the batch commands call: the store in `default_store_dir()` (or none when that is off)."""
     use_score_store(default_store_dir())

@@ -580,7 +580,7 @@ def score_batch_command(
             check_local_market(input_dir)  # column errors before the model is loaded
             from models.review_cache import use_default_score_store
 
-            use_default_score_store()  # Spark's Python workers do not share it: each loads the bundle afresh
+            use_default_score_store()
             scorer = load_scorer(model)
             result = score_pandas(input_dir, output, scorer=scorer, chunk_size=chunk_size, overwrite=overwrite)
         else:
@@ -593,6 +593,10 @@ def score_batch_command(
                 raise typer.Exit(2) from e
             inspect_market(spark, input_dir)  # column errors before the model is loaded
             scorer = load_scorer(model)
+            from models.review_cache import default_store_dir
+
+            # local workers share this machine's score store; a cluster's executors have no such folder
+            local = str(spark.sparkContext.master or "").startswith("local")
             result = score_spark(
                 input_dir,
                 output,
@@ -601,6 +605,7 @@ def score_batch_command(
                 partitions=partitions,
                 batch_size=batch_size,
                 overwrite=overwrite,
+                score_store=default_store_dir() if local else None,
             )
     except (RecordError, FileExistsError, FileNotFoundError) as e:
         console.print(f"[red]error:[/red] {e}")

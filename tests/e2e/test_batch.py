@@ -111,16 +111,18 @@ class CountingScorer:
         self.inner, self.log = inner, str(log)
         self.name, self.version = inner.name, inner.version
 
-    def _note(self, what: str) -> None:
+    def _note(self, what: str, extra: object = "") -> None:
         with open(self.log, "a", encoding="utf-8") as f:
-            f.write(f"{what} {os.getpid()}\n")
+            f.write(f"{what} {os.getpid()} {extra}\n")
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._note("load")
 
     def score_frame(self, market: Market) -> pd.DataFrame:
-        self._note("score")
+        from models.review_cache import current_store_dir
+
+        self._note("score", current_store_dir())  # the review score store this worker would use
         return self.inner.score_frame(market)
 
     def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[Any]:
@@ -232,7 +234,14 @@ def test_spark_equals_pandas_row_for_row(
     try:
         out = tmp_path / "spark.parquet"
         result = score_spark(
-            market_dir, out, scorer=counting, spark=spark, partitions=3, batch_size=100, progress=False
+            market_dir,
+            out,
+            scorer=counting,
+            spark=spark,
+            partitions=3,
+            batch_size=100,
+            progress=False,
+            score_store=tmp_path / "store",
         )
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
@@ -245,7 +254,10 @@ def test_spark_equals_pandas_row_for_row(
     _assert_same_scores(read_scores(out), read_scores(pandas_out))
 
     # shipped once per Python worker, not per task or batch: 3 tasks, 8+ merchant-closed batches
-    calls = [line.split() for line in log.read_text().splitlines()]
+    lines = [line.split() for line in log.read_text().splitlines()]
+    calls = [line[:2] for line in lines]
+    # every worker scores with the store it was given (the workers of a local run share one folder)
+    assert {line[2] for line in lines if line[0] == "score"} == {str(tmp_path / "store")}
     loads = Counter(pid for what, pid in calls if what == "load")
     scoring_workers = {pid for what, pid in calls if what == "score"}
     assert set(loads.values()) == {1} and scoring_workers <= set(loads)

@@ -435,8 +435,15 @@ def merchant_closed(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 
 
 def _score_partition(
-    specs: Mapping[str, TableSpec], token: str, payload: Broadcast[bytes], batches: Iterator[pd.DataFrame]
+    specs: Mapping[str, TableSpec],
+    token: str,
+    payload: Broadcast[bytes],
+    score_store: str | None,
+    batches: Iterator[pd.DataFrame],
 ) -> Iterator[pd.DataFrame]:
+    from models.review_cache import use_score_store
+
+    use_score_store(score_store)
     scorer = _executor_scorer(token, payload)
     for batch in merchant_closed(batches):
         market = market_from_batch(batch, specs)
@@ -582,6 +589,7 @@ def score_spark(
     batch_size: int = 5000,
     overwrite: bool = False,
     progress: bool = True,
+    score_store: str | Path | None = None,
 ) -> BatchResult:
     """Score every listing of a market directory on Spark into a Parquet directory at `output`.
 
@@ -590,6 +598,9 @@ def score_spark(
         partitions: the number of scoring tasks (and output part files); default: the session's
             `spark.sql.shuffle.partitions` (locally 2 x cores).
         batch_size: listings per Arrow batch handed to `score_frame` (bounds worker memory).
+        score_store: folder of the transformer review score store (`models.review_cache`) the Python
+            workers share; only where every worker sees the same filesystem (local mode, or a shared
+            mount). None: each worker runs the encoder on every review text it meets.
     """
     from pyspark import cloudpickle
     from pyspark.sql import functions as F
@@ -646,7 +657,8 @@ def score_spark(
 
             t = time.perf_counter()
             bar.phase = "scoring"
-            score = functools.partial(_score_partition, specs, token, shipped)
+            store = None if score_store is None else str(score_store)
+            score = functools.partial(_score_partition, specs, token, shipped, store)
             scored = _join(tables, specs, partitions=partitions).mapInPandas(score, OUTPUT_SCHEMA)
             scored.write.parquet(tmp)
             phases["validate_score_write"] = time.perf_counter() - t

@@ -14,7 +14,7 @@ step() { printf '\n\033[1m>>> [%s/6] %s\033[0m  (%ss elapsed)\n' "$1" "$2" "$(( 
 step 1 "simulating a market: 2,000 shops, 50,000 listings, real reviews (seed $SEED) -> $MARKET"
 "$BIN/choujian" simulate --seed "$SEED" --merchants 2000 --listings 50000 --out "$MARKET"
 
-if [[ -f "$REVIEW_MODEL/config.json" && -z "${FRESH:-}" ]]; then
+if [[ -f "$REVIEW_MODEL/text_model.json" && -z "${FRESH:-}" ]]; then
   step 2 "review transformer: reusing $REVIEW_MODEL (FRESH=1 make demo to fine-tune again)"
 else
   step 2 "fine-tuning the review complaint transformer from the shipped pre-trained checkpoint"

@@ -140,8 +140,11 @@ def fit_listing_text_model(
     )
     # without `out`, the model lives in a temporary directory that goes with the returned object (a bundle
     # that keeps the model copies it in when saved), instead of ~70 MB left behind in the temp dir
-    owned = tempfile.TemporaryDirectory(prefix="listing-text-") if out is None else None
-    target = Path(out) if out is not None else Path(owned.name)  # type: ignore[union-attr]
+    owned = None
+    if out is None:
+        owned = tempfile.TemporaryDirectory(prefix="listing-text-")
+        out = owned.name
+    target = Path(out)
     if target.exists() and any(target.iterdir()):
         shutil.rmtree(target)
     meta: dict[str, Any] = {

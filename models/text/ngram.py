@@ -14,6 +14,7 @@ transformer's, which is why the partner, not the baseline, takes part in the ble
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -23,37 +24,34 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from models.text.config import BaselineConfig, PartnerConfig
 
 
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    """One `Segmenter` per process for every word analyzer (building it reads jieba's dictionary, ~1 s)."""
+    from features.segment import Segmenter
+
+    return Segmenter()
+
+
 class SegmentedWords:
     """Analyzer for `TfidfVectorizer`: jieba words of a normalised text and their `n`-grams up to `max_n`.
 
-    Picklable (the segmenter pickles as its dictionary version and user words), so the fitted vectorizer
-    travels inside the model directory.
+    Pickles as `max_n` alone, so the fitted vectorizer travels inside the model directory; the segmenter is
+    the process's one default `Segmenter`, built when a model is loaded rather than on its first text.
     """
 
     def __init__(self, max_n: int = 2) -> None:
         self.max_n = max_n
-        self._segmenter: Any = None
-
-    def _seg(self) -> Any:
-        if self._segmenter is None:
-            from features.segment import Segmenter
-
-            self._segmenter = Segmenter()
-        return self._segmenter
 
     def __call__(self, text: str) -> list[str]:
-        words = [w for w in self._seg().cut(text) if w.strip()]
+        words = [w for w in _segmenter().cut(text) if w.strip()]
         grams = list(words)
         for n in range(2, self.max_n + 1):
             grams.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
         return grams
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"max_n": self.max_n}
-
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.max_n = int(state["max_n"])
-        self._segmenter = None
+        self.__dict__.update(state)
+        _segmenter()  # warm on load, like the rest of the product's models
 
 
 class NBScaler(TransformerMixin, BaseEstimator):

@@ -94,24 +94,23 @@ def _drop_stop_words(pipe: Any) -> Any:
     return pipe
 
 
+def _tfidf(analyzer: Any, ngram_range: tuple[int, int], min_df: int, max_features: int | None) -> Any:
+    """Sublinear-tf TF-IDF; `ngram_range` applies to a string analyzer (a callable makes its own n-grams)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        analyzer=analyzer, ngram_range=ngram_range, min_df=min_df, max_features=max_features, sublinear_tf=True
+    )
+
+
 def fit_ngram_baseline(texts: list[str], y: np.ndarray, config: BaselineConfig) -> Any:
     """TF-IDF over character n-grams (1-3 by default) + logistic regression: the reported baseline."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
     pipe = Pipeline(
         [
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    analyzer="char",
-                    ngram_range=(config.ngram_min, config.ngram_max),
-                    min_df=config.min_df,
-                    max_features=config.max_features,
-                    sublinear_tf=True,
-                ),
-            ),
+            ("tfidf", _tfidf("char", (config.ngram_min, config.ngram_max), config.min_df, config.max_features)),
             ("lr", LogisticRegression(C=config.C, max_iter=2000, solver="liblinear")),
         ]
     )
@@ -120,30 +119,15 @@ def fit_ngram_baseline(texts: list[str], y: np.ndarray, config: BaselineConfig) 
 
 def fit_ngram_partner(texts: list[str], y: np.ndarray, config: PartnerConfig) -> Any:
     """Character + word n-gram TF-IDF, naive-Bayes scaled, logistic regression: the hybrid's partner."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
     features = FeatureUnion(
         [
-            (
-                "chars",
-                TfidfVectorizer(
-                    analyzer="char",
-                    ngram_range=(1, config.char_ngram_max),
-                    min_df=config.min_df,
-                    max_features=config.max_char_features,
-                    sublinear_tf=True,
-                ),
-            ),
+            ("chars", _tfidf("char", (1, config.char_ngram_max), config.min_df, config.max_char_features)),
             (
                 "words",
-                TfidfVectorizer(
-                    analyzer=SegmentedWords(config.word_ngram_max),
-                    min_df=config.min_df,
-                    max_features=config.max_word_features,
-                    sublinear_tf=True,
-                ),
+                _tfidf(SegmentedWords(config.word_ngram_max), (1, 1), config.min_df, config.max_word_features),
             ),
         ]
     )

@@ -41,13 +41,18 @@ logger = logging.getLogger(__name__)
 LABELS = ("ok", "complaint")
 
 
+def _accuracy(p: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of complaint probabilities `p` at the 0.5 threshold."""
+    return float(np.mean((p >= 0.5) == y))
+
+
 def choose_hybrid_weight(p_tx: np.ndarray, p_lr: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Blend weight of the transformer (1.0 down to 0.05, step 0.05: the transformer always takes part)
     with the best validation accuracy; ties go to the larger transformer weight.
     Returns (weight, validation accuracy)."""
     best_w, best_acc = 1.0, -1.0
     for w in np.round(np.linspace(1.0, 0.05, 20), 2):
-        acc = float(np.mean(((w * p_tx + (1 - w) * p_lr) >= 0.5) == y))
+        acc = _accuracy(w * p_tx + (1 - w) * p_lr, y)
         if acc > best_acc + 1e-12:
             best_w, best_acc = float(w), acc
     return best_w, best_acc
@@ -102,7 +107,7 @@ def train_review_model(
         m = fit(tr_x, tr_y)
         seconds = time.time() - t
         p_val = m.predict_proba(va_x)[:, 1]
-        acc = float(np.mean((p_val >= 0.5) == va_y))
+        acc = _accuracy(p_val, va_y)
         logger.info("n-gram %s fitted in %.0f s, validation accuracy %.4f", name, seconds, acc)
         return m, p_val, seconds
 
@@ -150,7 +155,7 @@ def train_review_model(
     )
     logits_val = predict_logits(model, va_ids, pad_id=pad_id)
     p_tx_val = torch.softmax(torch.from_numpy(logits_val), dim=1)[:, 1].numpy()
-    acc_tx_val = float(np.mean((p_tx_val >= 0.5) == va_y))
+    acc_tx_val = _accuracy(p_tx_val, va_y)
     w, acc_hybrid_val = choose_hybrid_weight(p_tx_val, p_partner_val, va_y)
     mode = "hybrid" if config.hybrid and w < 1.0 and acc_hybrid_val > acc_tx_val else "transformer"
     logger.info(
@@ -224,8 +229,8 @@ def train_review_model(
         "validation": {
             "transformer_accuracy": acc_tx_val,
             "hybrid_accuracy": acc_hybrid_val,
-            "baseline_accuracy": float(np.mean((p_lr_val >= 0.5) == va_y)),
-            "partner_accuracy": float(np.mean((p_partner_val >= 0.5) == va_y)),
+            "baseline_accuracy": _accuracy(p_lr_val, va_y),
+            "partner_accuracy": _accuracy(p_partner_val, va_y),
             "hybrid_weight": w,
             "backends": backends_val,
             "checks_on": len(check),
@@ -237,8 +242,8 @@ def train_review_model(
         p_lr_te = baseline.predict_proba(te_x)[:, 1]
         p_partner_te = p_lr_te if partner is baseline else partner.predict_proba(te_x)[:, 1]
         test: dict[str, Any] = {
-            "baseline_accuracy": float(np.mean((p_lr_te >= 0.5) == te_y)),
-            "partner_accuracy": float(np.mean((p_partner_te >= 0.5) == te_y)),
+            "baseline_accuracy": _accuracy(p_lr_te, te_y),
+            "partner_accuracy": _accuracy(p_partner_te, te_y),
         }
         write_meta(tmp, meta)
         for b in BACKENDS if test_all_backends else (chosen,):
@@ -249,8 +254,8 @@ def train_review_model(
             p_tx = rm.predict_proba_transformer(te_x)
             dt = time.perf_counter() - t
             test[b] = {
-                "transformer_accuracy": float(np.mean((p_tx >= 0.5) == te_y)),
-                "hybrid_accuracy": float(np.mean(((w * p_tx + (1 - w) * p_partner_te) >= 0.5) == te_y)),
+                "transformer_accuracy": _accuracy(p_tx, te_y),
+                "hybrid_accuracy": _accuracy(w * p_tx + (1 - w) * p_partner_te, te_y),
                 "texts_per_second": len(te_x) / dt,
             }
             logger.info(

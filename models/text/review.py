@@ -31,7 +31,7 @@ from models.text.finetune import (
     save_text_model,
     write_meta,
 )
-from models.text.inference import BACKENDS, Backend, ReviewModel
+from models.text.inference import BACKENDS, Backend, ReviewModel, save_ngram
 from models.text.ngram import fit_ngram_baseline, fit_ngram_partner
 from models.text.pretrain import fingerprint
 from models.text.tokenizer import prepare_texts
@@ -186,9 +186,7 @@ def train_review_model(
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_text_model(model, tokenizer, tmp, meta=meta)
-    import joblib
-
-    joblib.dump(partner, tmp / "ngram_lr.joblib")  # the hybrid's n-gram component
+    save_ngram(partner, tmp)  # the hybrid's n-gram component
 
     backends_val: dict[str, dict[str, float]] = {}
     chosen: Backend = "torch"

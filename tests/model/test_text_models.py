@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,9 @@ from typer.testing import CliRunner
 
 from models.text import ReviewModel, load_review_model
 from models.text.config import FinetuneConfig
-from models.text.inference import META, TextClassifier
+from models.text.inference import META, TextClassifier, load_ngram
 from models.text.review import choose_hybrid_weight, train_review_model
+from models.text.tokenizer import prepare_texts
 from training.cli import app
 
 pytestmark = pytest.mark.slow
@@ -63,9 +65,29 @@ def test_review_model_is_self_describing(tiny_review_model: tuple[Path, dict], t
     assert meta["ngram_partner"] == "nb_char_word"
     assert 0.0 <= metrics["test"]["partner_accuracy"] <= 1.0
     assert 0.0 <= metrics["validation"]["partner_accuracy"] <= 1.0
+    assert "nb" in load_ngram(out).named_steps and (out / "ngram_lr.pkl").is_file()
+
+
+def test_a_model_directory_from_before_the_pickle_file_still_loads(
+    tiny_review_model: tuple[Path, dict], tmp_path: Path
+) -> None:
     import joblib
 
-    assert "nb" in joblib.load(out / "ngram_lr.joblib").named_steps
+    out, _ = tiny_review_model
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    meta = json.loads((old / META).read_text())
+    meta.update(mode="hybrid", hybrid_weight=0.5)  # whatever validation chose for the tiny model
+    (old / META).write_text(json.dumps(meta))
+    joblib.dump(load_ngram(old), old / "ngram_lr.joblib")  # how earlier versions wrote the n-gram component
+    (old / "ngram_lr.pkl").unlink()
+    texts = [NEG, POS, "还行吧"]
+    legacy = ReviewModel.load(old, backend="torch")
+    assert legacy.mode == "hybrid"
+    assert np.allclose(legacy.predict_proba_ngram(texts), load_ngram(out).predict_proba(prepare_texts(texts))[:, 1])
+    (old / "ngram_lr.joblib").unlink()
+    with pytest.raises(FileNotFoundError, match="without its n-gram component"):
+        ReviewModel.load(old, backend="torch")
 
 
 def test_fresh_load_and_pickle_give_identical_probabilities(tiny_review_model: tuple[Path, dict]) -> None:

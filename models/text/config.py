@@ -61,6 +61,16 @@ class PretrainConfig(_Strict):
     log_every: int = Field(default=25, ge=1)
     num_threads: int = Field(default=2, ge=1)
     save_fp16: bool = Field(default=True, description="store weights as fp16 (halves the checkpoint)")
+    init_from: str | None = Field(
+        default=None,
+        description="continue from this checkpoint directory (same encoder shape) instead of a fresh model; "
+        "its PROVENANCE.json is kept in the new one's",
+    )
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        default="fp32",
+        description="bf16 runs the training steps under CPU autocast (about 1.5x faster where the CPU has "
+        "bfloat16 instructions, much slower where it has not); auto = bf16 only there. Held-out checks stay fp32",
+    )
 
 
 class BaselineConfig(_Strict):

@@ -151,6 +151,45 @@ def mask_tokens(
     return inputs, masked
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX), where autocast to bf16 pays."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("amx_bf16", "avx512_bf16"))
+
+
+def use_bf16(precision: str) -> bool:
+    """Resolve a `precision` setting (fp32 / bf16 / auto) to whether the training steps run in bf16."""
+    return precision == "bf16" or (precision == "auto" and cpu_has_bf16())
+
+
+def load_init_model(config: PretrainConfig) -> tuple[BertForMaskedLM, dict[str, Any] | None]:
+    """The checkpoint `config.init_from` to continue from, checked against the configured shape, and its
+    provenance (None if it has no PROVENANCE.json)."""
+    assert config.init_from is not None
+    src = resolve_path(config.init_from)
+    if not (src / "config.json").is_file():
+        raise FileNotFoundError(f"init_from: no checkpoint (config.json) in {src}")
+    model = BertForMaskedLM.from_pretrained(src, dtype=torch.float32)
+    got, want = model.config, config.model
+    pairs = {
+        "hidden_size": (got.hidden_size, want.hidden_size),
+        "num_layers": (got.num_hidden_layers, want.num_layers),
+        "num_heads": (got.num_attention_heads, want.num_heads),
+        "intermediate_size": (got.intermediate_size, want.intermediate_size),
+        "max_len": (got.max_position_embeddings, want.max_len),
+        "vocab_size": (got.vocab_size, VOCAB_SIZE),
+    }
+    wrong = {k: v for k, v in pairs.items() if v[0] != v[1]}
+    if wrong:
+        detail = ", ".join(f"{k} {a} in the checkpoint, {b} configured" for k, (a, b) in wrong.items())
+        raise ValueError(f"init_from {src} does not match the configured encoder: {detail}")
+    prov = src / "PROVENANCE.json"
+    return model, (json.loads(prov.read_text(encoding="utf-8")) if prov.is_file() else None)
+
+
 def build_model(config: PretrainConfig) -> BertForMaskedLM:
     """A freshly initialised BertForMaskedLM of the configured size."""
     m = config.model
@@ -258,6 +297,23 @@ def _readme(p: dict[str, Any]) -> str:
         for c in curve
     )
     m = p["config"]["model"]
+    stages: list[dict[str, Any]] = []
+    q: dict[str, Any] | None = p
+    while q is not None:
+        stages.insert(0, q)
+        q = q.get("parent")
+    commands = "\n".join(f"    {s['command']}" for s in stages)
+    how = (
+        "one command (same config, same data, same seed)"
+        if len(stages) == 1
+        else (
+            f"{len(stages)} commands, in order (each stage continues the checkpoint of the one before; same data, "
+            "same seeds; earlier stages: "
+            + "; ".join(f"{s['steps']} steps, held-out MLM loss {s['final_eval_loss']:.3f}" for s in stages[:-1])
+            + ")"
+        )
+    )
+    precision = p.get("precision", "fp32")
     return f"""# {Path(p["out"]).name}: a compact Chinese BERT pre-trained from scratch
 
 Masked-language model ({m["num_layers"]} layers, hidden {m["hidden_size"]}, {m["num_heads"]} heads,
@@ -266,12 +322,12 @@ intermediate {m["intermediate_size"]}, max {m["max_len"]} tokens, bert-base-chin
 ({p["data"]["texts"]} texts, {p["data"]["windows"]} windows, {p["data"]["tokens"]} tokens; md5 of the
 texts `{p["data"]["md5"]}`). Whole-word masking: {p["config"]["whole_word_masking"]}.
 
-Rebuild with one command (same config, same data, same seed):
+Rebuild with {how}:
 
-    {p["command"]}
+{commands}
 
 Status: {"complete" if p["completed"] else "partial"}: {p["steps"]} of {p["config"]["max_steps"]} steps in
-{p["wall_seconds"]:.0f} s wall time on {p["threads"]} CPU threads (torch {p["versions"]["torch"]},
+{p["wall_seconds"]:.0f} s wall time on {p["threads"]} CPU threads, {precision} (torch {p["versions"]["torch"]},
 transformers {p["versions"]["transformers"]}). Weights stored as {"fp16" if p["config"]["save_fp16"] else "fp32"};
 load with `dtype=torch.float32`.
 
@@ -316,8 +372,14 @@ def pretrain(
         time.time() - t0,
     )
 
-    model = build_model(config)
+    parent: dict[str, Any] | None = None
+    if config.init_from:
+        model, parent = load_init_model(config)
+        logger.info("continuing from %s", config.init_from)
+    else:
+        model = build_model(config)
     model.train()
+    bf16 = use_bf16(config.precision)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
     opt = torch.optim.AdamW(
@@ -348,6 +410,10 @@ def pretrain(
             "python": platform.python_version(),
         },
         "threads": torch.get_num_threads(),
+        "precision": "bf16 autocast" if bf16 else "fp32",
+        "init_from": config.init_from,
+        # what the starting checkpoint was made by (itself with its own `parent`, if it continued one)
+        "parent": _parent_summary(parent),
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
@@ -405,7 +471,8 @@ def pretrain(
             inputs, masked = mask_tokens(ids, words - 1, mask_prob=config.mask_prob, generator=gen)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(step, config)
-            loss, _ = mlm_loss(model, inputs, attn, ids, masked)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss, _ = mlm_loss(model, inputs, attn, ids, masked)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -439,6 +506,17 @@ def pretrain(
     snapshot(completed=True)
     logger.info("pre-training done: %d steps in %.0f s -> %s", step, time.time() - t0, out)
     return provenance
+
+
+def _parent_summary(parent: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The parts of a starting checkpoint's provenance that say how to rebuild it (curves left out)."""
+    if parent is None:
+        return None
+    keep = (
+        *("command", "config", "data", "normalizer", "segmenter", "versions", "threads", "precision", "completed"),
+        *("parent", "steps", "epochs", "tokens_seen", "wall_seconds", "final_eval_loss", "final_eval_accuracy"),
+    )
+    return {k: parent[k] for k in keep if k in parent}
 
 
 def command_line() -> str:

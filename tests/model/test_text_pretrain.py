@@ -11,7 +11,16 @@ import torch
 
 from models.text.batching import bucket_batches
 from models.text.config import EncoderConfig, PretrainConfig, load_config
-from models.text.pretrain import MASK_ID, corpus_texts, encode_windows, fingerprint, mask_tokens, pretrain
+from models.text.pretrain import (
+    MASK_ID,
+    corpus_texts,
+    cpu_has_bf16,
+    encode_windows,
+    fingerprint,
+    mask_tokens,
+    pretrain,
+    use_bf16,
+)
 from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, prepare_texts
 
 
@@ -107,6 +116,57 @@ def test_pretrain_a_tiny_model_and_reload_it(tmp_path: Path) -> None:
     assert logits.shape == (1, 3, VOCAB_SIZE)
 
 
+def _tiny(**kw: object) -> PretrainConfig:
+    base: dict[str, object] = {
+        "model": EncoderConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_len=32),
+        "max_texts": 300,
+        "max_steps": 3,
+        "checkpoint_every": 3,
+        "log_every": 1,
+        "warmup_steps": 1,
+        "eval_sequences": 40,
+        "tokens_per_batch": 512,
+        "num_threads": 1,
+    }
+    base.update(kw)
+    return PretrainConfig.model_validate(base)
+
+
+def test_a_second_stage_continues_from_the_first_and_keeps_its_provenance(tmp_path: Path) -> None:
+    first = pretrain(_tiny(), tmp_path / "a", command="choujian pretrain --config a.yaml --out a")
+    # a learning rate of ~0 leaves the weights where stage one left them: the held-out loss is stage one's
+    # (up to the fp16 storage), not a fresh model's
+    second = pretrain(
+        _tiny(init_from=str(tmp_path / "a"), lr=1e-12, max_steps=1, checkpoint_every=1, precision="bf16"),
+        tmp_path / "b",
+        command="choujian pretrain --config b.yaml --out b",
+    )
+    fresh = pretrain(_tiny(lr=1e-12, max_steps=1, checkpoint_every=1), tmp_path / "c")
+    assert second["final_eval_loss"] == pytest.approx(first["final_eval_loss"], abs=0.02)
+    assert abs(fresh["final_eval_loss"] - first["final_eval_loss"]) > 0.02
+    saved = json.loads((tmp_path / "b" / "PROVENANCE.json").read_text())
+    assert saved["init_from"] == str(tmp_path / "a") and saved["precision"] == "bf16 autocast"
+    assert saved["parent"]["command"] == "choujian pretrain --config a.yaml --out a"
+    assert saved["parent"]["steps"] == 3 and saved["parent"]["data"]["md5"] == saved["data"]["md5"]
+    assert "eval_curve" not in saved["parent"]
+
+
+def test_a_second_stage_refuses_a_checkpoint_of_another_shape(tmp_path: Path) -> None:
+    pretrain(_tiny(), tmp_path / "a")
+    wider = _tiny(init_from=str(tmp_path / "a"))
+    wider.model.hidden_size = 64
+    with pytest.raises(ValueError, match="hidden_size 32 in the checkpoint, 64 configured"):
+        pretrain(wider, tmp_path / "b")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        pretrain(_tiny(init_from=str(tmp_path / "nowhere")), tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+def test_precision_setting() -> None:
+    assert not use_bf16("fp32") and use_bf16("bf16")
+    assert use_bf16("auto") == cpu_has_bf16()
+
+
 def test_fingerprint_depends_on_text_and_order() -> None:
     assert fingerprint(["a", "b"]) != fingerprint(["b", "a"])
     assert fingerprint(["a", "b"]) == fingerprint(["a", "b"])
@@ -122,8 +182,18 @@ def test_shipped_checkpoint_is_complete_and_small() -> None:
     assert prov["data"]["corpora_splits"] == {"shopping": "train", "waimai": "train"}
     assert prov["final_eval_loss"] < prov["eval_curve"][0]["eval_loss"]  # it learnt something
     assert load_tokenizer(ckpt).vocab_size == VOCAB_SIZE
-    # anyone can rebuild it: made by the shipped config, complete, on the texts the loaders give today
-    config = load_config("configs/pretrain.yaml", PretrainConfig)
-    assert prov["completed"] and prov["config"] == config.model_dump(mode="json")
-    assert prov["command"] == f"choujian pretrain --config configs/pretrain.yaml --out {ckpt}"
-    assert fingerprint(corpus_texts(config)) == prov["data"]["md5"]
+    # anyone can rebuild it: made by the shipped configs (configs/pretrain.yaml, then the continuation
+    # configs/pretrain_more.yaml from that checkpoint), complete, on the texts the loaders give today
+    stages = []
+    while prov is not None:
+        stages.append(prov)
+        prov = prov.get("parent")
+    assert [p["command"] for p in reversed(stages)] == [
+        f"choujian pretrain --config {c} --out {ckpt}" for c in ("configs/pretrain.yaml", "configs/pretrain_more.yaml")
+    ][: len(stages)]
+    for stage, name in zip(reversed(stages), ("configs/pretrain.yaml", "configs/pretrain_more.yaml"), strict=False):
+        config = load_config(name, PretrainConfig).model_dump(mode="json")
+        # a stage made before a setting existed ran with that setting's default
+        assert {k: stage["config"].get(k, PretrainConfig.model_fields[k].default) for k in config} == config
+        assert fingerprint(corpus_texts(load_config(name, PretrainConfig))) == stage["data"]["md5"]
+    assert stages[0]["completed"]

@@ -14,12 +14,10 @@ step() { printf '\n\033[1m>>> [%s/6] %s\033[0m  (%ss elapsed)\n' "$1" "$2" "$(( 
 step 1 "simulating a market: 2,000 shops, 50,000 listings, real reviews (seed $SEED) -> $MARKET"
 "$BIN/choujian" simulate --seed "$SEED" --merchants 2000 --listings 50000 --out "$MARKET"
 
-if [[ -f "$REVIEW_MODEL/text_model.json" && -z "${FRESH:-}" ]]; then
-  step 2 "review transformer: reusing $REVIEW_MODEL (FRESH=1 make demo to fine-tune again)"
-else
-  step 2 "fine-tuning the review complaint transformer from the shipped pre-trained checkpoint"
-  "$BIN/choujian" reviews train --config configs/review_model.yaml --out "$REVIEW_MODEL"
-fi
+reuse=(--reuse)  # keep an earlier run's model when it was made with this config from this checkpoint
+if [[ -n "${FRESH:-}" ]]; then reuse=(); fi
+step 2 "fine-tuning the review complaint transformer from the shipped pre-trained checkpoint (FRESH=1: even if an earlier run's is current)"
+"$BIN/choujian" reviews train --config configs/review_model.yaml --out "$REVIEW_MODEL" "${reuse[@]}"
 
 step 3 "training the LightGBM risk models on observed lab results; registering @challenger in MLflow"
 "$BIN/choujian" train --config configs/train.yaml --data "$MARKET"

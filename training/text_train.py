@@ -43,6 +43,13 @@ def train_command(
     ] = False,
     skip_test: Annotated[bool, typer.Option("--skip-test", help="Do not score the official test split.")] = False,
     threads: Annotated[int | None, typer.Option(help="Override the config's CPU threads.", min=1)] = None,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            "--reuse",
+            help="Keep the model already in --out when it was made with this config and pre-trained checkpoint.",
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune the review complaint classifier and report test accuracy against the n-gram baseline."""
     import json
@@ -51,7 +58,7 @@ def train_command(
 
     from models.text.config import DEFAULT_REVIEW_MODEL, FinetuneConfig, load_config
     from models.text.pretrain import command_line
-    from models.text.review import train_review_model
+    from models.text.review import stale_reason, train_review_model
 
     cfg = load_config(config, FinetuneConfig)
     updates: dict[str, Any] = {}
@@ -63,6 +70,15 @@ def train_command(
         updates["num_threads"] = threads
     cfg = cfg.model_copy(update=updates)
     target = out or DEFAULT_REVIEW_MODEL
+    if reuse:
+        try:
+            why = stale_reason(target, cfg, pretrained)
+        except FileNotFoundError as e:
+            _fail(str(e))
+        if why is None:
+            typer.echo(f"reusing {target}: fine-tuned with this config from this pre-trained checkpoint")
+            return
+        typer.echo(f"fine-tuning again: {why}")
     with Progress(
         TextColumn("[bold]fine-tuning"),
         BarColumn(),

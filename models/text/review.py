@@ -31,7 +31,7 @@ from models.text.finetune import (
     save_text_model,
     write_meta,
 )
-from models.text.inference import BACKENDS, Backend, ReviewModel, save_ngram
+from models.text.inference import BACKENDS, META, Backend, ReviewModel, save_ngram
 from models.text.ngram import fit_ngram_baseline, fit_ngram_partner
 from models.text.pretrain import fingerprint
 from models.text.tokenizer import prepare_texts
@@ -56,6 +56,39 @@ def choose_hybrid_weight(p_tx: np.ndarray, p_lr: np.ndarray, y: np.ndarray) -> t
         if acc > best_acc + 1e-12:
             best_w, best_acc = float(w), acc
     return best_w, best_acc
+
+
+def checkpoint_md5(path: str | Path) -> str:
+    """md5 of a checkpoint directory's weight files (names and bytes), to tell when it has changed."""
+    import hashlib
+
+    h = hashlib.md5()
+    files = sorted(f for f in Path(path).iterdir() if f.is_file() and f.suffix in (".safetensors", ".bin"))
+    if not files:
+        raise FileNotFoundError(f"no weights (*.safetensors, *.bin) in the checkpoint directory {path}")
+    for f in files:
+        h.update(f.name.encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def stale_reason(model_dir: str | Path, config: FinetuneConfig, pretrained: str | Path | None = None) -> str | None:
+    """Why the review model in `model_dir` is not what `train_review_model(config, pretrained=...)` would make
+    now (None when it is): missing, another config, or another pre-trained checkpoint (by its weights' md5)."""
+    meta_path = Path(model_dir) / META
+    if not meta_path.is_file():
+        return f"no review model in {model_dir}"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("config") != config.model_dump(mode="json"):
+        return "it was fine-tuned with another config"
+    src = resolve_path(pretrained or config.pretrained)
+    if meta.get("pretrained_md5") != checkpoint_md5(src):
+        return f"the pre-trained checkpoint {src} has changed since"
+    if "test" not in meta.get("metrics", {}):
+        return "it was saved without its test-split score"
+    return None
 
 
 def review_data(
@@ -181,7 +214,8 @@ def train_review_model(
         "hybrid_weight": 1.0,
         "ngram_partner": config.partner.kind if config.hybrid else None,
         "pretrained": str(pretrained or config.pretrained),
-        "config": config.model_dump(),
+        "pretrained_md5": checkpoint_md5(src),
+        "config": config.model_dump(mode="json"),
         "command": command,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from models.text import ReviewModel, load_review_model
 from models.text.config import FinetuneConfig
 from models.text.inference import META, TextClassifier, load_ngram
-from models.text.review import choose_hybrid_weight, train_review_model
+from models.text.review import choose_hybrid_weight, stale_reason, train_review_model
 from models.text.tokenizer import prepare_texts
 from training.cli import app
 
@@ -88,6 +89,37 @@ def test_a_model_directory_from_before_the_pickle_file_still_loads(
     (old / "ngram_lr.joblib").unlink()
     with pytest.raises(FileNotFoundError, match="without its n-gram component"):
         ReviewModel.load(old, backend="torch")
+
+
+def test_a_model_is_reused_only_when_config_and_checkpoint_are_the_same(
+    tiny_review_model: tuple[Path, dict], tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    import yaml
+    from transformers import AutoModelForMaskedLM
+
+    out, _ = tiny_review_model
+    cfg = FinetuneConfig.model_validate(json.loads((out / META).read_text())["config"])
+    assert stale_reason(out, cfg, tiny_checkpoint) is None
+    assert stale_reason(out, cfg.model_copy(update={"lr": 2e-3}), tiny_checkpoint) == (
+        "it was fine-tuned with another config"
+    )
+    assert stale_reason(tmp_path / "none", cfg, tiny_checkpoint) == f"no review model in {tmp_path / 'none'}"
+    changed = tmp_path / "changed"
+    shutil.copytree(tiny_checkpoint, changed)
+    enc = AutoModelForMaskedLM.from_pretrained(changed)
+    with torch.no_grad():
+        next(enc.parameters()).add_(0.01)
+    enc.save_pretrained(changed)
+    assert "has changed since" in str(stale_reason(out, cfg, changed))
+
+    # the CLI keeps a current model without touching it, and says so
+    config_file = tmp_path / "review.yaml"
+    config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    before = (out / META).stat().st_mtime_ns
+    args = ["reviews", "train", "--config", str(config_file), "--out", str(out), "--pretrained", str(tiny_checkpoint)]
+    res = CliRunner().invoke(app, [*args, "--reuse"])
+    assert res.exit_code == 0, res.output
+    assert "reusing" in res.output and (out / META).stat().st_mtime_ns == before
 
 
 def test_fresh_load_and_pickle_give_identical_probabilities(tiny_review_model: tuple[Path, dict]) -> None:

@@ -314,7 +314,7 @@ def _readme(p: dict[str, Any]) -> str:
         )
     )
     precision = p.get("precision", "fp32")
-    return f"""# {Path(p["out"]).name}: a compact Chinese BERT pre-trained from scratch
+    return f"""# A compact Chinese BERT pre-trained from scratch
 
 Masked-language model ({m["num_layers"]} layers, hidden {m["hidden_size"]}, {m["num_heads"]} heads,
 intermediate {m["intermediate_size"]}, max {m["max_len"]} tokens, bert-base-chinese vocabulary of

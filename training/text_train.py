@@ -47,7 +47,8 @@ def train_command(
         bool,
         typer.Option(
             "--reuse",
-            help="Keep the model already in --out when it was made with this config and pre-trained checkpoint.",
+            help="Keep the model already in --out when it was made with this config and pre-trained checkpoint "
+            "(and scored on the test split); otherwise fine-tune, saying why.",
         ),
     ] = False,
 ) -> None:

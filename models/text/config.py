@@ -69,7 +69,8 @@ class PretrainConfig(_Strict):
     precision: Literal["fp32", "bf16", "auto"] = Field(
         default="fp32",
         description="bf16 runs the training steps under CPU autocast (about 1.5x faster where the CPU has "
-        "bfloat16 instructions, much slower where it has not); auto = bf16 only there. Held-out checks stay fp32",
+        "bfloat16 instructions (AMX / AVX512-BF16), measured there; not measured elsewhere); auto = bf16 only there. "
+        "Held-out checks stay fp32",
     )
 
 

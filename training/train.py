@@ -233,11 +233,9 @@ def fingerprint(data_dir: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in sorted(Path(data_dir).iterdir()):
         if p.suffix in (".parquet", ".csv") and p.is_file():
-            h = hashlib.sha256()
             with p.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            out[p.name] = {"sha256": h.hexdigest(), "bytes": p.stat().st_size}
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            out[p.name] = {"sha256": digest, "bytes": p.stat().st_size}
     return out
 
 

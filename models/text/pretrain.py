@@ -289,6 +289,16 @@ def save_checkpoint(
         shutil.rmtree(old)
 
 
+def provenance_chain(provenance: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stages that made a checkpoint, first stage first: each continued the one before (`parent`)."""
+    stages: list[dict[str, Any]] = []
+    q: dict[str, Any] | None = provenance
+    while q is not None:
+        stages.insert(0, q)
+        q = q.get("parent")
+    return stages
+
+
 def _readme(p: dict[str, Any]) -> str:
     curve = p.get("eval_curve") or []
     rows = "\n".join(
@@ -297,11 +307,7 @@ def _readme(p: dict[str, Any]) -> str:
         for c in curve
     )
     m = p["config"]["model"]
-    stages: list[dict[str, Any]] = []
-    q: dict[str, Any] | None = p
-    while q is not None:
-        stages.insert(0, q)
-        q = q.get("parent")
+    stages = provenance_chain(p)
     commands = "\n".join(f"    {s['command']}" for s in stages)
     how = (
         "one command (same config, same data, same seed)"

@@ -69,8 +69,7 @@ def checkpoint_md5(path: str | Path) -> str:
     for f in files:
         h.update(f.name.encode())
         with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+            h.update(hashlib.file_digest(fh, "md5").digest())
     return h.hexdigest()
 
 

@@ -20,6 +20,7 @@ from models.text.pretrain import (
     fingerprint,
     mask_tokens,
     pretrain,
+    provenance_chain,
     use_bf16,
 )
 from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, prepare_texts
@@ -185,19 +186,16 @@ def test_shipped_checkpoint_is_complete_and_small() -> None:
     assert load_tokenizer(ckpt).vocab_size == VOCAB_SIZE
     # anyone can rebuild it: made by the shipped configs (configs/pretrain.yaml, then the continuation
     # configs/pretrain_more.yaml from that checkpoint), complete, on the texts the loaders give today
-    stages = []
-    while prov is not None:
-        stages.append(prov)
-        prov = prov.get("parent")
+    stages = provenance_chain(prov)
     names = ("configs/pretrain.yaml", "configs/pretrain_more.yaml")[: len(stages)]
     # each stage by its own config; the last may have been written elsewhere and copied here once measured
     # (it starts from this directory, which a run in place replaces at its first checkpoint)
-    for stage, name in zip(reversed(stages), names, strict=True):
+    for stage, name in zip(stages, names, strict=True):
         assert re.fullmatch(rf"choujian pretrain --config {re.escape(name)} --out \S+", stage["command"])
-    assert stages[-1]["command"].endswith(f"--out {ckpt}")
-    for stage, name in zip(reversed(stages), names, strict=True):
+    assert stages[0]["command"].endswith(f"--out {ckpt}")
+    for stage, name in zip(stages, names, strict=True):
         config = load_config(name, PretrainConfig).model_dump(mode="json")
         # a stage made before a setting existed ran with that setting's default
         assert {k: stage["config"].get(k, PretrainConfig.model_fields[k].default) for k in config} == config
         assert fingerprint(corpus_texts(load_config(name, PretrainConfig))) == stage["data"]["md5"]
-    assert stages[0]["completed"]
+    assert stages[-1]["completed"]

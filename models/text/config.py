@@ -68,9 +68,9 @@ class PretrainConfig(_Strict):
     )
     precision: Literal["fp32", "bf16", "auto"] = Field(
         default="fp32",
-        description="bf16 runs the training steps under CPU autocast (about 1.5x faster where the CPU has "
-        "bfloat16 instructions (AMX / AVX512-BF16), measured there; not measured elsewhere); auto = bf16 only there. "
-        "Held-out checks stay fp32",
+        description="bf16 runs the training steps under CPU autocast: measured about 1.5x faster on a CPU with "
+        "bfloat16 instructions (AMX / AVX512-BF16), not measured on others; auto = bf16 only where the CPU has "
+        "them. Held-out checks stay fp32",
     )
 
 

@@ -514,15 +514,32 @@ def pretrain(
     return provenance
 
 
+#: what a continued checkpoint keeps of its starting checkpoint's provenance (the curves are left out)
+_PARENT_KEYS = (
+    "command",
+    "config",
+    "data",
+    "normalizer",
+    "segmenter",
+    "versions",
+    "threads",
+    "precision",
+    "completed",
+    "parent",
+    "steps",
+    "epochs",
+    "tokens_seen",
+    "wall_seconds",
+    "final_eval_loss",
+    "final_eval_accuracy",
+)
+
+
 def _parent_summary(parent: dict[str, Any] | None) -> dict[str, Any] | None:
     """The parts of a starting checkpoint's provenance that say how to rebuild it (curves left out)."""
     if parent is None:
         return None
-    keep = (
-        *("command", "config", "data", "normalizer", "segmenter", "versions", "threads", "precision", "completed"),
-        *("parent", "steps", "epochs", "tokens_seen", "wall_seconds", "final_eval_loss", "final_eval_accuracy"),
-    )
-    return {k: parent[k] for k in keep if k in parent}
+    return {k: parent[k] for k in _PARENT_KEYS if k in parent}
 
 
 def command_line() -> str:

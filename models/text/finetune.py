@@ -24,6 +24,7 @@ from models.text.batching import bucket_batches, pad
 from models.text.config import resolve_path
 from models.text.encoding import encode_texts
 from models.text.inference import META, ONNX_FILES, Backend, TextClassifier
+from models.text.precision import use_bf16
 from models.text.tokenizer import load_tokenizer, normalizer_name
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class FitSettings:
     seed: int = 13
     num_threads: int = 2
     freeze_embeddings: bool = False
+    precision: str = "fp32"  # fp32 / bf16 / auto: the training steps' autocast (checks stay fp32)
 
 
 @dataclass
@@ -94,6 +96,7 @@ class FitResult:
     train_seconds: float = 0.0
     cpu_seconds: float = 0.0
     train_tokens: int = 0
+    precision: str = "fp32"  # what the steps actually ran in
 
 
 @torch.no_grad()
@@ -164,7 +167,8 @@ def fit_classifier(
         return settings.lr * max(0.0, (total - step) / max(1, total - warmup))
 
     y_t = torch.as_tensor(train_y, dtype=torch.float32 if multilabel else torch.long)
-    result = FitResult()
+    bf16 = use_bf16(settings.precision)
+    result = FitResult(precision="bf16" if bf16 else "fp32")
     best_state: dict[str, torch.Tensor] | None = None
     t0 = time.time()
     cpu0 = time.process_time()
@@ -207,7 +211,8 @@ def fit_classifier(
         input_ids, attn = pad([train_ids[i] for i in idx], value=pad_id)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        out = model(input_ids=input_ids, attention_mask=attn, labels=y_t[idx])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(input_ids=input_ids, attention_mask=attn, labels=y_t[idx])
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in params], settings.grad_clip)
@@ -228,8 +233,9 @@ def fit_classifier(
     result.train_seconds = time.time() - t0
     result.cpu_seconds = time.process_time() - cpu0
     logger.info(
-        "fine-tuned %d steps in %.0f s; best validation at step %d (%.4f)",
+        "fine-tuned %d steps (%s) in %.0f s; best validation at step %d (%.4f)",
         step,
+        result.precision,
         result.train_seconds,
         result.best_step,
         result.best_metric,

@@ -33,6 +33,7 @@ from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerBase
 
 from models.text.batching import bucket_batches, pad
 from models.text.config import PretrainConfig, resolve_path
+from models.text.precision import use_bf16
 from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, normalizer_name, prepare_texts
 from training.corpus import VOCAB_TXT
 
@@ -149,20 +150,6 @@ def mask_tokens(
     rand_pos = masked & (roll >= 0.8) & (roll < 0.9)
     inputs[rand_pos] = torch.randint(FIRST_REAL_ID, VOCAB_SIZE, (int(rand_pos.sum().item()),), generator=generator)
     return inputs, masked
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX), where autocast to bf16 pays."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("amx_bf16", "avx512_bf16"))
-
-
-def use_bf16(precision: str) -> bool:
-    """Resolve a `precision` setting (fp32 / bf16 / auto) to whether the training steps run in bf16."""
-    return precision == "bf16" or (precision == "auto" and cpu_has_bf16())
 
 
 def load_init_model(config: PretrainConfig) -> tuple[BertForMaskedLM, dict[str, Any] | None]:

@@ -174,6 +174,7 @@ def train_review_model(
         seed=config.seed,
         num_threads=config.num_threads,
         freeze_embeddings=config.freeze_embeddings,
+        precision=config.precision,
     )
     fit = fit_classifier(
         model,
@@ -252,6 +253,7 @@ def train_review_model(
             "best_step": fit.best_step,
             "seconds": fit.train_seconds,
             "cpu_seconds": fit.cpu_seconds,
+            "precision": fit.precision,
             "train_tokens": fit.train_tokens,
             "history": fit.history,
         },

@@ -161,6 +161,20 @@ def test_pretrained_override_trains_from_that_checkpoint(tiny_review_model: tupl
     assert cfg.hidden_size == 32 and cfg.num_hidden_layers == 2  # the test's checkpoint, not the shipped one
 
 
+def test_bf16_fine_tuning_learns_and_keeps_fp32_weights(tiny_checkpoint: Path) -> None:
+    from models.text.finetune import FitSettings, encode, fit_classifier, load_pretrained
+
+    model, tok = load_pretrained(tiny_checkpoint, labels=["ok", "complaint"])
+    texts = [NEG, POS, "假货，退货", "好评，很棒"] * 30
+    y = np.array([1, 0, 1, 0] * 30)
+    ids = encode(tok, texts, 32)
+    settings = FitSettings(epochs=10.0, lr=3e-3, eval_every=10, tokens_per_batch=256, precision="bf16")
+    fit = fit_classifier(model, ids[:100], y[:100], ids[100:], y[100:], settings=settings)
+    assert fit.precision == "bf16"
+    assert fit.best_metric == 1.0  # minimum functionality: the toy task is learnt under autocast
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # only the steps ran in bf16
+
+
 def test_hybrid_weight_is_chosen_on_the_data_given() -> None:
     y = np.array([1, 1, 0, 0])
     p_tx = np.array([0.9, 0.4, 0.1, 0.6])  # two mistakes

@@ -12,16 +12,15 @@ import torch
 
 from models.text.batching import bucket_batches
 from models.text.config import EncoderConfig, PretrainConfig, load_config
+from models.text.precision import cpu_has_bf16, use_bf16
 from models.text.pretrain import (
     MASK_ID,
     corpus_texts,
-    cpu_has_bf16,
     encode_windows,
     fingerprint,
     mask_tokens,
     pretrain,
     provenance_chain,
-    use_bf16,
 )
 from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, prepare_texts
 
@@ -185,9 +184,10 @@ def test_shipped_checkpoint_is_complete_and_small() -> None:
     assert prov["final_eval_loss"] < prov["eval_curve"][0]["eval_loss"]  # it learnt something
     assert load_tokenizer(ckpt).vocab_size == VOCAB_SIZE
     # anyone can rebuild it: made by the shipped configs (configs/pretrain.yaml, then the continuation
-    # configs/pretrain_more.yaml from that checkpoint), complete, on the texts the loaders give today
+    # configs/pretrain_more.yaml from that checkpoint, once per further stage), complete, on the texts the
+    # loaders give today
     stages = provenance_chain(prov)
-    names = ("configs/pretrain.yaml", "configs/pretrain_more.yaml")[: len(stages)]
+    names = ("configs/pretrain.yaml",) + ("configs/pretrain_more.yaml",) * (len(stages) - 1)
     # each stage by its own config; the last may have been written elsewhere and copied here once measured
     # (it starts from this directory, which a run in place replaces at its first checkpoint)
     for stage, name in zip(stages, names, strict=True):

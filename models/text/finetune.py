@@ -24,7 +24,7 @@ from models.text.batching import bucket_batches, pad
 from models.text.config import resolve_path
 from models.text.encoding import encode_texts
 from models.text.inference import META, ONNX_FILES, Backend, TextClassifier
-from models.text.precision import use_bf16
+from models.text.precision import Precision, use_bf16
 from models.text.tokenizer import load_tokenizer, normalizer_name
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class FitSettings:
     seed: int = 13
     num_threads: int = 2
     freeze_embeddings: bool = False
-    precision: str = "fp32"  # fp32 / bf16 / auto: the training steps' autocast (checks stay fp32)
+    precision: Precision = "fp32"  # the training steps' autocast (checks stay fp32)
 
 
 @dataclass
@@ -96,7 +96,7 @@ class FitResult:
     train_seconds: float = 0.0
     cpu_seconds: float = 0.0
     train_tokens: int = 0
-    precision: str = "fp32"  # what the steps actually ran in
+    precision: Precision = "fp32"  # what the steps actually ran in: fp32 or bf16
 
 
 @torch.no_grad()

@@ -64,9 +64,11 @@ def union_transform(pipeline: Any, frame: pd.DataFrame) -> Any:
 
     A `FeatureUnion` dispatches its parts through joblib and output wrappers, a few ms per call that a
     single-listing request pays in full. For an unweighted union of fitted transformers whose outputs
-    are dense arrays, its result is `np.hstack` of the parts, computed here without the dispatch;
-    anything else (weights, "drop"/"passthrough", sparse or frame outputs) goes through `transform`.
+    are all dense arrays or all sparse matrices, its result is `np.hstack` of the parts (CSR
+    `scipy.sparse.hstack` for sparse ones), computed here without the dispatch; anything else (weights,
+    "drop"/"passthrough", mixed or frame outputs) goes through `transform`.
     """
+    import scipy.sparse as sp
     from sklearn.pipeline import FeatureUnion
 
     if (
@@ -79,9 +81,11 @@ def union_transform(pipeline: Any, frame: pd.DataFrame) -> Any:
     if not steps or any(isinstance(t, str) for t in steps):
         return pipeline.transform(frame)
     parts = [t.transform(frame) for t in steps]
-    if not all(type(p) is np.ndarray and p.ndim == 2 for p in parts):
-        return pipeline.transform(frame)
-    return np.hstack(parts)
+    if all(type(p) is np.ndarray and p.ndim == 2 for p in parts):
+        return np.hstack(parts)
+    if all(sp.issparse(p) for p in parts):
+        return sp.hstack(parts).tocsr()
+    return pipeline.transform(frame)
 
 
 @dataclass

@@ -76,7 +76,28 @@ class NBScaler(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> Any:
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"expected {self.n_features_in_} features, got {X.shape[1]}")
-        return sp.csr_matrix(X) @ sp.diags(self.ratio_)
+        # scale the stored entries in place of a product with a diagonal matrix: O(nnz) rather than building
+        # a features-long diagonal per call (2.5 ms against 0.06 ms for five reviews, same numbers)
+        out = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        out.data *= self.ratio_[out.indices]
+        return out
+
+
+def predict_proba(pipe: Any, texts: Sequence[str]) -> np.ndarray:
+    """`pipe.predict_proba(texts)` for a fitted n-gram pipeline, with the feature union's parts called
+    directly (`models.bundle.union_transform`): the same numbers, without joblib's dispatch, which was
+    1.5 ms of the 3.7 ms a single-listing request spent on its few reviews."""
+    from sklearn.pipeline import Pipeline
+
+    from models.bundle import union_transform
+
+    if type(pipe) is not Pipeline:
+        return np.asarray(pipe.predict_proba(texts))
+    X: Any = texts
+    for _, step in pipe.steps[:-1]:
+        if step is not None and step != "passthrough":
+            X = union_transform(step, X)
+    return np.asarray(pipe.steps[-1][1].predict_proba(X))
 
 
 def _drop_stop_words(pipe: Any) -> Any:

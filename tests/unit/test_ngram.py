@@ -26,6 +26,9 @@ def test_nb_scaler_is_the_log_count_ratio() -> None:
     np.testing.assert_allclose(nb.ratio_, expected)
     assert nb.ratio_[0] > 0 > nb.ratio_[2]
     np.testing.assert_allclose(nb.transform(X).toarray(), X.toarray() * expected)
+    before = X.toarray()
+    np.testing.assert_allclose(nb.transform(X.toarray()).toarray(), before * expected)  # dense input too
+    np.testing.assert_array_equal(X.toarray(), before)  # the input is not scaled in place
 
 
 def test_nb_scaler_refuses_bad_input() -> None:

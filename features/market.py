@@ -9,7 +9,7 @@ naming the file, the row and the column; nothing is returned half-loaded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,17 @@ def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = Fal
         if more:
             reason += f"; {more} more error(s) in this file"
         raise RecordError(file=source, row=row, column=column, reason=reason, csv=csv) from e
+    return records_frame(records, name, source=source, csv=csv)
+
+
+def records_frame(records: Sequence[BaseModel], name: str, *, source: str, csv: bool = False) -> pd.DataFrame:
+    """The typed frame of records already validated against schema `name`: what `validate_frame` returns
+    after validating. The service's requests arrive parsed, so they take this path without a second
+    validation; the dtypes are the loader's all the same. Table rules (unique ids) are checked here."""
+    model: type[BaseModel] = TABLES[name]
+    for i, r in enumerate(records):
+        if not isinstance(r, model):
+            raise TypeError(f"{source}: row {i + 1} is a {type(r).__name__}, not a {model.__name__} record")
     df = pd.DataFrame([r.model_dump(mode="python") for r in records], columns=list(model.model_fields))
     if name == "lab_results":
         df["failure_types"] = df["failure_types"].map(lambda ts: ";".join(str(t) for t in ts))
@@ -220,6 +231,7 @@ __all__ = [
     "load_market",
     "read_table",
     "to_json_records",
+    "records_frame",
     "validate_frame",
     "Merchant",
     "Listing",

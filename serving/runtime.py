@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from features.market import Market, validate_frame
+from features.market import Market, records_frame
 from features.records import LabResult, Listing, Merchant, Review
 
 if TYPE_CHECKING:
@@ -160,11 +160,8 @@ def registry_loader(settings: Settings) -> Loader:
 
 # --- records → Market: the same validation and dtypes as `load_market` --------------------------------
 def _frame(records: Sequence[BaseModel], name: str) -> pd.DataFrame:
-    rows = [r.model_dump(mode="python") for r in records]
-    from features.records import TABLES
-
-    raw = pd.DataFrame(rows, columns=list(TABLES[name].model_fields))
-    return validate_frame(raw, name, source=f"request {name}")
+    # the request's records were validated when the body was parsed: type them as the loader does
+    return records_frame(records, name, source=f"request {name}")
 
 
 def market_from_records(

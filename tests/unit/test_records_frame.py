@@ -1,0 +1,31 @@
+"""Request records become the same typed frames as files do: the service skips the second validation of
+records FastAPI already parsed (`records_frame`), and must not change a dtype or a value by it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.market import Market, RecordError, records_frame, to_json_records
+from features.records import TABLES, Listing
+from serving.runtime import market_from_records
+
+
+def test_request_records_give_the_loaders_frames(feature_market: Market) -> None:
+    parsed = {name: [TABLES[name](**r) for r in to_json_records(getattr(feature_market, name))] for name in TABLES}
+    market = market_from_records(
+        merchants=parsed["merchants"],
+        listings=parsed["listings"],
+        reviews=parsed["reviews"],
+        lab_results=parsed["lab_results"],
+    )
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(market, name), getattr(feature_market, name), check_like=False)
+
+
+def test_records_frame_keeps_the_table_rules(feature_market: Market) -> None:
+    listing = Listing(**to_json_records(feature_market.listings)[0])
+    with pytest.raises(RecordError, match="duplicate id"):
+        records_frame([listing, listing], "listings", source="request listings")
+    with pytest.raises(TypeError, match="row 1 is a Listing, not a Review record"):
+        records_frame([listing], "reviews", source="request reviews")

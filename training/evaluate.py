@@ -101,6 +101,9 @@ def review_metrics(bundle: ScorerBundle) -> dict[str, Any]:
         "ngram_partner_accuracy": test.get("partner_accuracy"),
         "mode": m.get("mode"),
         "backend": m.get("backend"),
+        "cascade": m.get("cascade", False),
+        "transformer_share": test.get("transformer_share"),
+        "texts_per_second": test.get("texts_per_second"),
         "source": f"{source}: {getattr(model, 'path', '?')}",
         "split": "online_shopping_10_cats official test split (md5 rule, training/corpus.py)",
     }

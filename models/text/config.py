@@ -135,6 +135,11 @@ class FinetuneConfig(_Strict):
         default=True, description="also fit transformer + n-gram LR blend, weight chosen on validation"
     )
     partner: PartnerConfig = PartnerConfig()
+    cascade: bool = Field(
+        default=True,
+        description="hybrid only: run the transformer only on texts whose n-gram probability leaves the verdict "
+        "open at the chosen weight (`models.text.inference.transformer_band`); verdicts are the full blend's",
+    )
     export: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto", description="inference backend to ship; auto = fastest that keeps accuracy within tolerance"
     )

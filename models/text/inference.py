@@ -60,6 +60,28 @@ def load_ngram(directory: str | Path) -> Any:
     raise FileNotFoundError(f"{directory} is a hybrid review model without its n-gram component ({NGRAM_FILE})")
 
 
+def transformer_band(weight: float) -> tuple[float, float]:
+    """The n-gram probabilities `[lo, hi)` for which the transformer can change the hybrid's verdict.
+
+    The hybrid is `p = w * p_transformer + (1 - w) * p_ngram` with the verdict `p >= 0.5`. As
+    `p_transformer` lies in [0, 1], an n-gram probability below `(0.5 - w) / (1 - w)` gives `p < 0.5`
+    whatever the transformer says, and one at or above `0.5 / (1 - w)` gives `p >= 0.5`. For `w >= 0.5`
+    the band is all of [0, 1]: the transformer always matters.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"hybrid weight must lie in [0, 1], got {weight}")
+    if weight >= 0.5:
+        return 0.0, 1.0 + 1e-9
+    return (0.5 - weight) / (1.0 - weight), 0.5 / (1.0 - weight)
+
+
+def transformer_needed(p_ngram: np.ndarray, weight: float) -> np.ndarray:
+    """Mask of the texts whose n-gram probability lies in `transformer_band(weight)`, a hair wider than
+    the exact band so that rounding can never flip a verdict."""
+    lo, hi = transformer_band(weight)
+    return np.asarray((p_ngram >= lo - 1e-9) & (p_ngram < hi + 1e-9))
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     z = x - x.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -169,13 +191,22 @@ class TextClassifier:
 class ReviewModel(TextClassifier):
     """The review complaint model: `predict_proba(texts)` is the probability that each review reports a
     bad experience (a complaint). In `hybrid` mode it blends the transformer with the n-gram logistic
-    regression saved beside it, with the weight chosen on validation when it was trained."""
+    regression saved beside it, with the weight chosen on validation when it was trained.
+
+    A hybrid trained with `cascade` (the default since the shipped encoder's blend weight came out at
+    0.05) runs the transformer only on the texts whose n-gram probability lies in `transformer_band`,
+    where it can change the verdict; elsewhere the n-gram probability is the score. Verdicts at 0.5 are
+    exactly the full blend's; a score outside the band moves by at most `w * |p_transformer - p_ngram|`.
+    Training, batch and online scoring all call this method, so the risk models learn from the scores
+    they are served.
+    """
 
     def __init__(self, path: str | Path, *, backend: Backend | None = None, threads: int = 2) -> None:
         super().__init__(path, backend=backend, threads=threads)
         self.mode: str = self.meta.get("mode", "transformer")
         self.hybrid_weight: float = float(self.meta.get("hybrid_weight", 1.0))
         self.positive = self.labels.index("complaint")
+        self.cascade: bool = bool(self.meta.get("cascade", False))  # directories written before it: full blend
         self._ngram: Any = None
         if self.mode == "hybrid":
             self._ngram = load_ngram(self.path)
@@ -193,13 +224,23 @@ class ReviewModel(TextClassifier):
         """Complaint probability from the n-gram logistic regression alone (hybrid models only)."""
         if self._ngram is None:
             raise ValueError("this review model has no n-gram component (mode is 'transformer')")
-        return np.asarray(self._ngram.predict_proba(prepare_texts(texts))[:, 1])
+        from models.text.ngram import predict_proba
+
+        return predict_proba(self._ngram, prepare_texts(texts))[:, 1]
 
     def predict_proba(self, texts: Sequence[object]) -> np.ndarray:
         """Complaint probability per text, shape (n,), in the input order."""
         if len(texts) == 0:
             return np.zeros(0, dtype=np.float64)
-        p = self.predict_proba_transformer(texts)
-        if self.mode == "hybrid":
-            p = self.hybrid_weight * p + (1.0 - self.hybrid_weight) * self.predict_proba_ngram(texts)
-        return np.asarray(p, dtype=np.float64)
+        if self.mode != "hybrid":
+            return np.asarray(self.predict_proba_transformer(texts), dtype=np.float64)
+        w = self.hybrid_weight
+        p_ngram = np.asarray(self.predict_proba_ngram(texts), dtype=np.float64)
+        if not self.cascade:
+            return np.asarray(w * self.predict_proba_transformer(texts) + (1.0 - w) * p_ngram, dtype=np.float64)
+        need = np.flatnonzero(transformer_needed(p_ngram, w))
+        p = p_ngram.copy()
+        if len(need):
+            p_tx = self.predict_proba_transformer([texts[i] for i in need])
+            p[need] = w * p_tx + (1.0 - w) * p_ngram[need]
+        return p

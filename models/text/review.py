@@ -31,7 +31,7 @@ from models.text.finetune import (
     save_text_model,
     write_meta,
 )
-from models.text.inference import BACKENDS, META, Backend, ReviewModel, save_ngram
+from models.text.inference import BACKENDS, META, Backend, ReviewModel, save_ngram, transformer_needed
 from models.text.ngram import fit_ngram_baseline, fit_ngram_partner
 from models.text.pretrain import fingerprint
 from models.text.tokenizer import prepare_texts
@@ -56,6 +56,11 @@ def choose_hybrid_weight(p_tx: np.ndarray, p_lr: np.ndarray, y: np.ndarray) -> t
         if acc > best_acc + 1e-12:
             best_w, best_acc = float(w), acc
     return best_w, best_acc
+
+
+def _band_share(p_ngram: np.ndarray, weight: float) -> float:
+    """Share of texts on which a cascaded hybrid runs its transformer (`transformer_needed`)."""
+    return float(np.mean(transformer_needed(p_ngram, weight))) if len(p_ngram) else 0.0
 
 
 def checkpoint_md5(path: str | Path) -> str:
@@ -241,7 +246,8 @@ def train_review_model(
         chosen = max(ok, key=lambda b: backends_val[b]["texts_per_second"])
     else:
         chosen = config.export
-    meta.update({"backend": chosen, "mode": mode, "hybrid_weight": w if mode == "hybrid" else 1.0})
+    cascade = mode == "hybrid" and config.cascade
+    meta.update({"backend": chosen, "mode": mode, "hybrid_weight": w if mode == "hybrid" else 1.0, "cascade": cascade})
 
     metrics: dict[str, Any] = {
         "n_train": len(tr_x),
@@ -265,11 +271,13 @@ def train_review_model(
             "baseline_accuracy": _accuracy(p_lr_val, va_y),
             "partner_accuracy": _accuracy(p_partner_val, va_y),
             "hybrid_weight": w,
+            "transformer_share": _band_share(p_partner_val, w) if cascade else 1.0,
             "backends": backends_val,
             "checks_on": len(check),
         },
         "backend": chosen,
         "mode": mode,
+        "cascade": cascade,
     }
     if evaluate_test:
         p_lr_te = baseline.predict_proba(te_x)[:, 1]
@@ -302,7 +310,22 @@ def train_review_model(
         shipped = test[chosen]
         test["transformer_accuracy"] = shipped["transformer_accuracy"]
         test["hybrid_accuracy"] = shipped["hybrid_accuracy"]
-        test["accuracy"] = shipped["hybrid_accuracy"] if mode == "hybrid" else shipped["transformer_accuracy"]
+        # the reported accuracy is the shipped model's own `predict_proba`, cascade included
+        rm = ReviewModel(tmp, backend=chosen, threads=config.num_threads)
+        t = time.perf_counter()
+        p_shipped = rm.predict_proba(te_x)
+        test["texts_per_second"] = len(te_x) / (time.perf_counter() - t)
+        test["accuracy"] = _accuracy(p_shipped, te_y)
+        test["transformer_share"] = _band_share(p_partner_te, w) if cascade else 1.0
+        logger.info(
+            "test, shipped model [%s, %s%s]: accuracy %.4f, %.0f texts/s, transformer run on %.1f%% of texts",
+            chosen,
+            mode,
+            ", cascade" if cascade else "",
+            test["accuracy"],
+            test["texts_per_second"],
+            100 * test["transformer_share"],
+        )
         metrics["test"] = test
     metrics["wall_seconds"] = time.time() - t_start
     metrics["cpu_seconds"] = time.process_time() - cpu_start

@@ -91,6 +91,40 @@ def test_a_model_directory_from_before_the_pickle_file_still_loads(
         ReviewModel.load(old, backend="torch")
 
 
+def test_the_cascade_runs_the_transformer_only_where_it_can_change_the_verdict(
+    tiny_review_model: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, metrics = tiny_review_model
+    assert metrics["test"]["accuracy"] is not None and metrics["test"]["texts_per_second"] > 0
+    assert 0.0 <= metrics["test"]["transformer_share"] <= 1.0
+    dirs = {}
+    for name, cascade in (("full", False), ("cascade", True)):
+        dirs[name] = tmp_path / name
+        shutil.copytree(out, dirs[name])
+        meta = json.loads((dirs[name] / META).read_text())
+        meta.update(mode="hybrid", hybrid_weight=0.2, cascade=cascade)
+        (dirs[name] / META).write_text(json.dumps(meta))
+    full, cascaded = (ReviewModel.load(dirs[n], backend="torch") for n in ("full", "cascade"))
+    texts = [NEG, POS, "还行吧", "一般般，不好也不坏", "物流慢但东西还可以", "差", "好"] * 3
+    p_ngram = cascaded.predict_proba_ngram(texts)
+    seen: list[int] = []
+    real = ReviewModel.predict_proba_transformer
+
+    def counting(self: ReviewModel, xs: list[str]) -> np.ndarray:
+        seen.append(len(xs))
+        return real(self, xs)
+
+    monkeypatch.setattr(ReviewModel, "predict_proba_transformer", counting)
+    p_full, p_cascade = full.predict_proba(texts), cascaded.predict_proba(texts)
+    need = (p_ngram >= 0.375 - 1e-9) & (p_ngram < 0.625 + 1e-9)  # transformer_band(0.2)
+    assert 0 < need.sum() < len(texts)  # both sides of the band are exercised
+    assert seen == [len(texts), int(need.sum())]  # the full blend reads every text, the cascade the band
+    assert np.array_equal(p_full >= 0.5, p_cascade >= 0.5)  # the same verdicts
+    assert np.allclose(p_cascade[need], p_full[need])  # the blend itself inside the band
+    assert np.allclose(p_cascade[~need], p_ngram[~need])  # the n-gram score outside it
+    assert np.all(np.abs(p_cascade - p_full) <= 0.2 + 1e-9)
+
+
 def test_a_model_is_reused_only_when_config_and_checkpoint_are_the_same(
     tiny_review_model: tuple[Path, dict], tiny_checkpoint: Path, tmp_path: Path
 ) -> None:

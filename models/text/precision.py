@@ -21,6 +21,6 @@ def cpu_has_bf16() -> bool:
     return any(f in flags.split() for f in ("amx_bf16", "avx512_bf16"))
 
 
-def use_bf16(precision: str) -> bool:
+def use_bf16(precision: Precision) -> bool:
     """Resolve a `precision` setting (fp32 / bf16 / auto) to whether the training steps run in bf16."""
     return precision == "bf16" or (precision == "auto" and cpu_has_bf16())

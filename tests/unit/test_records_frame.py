@@ -29,3 +29,13 @@ def test_records_frame_keeps_the_table_rules(feature_market: Market) -> None:
         records_frame([listing, listing], "listings", source="request listings")
     with pytest.raises(TypeError, match="row 1 is a Listing, not a Review record"):
         records_frame([listing], "reviews", source="request reviews")
+
+
+def test_an_empty_table_has_the_loaders_dtypes_and_is_a_fresh_frame() -> None:
+    from features.market import _typed
+
+    for name in TABLES:
+        first = records_frame([], name, source=name)
+        pd.testing.assert_frame_equal(first, _typed([], name, source=name))
+        first["extra"] = 1  # a caller changing its frame does not change the next request's
+        assert "extra" not in records_frame([], name, source=name).columns

@@ -241,6 +241,7 @@ class ReviewModel(TextClassifier):
         need = np.flatnonzero(transformer_needed(p_ngram, w))
         p = p_ngram.copy()
         if len(need):
-            p_tx = self.predict_proba_transformer([texts[i] for i in need.tolist()])
+            items = list(texts)  # positional, whatever sequence (a Series with its own index too) came in
+            p_tx = self.predict_proba_transformer([items[i] for i in need.tolist()])
             p[need] = w * p_tx + (1.0 - w) * p_ngram[need]
         return p

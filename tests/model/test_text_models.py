@@ -123,6 +123,9 @@ def test_the_cascade_runs_the_transformer_only_where_it_can_change_the_verdict(
     assert np.allclose(p_cascade[need], p_full[need])  # the blend itself inside the band
     assert np.allclose(p_cascade[~need], p_ngram[~need])  # the n-gram score outside it
     assert np.all(np.abs(p_cascade - p_full) <= 0.2 + 1e-9)
+    # positions, not labels: a Series with its own index scores the same
+    series = pd.Series(texts, index=range(100, 100 + len(texts)))
+    assert np.array_equal(cascaded.predict_proba(series), p_cascade)
 
 
 def test_a_model_is_reused_only_when_config_and_checkpoint_are_the_same(

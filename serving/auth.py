@@ -62,7 +62,7 @@ def require(*roles: Role) -> Callable[..., Principal]:
     """A dependency that admits only keys with one of `roles`, or admin keys (403 for the others)."""
     allowed = frozenset(roles) | {Role.admin}
 
-    def _check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def _check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:  # no I/O: no thread hop
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(

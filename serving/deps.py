@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the settings, a database session and the model, all taken from `app.state`."""
+"""FastAPI dependencies: the settings, a database session and the model, all taken from `app.state`.
+
+The ones that only read `app.state` are `async def`: FastAPI runs a plain `def` dependency in its thread
+pool, a hop to a worker thread and back for each, which a single-listing request paid several times.
+Only the session (database I/O) stays a thread-pool dependency."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from serving.runtime import LoadedModel, MarketCache, ModelHolder
 from serving.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -24,7 +28,7 @@ def get_session(request: Request) -> Iterator[Session]:
     yield from session_scope(request.app.state.sessions)
 
 
-def get_model(request: Request) -> LoadedModel:
+async def get_model(request: Request) -> LoadedModel:
     """The model serving this request, captured once (a reload during the request does not affect it)."""
     holder: ModelHolder = request.app.state.models
     model = holder.current
@@ -34,7 +38,7 @@ def get_model(request: Request) -> LoadedModel:
     return model
 
 
-def get_market_cache(request: Request) -> MarketCache:
+async def get_market_cache(request: Request) -> MarketCache:
     """The scored-market cache (plan candidates)."""
     cache: MarketCache = request.app.state.market
     return cache

@@ -7,7 +7,7 @@ the other two do. Any valid key may read model info.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -58,7 +58,7 @@ def authenticate(
     return principal
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only keys with one of `roles`, or admin keys (403 for the others)."""
     allowed = frozenset(roles) | {Role.admin}
 

@@ -37,10 +37,13 @@ def load_pretrained(
     *,
     labels: Sequence[str],
     multilabel: bool = False,
+    seed: int | None = None,
 ) -> tuple[PreTrainedModel, Any]:
     """A sequence classifier on top of a local Hugging Face checkpoint directory, with its tokenizer.
 
-    Works with the shipped MLM checkpoint, a fine-tuned one, or any local BERT-family directory.
+    Works with the shipped MLM checkpoint, a fine-tuned one, or any local BERT-family directory. The
+    classification head (and pooler, for an MLM checkpoint) is new and drawn from torch's generator:
+    `seed` seeds it first, so the same seed gives the same starting model.
     """
     path = resolve_path(pretrained)
     if not (path / "config.json").is_file():
@@ -54,6 +57,8 @@ def load_pretrained(
     else:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     id2label = dict(enumerate(labels))
+    if seed is not None:
+        torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         path,
         num_labels=len(labels),

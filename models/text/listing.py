@@ -114,7 +114,7 @@ def fit_listing_text_model(
     texts = prepare_texts(listing_texts(listings.loc[ids]))
     y = y_all.loc[ids, list(labels)].to_numpy(dtype=np.float32)
     n_val = max(10, int(len(ids) * validation_share))
-    model, tokenizer = load_pretrained(pretrained, labels=labels, multilabel=True)
+    model, tokenizer = load_pretrained(pretrained, labels=labels, multilabel=True, seed=seed)
     max_len = min(max_len, int(model.config.max_position_embeddings))
     enc = encode(tokenizer, texts, max_len)
     settings = FitSettings(

@@ -156,7 +156,7 @@ def train_review_model(
             f"partner ({config.partner.kind})", lambda x, y: fit_ngram_partner(x, y, config.partner)
         )
 
-    model, tokenizer = load_pretrained(src, labels=LABELS)
+    model, tokenizer = load_pretrained(src, labels=LABELS, seed=config.seed)
     max_len = min(config.max_len, int(model.config.max_position_embeddings))
     pad_id = int(tokenizer.pad_token_id or 0)
     tr_ids, va_ids = encode(tokenizer, tr_x, max_len), encode(tokenizer, va_x, max_len)

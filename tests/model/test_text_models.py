@@ -212,6 +212,19 @@ def test_bf16_fine_tuning_learns_and_keeps_fp32_weights(tiny_checkpoint: Path) -
     assert all(p.dtype == torch.float32 for p in model.parameters())  # only the steps ran in bf16
 
 
+def test_the_new_classification_head_is_drawn_from_the_seed(tiny_checkpoint: Path) -> None:
+    from models.text.finetune import load_pretrained
+
+    def head(seed: int) -> list[np.ndarray]:
+        torch.manual_seed(1000 + seed)  # whatever the generator held before, the seed decides
+        model, _ = load_pretrained(tiny_checkpoint, labels=["ok", "complaint"], seed=seed)
+        return [p.detach().numpy().copy() for n, p in model.named_parameters() if "classifier" in n]
+
+    a, b, c = head(3), head(3), head(4)
+    assert a and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, z) for x, z in zip(a, c, strict=True))
+
+
 def test_hybrid_weight_is_chosen_on_the_data_given() -> None:
     y = np.array([1, 1, 0, 0])
     p_tx = np.array([0.9, 0.4, 0.1, 0.6])  # two mistakes

@@ -193,8 +193,8 @@ class ReviewModel(TextClassifier):
     bad experience (a complaint). In `hybrid` mode it blends the transformer with the n-gram logistic
     regression saved beside it, with the weight chosen on validation when it was trained.
 
-    A hybrid trained with `cascade` (the default; with the shipped encoder validation picks a blend weight
-    of 0.05-0.25) runs the transformer only on the texts whose n-gram probability lies in `transformer_band`,
+    A hybrid trained with `cascade` (the default; with the shipped encoder validation has picked blend weights
+    of 0.05-0.30) runs the transformer only on the texts whose n-gram probability lies in `transformer_band`,
     where it can change the verdict; elsewhere the n-gram probability is the score. Verdicts at 0.5 are
     exactly the full blend's; a score outside the band moves by at most `w * |p_transformer - p_ngram|`.
     Training, batch and online scoring all call this method, so the risk models learn from the scores

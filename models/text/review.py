@@ -287,10 +287,11 @@ def train_review_model(
             "partner_accuracy": _accuracy(p_partner_te, te_y),
         }
         write_meta(tmp, meta)
+        loaded: dict[str, ReviewModel] = {}
         for b in BACKENDS if test_all_backends else (chosen,):
             if b not in exported:
                 continue
-            rm = ReviewModel(tmp, backend=b, threads=config.num_threads)
+            rm = loaded[b] = ReviewModel(tmp, backend=b, threads=config.num_threads)
             t = time.perf_counter()
             p_tx = rm.predict_proba_transformer(te_x)
             dt = time.perf_counter() - t
@@ -311,9 +312,8 @@ def train_review_model(
         test["transformer_accuracy"] = shipped["transformer_accuracy"]
         test["hybrid_accuracy"] = shipped["hybrid_accuracy"]
         # the reported accuracy is the shipped model's own `predict_proba`, cascade included
-        rm = ReviewModel(tmp, backend=chosen, threads=config.num_threads)
         t = time.perf_counter()
-        p_shipped = rm.predict_proba(te_x)
+        p_shipped = loaded[chosen].predict_proba(te_x)
         test["texts_per_second"] = len(te_x) / (time.perf_counter() - t)
         test["accuracy"] = _accuracy(p_shipped, te_y)
         test["transformer_share"] = _band_share(p_partner_te, w) if cascade else 1.0

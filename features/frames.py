@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from features.market import Market
 
@@ -29,72 +30,121 @@ REVIEW_LISTS = ("review_texts", "review_ratings", "review_dates")
 LAB_LISTS = ("lab_verdicts", "lab_failure_types", "lab_dates")
 
 
-def _lists(df: pd.DataFrame, key: str, cols: dict[str, str], index: pd.Index) -> dict[str, list[list[Any]]]:
-    """Group `df` by `key` into one Python list per output column and per entry of `index`.
+def _lists(table: dict[str, np.ndarray], key: str, cols: dict[str, str], index: pd.Index) -> dict[str, list[list[Any]]]:
+    """Group the rows of `table` (column arrays, see `_records`) by `key` into one Python list per output
+    column and per entry of `index`.
 
-    Records keep their order in `df` within each group; entries of `index` without records get [].
+    Records keep their order in `table` within each group; entries of `index` without records get [].
     Dates come out as `datetime.date`. (A numpy split, not `groupby.agg(list)`: 50k groups in
     milliseconds instead of seconds.)
     """
     n = len(index)
     out: dict[str, list[list[Any]]] = {name: [[] for _ in range(n)] for name in cols}
-    if not len(df) or not n:
+    if key not in table or not len(table[key]) or not n:
         return out
-    pos = index.get_indexer(pd.Index(df[key]))
+    pos = index.get_indexer(pd.Index(table[key]))
     keep = pos >= 0
     order = np.argsort(pos[keep], kind="stable")
     p = pos[keep][order]
     bounds = np.flatnonzero(np.diff(p)) + 1
-    rows = p[np.concatenate([[0], bounds])]
+    starts = np.concatenate([[0], bounds])
+    rows, lo, hi = p[starts].tolist(), starts.tolist(), [*bounds.tolist(), len(p)]
     for name, col in cols.items():
-        values = df[col]
-        if pd.api.types.is_datetime64_any_dtype(values):
-            arr = values.to_numpy().astype("datetime64[D]")
-        else:
-            arr = values.to_numpy(dtype=object)
-        for r, chunk in zip(rows, np.split(arr[keep][order], bounds), strict=True):
-            out[name][r] = chunk.tolist()
+        values = table[col]
+        arr = values.astype("datetime64[D]") if np.issubdtype(values.dtype, np.datetime64) else values.astype(object)
+        flat, lists = arr[keep][order].tolist(), out[name]  # one conversion, then list slices per group
+        for r, a, b in zip(rows, lo, hi, strict=True):
+            lists[r] = flat[a:b]
     return out
 
 
-def _sorted(market: Market) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reviews and lab results in a stable order that does not depend on the file's row order."""
-    reviews = market.reviews
-    if len(reviews):
-        reviews = reviews.assign(
-            listing_id=reviews["listing_id"].astype(str), _d=pd.to_datetime(reviews["review_date"])
-        ).sort_values(["listing_id", "_d", "text", "rating"], kind="stable")
-    lab = market.lab_results
-    if len(lab):
-        lab = lab.assign(listing_id=lab["listing_id"].astype(str), _d=pd.to_datetime(lab["sampled_date"])).sort_values(
-            ["listing_id", "_d", "plan_id", "verdict"], kind="stable"
-        )
+#: tables up to this many rows are ordered by Python's sort (microseconds); longer ones by pandas' (vectorised)
+_SMALL_SORT = 64
+
+
+def _missing(v: Any) -> bool:
+    if v is None or v is pd.NaT:
+        return True
+    return (isinstance(v, float) and v != v) or (isinstance(v, np.datetime64) and bool(np.isnat(v)))
+
+
+def _stable_order(keys: list[np.ndarray]) -> NDArray[np.intp]:
+    """The row order of a stable sort by `keys` (first key first, missing values last within each key):
+    what `DataFrame.sort_values(keys, kind="stable")` gives, without its fixed cost on a few rows."""
+    n = len(keys[0])
+    if n <= _SMALL_SORT:
+        try:
+            return np.array(
+                sorted(range(n), key=lambda i: tuple((1, 0) if _missing(k[i]) else (0, k[i]) for k in keys)),
+                dtype=np.intp,
+            )
+        except TypeError:  # values Python will not compare (mixed types): pandas' error, as for long tables
+            pass
+    names = [f"k{i}" for i in range(len(keys))]
+    frame = pd.DataFrame(dict(zip(names, keys, strict=True)))
+    return frame.sort_values(names, kind="stable").index.to_numpy(dtype=np.intp)
+
+
+def _records(df: pd.DataFrame, date_col: str, ties: tuple[str, ...], cols: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Reviews or lab results as column arrays in a stable order that does not depend on the file's row
+    order (listing id, date, then `ties`): `listing_id` as str, `_d` the date, and `cols`. Empty: {}."""
+    if not len(df):
+        return {}
+    out: dict[str, np.ndarray] = {
+        "listing_id": df["listing_id"].astype(str).to_numpy(dtype=object),
+        "_d": pd.to_datetime(df[date_col]).to_numpy(),
+    }
+    for c in dict.fromkeys((*ties, *cols)):
+        out[c] = df[c].to_numpy()
+    order = _stable_order([out["listing_id"], out["_d"], *(out[c] for c in ties)])
+    return {c: v[order] for c, v in out.items()}
+
+
+def _sorted(market: Market) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Reviews and lab results as ordered column arrays (see `_records`)."""
+    reviews = _records(market.reviews, "review_date", ("text", "rating"), ())
+    lab = _records(market.lab_results, "sampled_date", ("plan_id", "verdict"), ("failure_types",))
     return reviews, lab
+
+
+def _merchant_rows(merchants: pd.DataFrame, merchant_ids: pd.Series) -> tuple[pd.DataFrame, NDArray[np.intp] | None]:
+    """Each listing's merchant as a row position in `merchants` (first row of a repeated id), or None when
+    some listing's merchant is absent (then the caller reindexes, which fills the gaps with NaN)."""
+    ids = pd.Index(merchants["merchant_id"].astype(str))
+    if not ids.is_unique:
+        keep = ~ids.duplicated()
+        merchants, ids = merchants[keep], ids[keep]
+    pos = ids.get_indexer(pd.Index(merchant_ids))
+    return merchants, (pos if (pos >= 0).all() else None)
 
 
 def listing_frame(market: Market) -> pd.DataFrame:
     """One row per listing: own columns, its merchant's columns, its reviews and lab results as lists."""
-    listings = market.listings.reset_index(drop=True)
-    merchants = market.merchants.drop_duplicates("merchant_id").set_index("merchant_id")
-    frame = listings.copy()
-    frame["listing_id"] = frame["listing_id"].astype(str)
-    frame["merchant_id"] = frame["merchant_id"].astype(str)
-    m = merchants.reindex(frame["merchant_id"])
-    added: dict[str, Any] = {}
+    frame = market.listings.reset_index(drop=True)
+    lids = frame["listing_id"].astype(str)
+    mids = frame["merchant_id"].astype(str)
+    columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
+    columns["listing_id"], columns["merchant_id"] = lids, mids
+    merchants, pos = _merchant_rows(market.merchants, mids)
+    if pos is None:  # a listing whose merchant is not in the market: its merchant columns are NaN
+        m = merchants.set_index(merchants["merchant_id"].astype(str)).reindex(mids)
+        take = {c: m[c].to_numpy() for c in m.columns}
+    else:
+        take = {c: merchants[c].to_numpy()[pos] for c in merchants.columns}
     for c in MERCHANT_COLUMNS:
-        added[c] = m[c].to_numpy() if c in m else None
-    added["merchant_platform"] = m["platform"].to_numpy() if "platform" in m else None
+        columns[c] = take.get(c)
+    columns["merchant_platform"] = take.get("platform")
     reviews, lab = _sorted(market)
-    idx = pd.Index(frame["listing_id"])
+    idx = pd.Index(lids)
     rl = _lists(reviews, "listing_id", {"review_texts": "text", "review_ratings": "rating", "review_dates": "_d"}, idx)
     ll = _lists(
         lab, "listing_id", {"lab_verdicts": "verdict", "lab_failure_types": "failure_types", "lab_dates": "_d"}, idx
     )
     for c in REVIEW_LISTS:
-        added[c] = _object_array(rl[c])
+        columns[c] = _object_array(rl[c])
     for c in LAB_LISTS:
-        added[c] = _object_array(ll[c])
-    return _with_columns(frame, added).reset_index(drop=True)
+        columns[c] = _object_array(ll[c])
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
@@ -104,21 +154,6 @@ def _object_array(values: list[Any]) -> np.ndarray:
     for i, v in enumerate(values):
         out[i] = v
     return out
-
-
-def _with_columns(frame: pd.DataFrame, columns: dict[str, Any]) -> pd.DataFrame:
-    """`frame` with `columns` set as by `frame[c] = v` in order, but new columns added in one concat.
-
-    Each `frame[c] = v` inserts a block and rebuilds the column index (~0.5 ms apiece), a fixed cost
-    that dominated building the frame of a single listing.
-    """
-    new = {c: v for c, v in columns.items() if c not in frame.columns}
-    for c, v in columns.items():
-        if c not in new:
-            frame[c] = v
-    if not new:
-        return frame
-    return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
 def merchant_frame(market: Market) -> pd.DataFrame:
@@ -140,15 +175,15 @@ def merchant_frame(market: Market) -> pd.DataFrame:
         "listing_ccc_certs": "ccc_cert",
     }
     out = merchants
-    for c, values in _lists(listings, "merchant_id", cols, idx).items():
+    table = {c: listings[c].to_numpy() for c in ("merchant_id", *cols.values())}
+    for c, values in _lists(table, "merchant_id", cols, idx).items():
         out[c] = pd.Series(values, dtype=object).to_numpy()
     # reviews and lab results of all its listings (ordered by listing id, then date)
     owner = dict(zip(listings["listing_id"], listings["merchant_id"], strict=True))
     reviews, lab = _sorted(market)
-    if len(reviews):
-        reviews = reviews.assign(merchant_id=reviews["listing_id"].map(owner))
-    if len(lab):
-        lab = lab.assign(merchant_id=lab["listing_id"].map(owner))
+    for table in (reviews, lab):
+        if table:
+            table["merchant_id"] = pd.Series(table["listing_id"]).map(owner).to_numpy()
     rl = _lists(reviews, "merchant_id", {"review_texts": "text", "review_ratings": "rating", "review_dates": "_d"}, idx)
     ll = _lists(
         lab, "merchant_id", {"lab_verdicts": "verdict", "lab_failure_types": "failure_types", "lab_dates": "_d"}, idx

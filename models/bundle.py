@@ -26,6 +26,7 @@ from features.market import Market
 from models.contract import LISTING_RISKS, MERCHANT_RISK, ListingScore, RiskScore
 from models.explain import Explainer, Meaning
 from models.risk import RiskModel
+from models.union import union_transform
 
 logger = logging.getLogger(__name__)
 
@@ -57,35 +58,6 @@ def as_matrix(x: Any) -> NDArray[np.float64]:
     if hasattr(x, "toarray"):
         x = x.toarray()
     return np.asarray(x, dtype=np.float64)
-
-
-def union_transform(pipeline: Any, frame: pd.DataFrame) -> Any:
-    """`pipeline.transform(frame)`, calling a plain `FeatureUnion`'s parts directly when that gives the same.
-
-    A `FeatureUnion` dispatches its parts through joblib and output wrappers, a few ms per call that a
-    single-listing request pays in full. For an unweighted union of fitted transformers whose outputs
-    are all dense arrays or all sparse matrices, its result is `np.hstack` of the parts (CSR
-    `scipy.sparse.hstack` for sparse ones), computed here without the dispatch; anything else (weights,
-    "drop"/"passthrough", mixed or frame outputs) goes through `transform`.
-    """
-    import scipy.sparse as sp
-    from sklearn.pipeline import FeatureUnion
-
-    if (
-        type(pipeline) is not FeatureUnion
-        or pipeline.transformer_weights is not None
-        or pipeline.n_jobs not in (None, 1)
-    ):
-        return pipeline.transform(frame)
-    steps = [t for _, t in pipeline.transformer_list]
-    if not steps or any(isinstance(t, str) for t in steps):
-        return pipeline.transform(frame)
-    parts = [t.transform(frame) for t in steps]
-    if all(type(p) is np.ndarray and p.ndim == 2 for p in parts):
-        return np.hstack(parts)
-    if all(sp.issparse(p) for p in parts):
-        return sp.hstack(parts).tocsr()
-    return pipeline.transform(frame)
 
 
 @dataclass

@@ -11,8 +11,9 @@ import pytest
 
 from features.frames import single_listing_market
 from features.market import Market
-from models.bundle import ScorerBundle, as_matrix, union_transform
+from models.bundle import ScorerBundle, as_matrix
 from models.contract import RISKS
+from models.union import union_transform
 from training.simulator import simulate
 from training.train import _subset, fit_bundle, holdout_mask, load_config
 

@@ -140,6 +140,11 @@ class FinetuneConfig(_Strict):
         description="hybrid only: run the transformer only on texts whose n-gram probability leaves the verdict "
         "open at the chosen weight (`models.text.inference.transformer_band`); verdicts are the full blend's",
     )
+    refit_ngram: bool = Field(
+        default=True,
+        description="after every choice made on validation (best step, hybrid weight, backend), refit the n-gram "
+        "partner and the baseline on train + validation: 10% more data, chosen by nothing on test",
+    )
     export: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto", description="inference backend to ship; auto = fastest that keeps accuracy within tolerance"
     )

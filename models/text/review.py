@@ -247,6 +247,20 @@ def train_review_model(
     else:
         chosen = config.export
     cascade = mode == "hybrid" and config.cascade
+    # every choice is made: the n-gram models learn from validation too (the transformer keeps its best step)
+    refit_seconds = 0.0
+    if config.refit_ngram:
+        t = time.time()
+        all_x, all_y = [*tr_x, *va_x], np.concatenate([tr_y, va_y])
+        if partner is baseline:
+            partner = baseline = fit_ngram_baseline(all_x, all_y, config.baseline)
+        else:
+            partner = fit_ngram_partner(all_x, all_y, config.partner)
+            if evaluate_test:  # the baseline it is compared with learns from the same texts
+                baseline = fit_ngram_baseline(all_x, all_y, config.baseline)
+        save_ngram(partner, tmp)
+        refit_seconds = time.time() - t
+        logger.info("n-gram models refitted on train + validation (%d texts) in %.0f s", len(all_x), refit_seconds)
     meta.update({"backend": chosen, "mode": mode, "hybrid_weight": w if mode == "hybrid" else 1.0, "cascade": cascade})
 
     metrics: dict[str, Any] = {
@@ -265,6 +279,7 @@ def train_review_model(
         },
         "baseline_seconds": ngram_seconds,
         "partner_seconds": partner_seconds,
+        "ngram_refit": {"texts": len(tr_x) + len(va_x), "seconds": refit_seconds} if config.refit_ngram else None,
         "validation": {
             "transformer_accuracy": acc_tx_val,
             "hybrid_accuracy": acc_hybrid_val,

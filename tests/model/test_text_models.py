@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from models.text import ReviewModel, load_review_model
 from models.text.config import FinetuneConfig
 from models.text.inference import META, TextClassifier, load_ngram
-from models.text.review import choose_hybrid_weight, stale_reason, train_review_model
+from models.text.ngram import fit_ngram_partner
+from models.text.review import choose_hybrid_weight, review_data, stale_reason, train_review_model
 from models.text.tokenizer import prepare_texts
 from training.cli import app
 
@@ -67,6 +68,18 @@ def test_review_model_is_self_describing(tiny_review_model: tuple[Path, dict], t
     assert 0.0 <= metrics["test"]["partner_accuracy"] <= 1.0
     assert 0.0 <= metrics["validation"]["partner_accuracy"] <= 1.0
     assert "nb" in load_ngram(out).named_steps and (out / "ngram_lr.pkl").is_file()
+
+
+def test_the_shipped_partner_learned_from_validation_after_the_choices(tiny_review_model: tuple[Path, dict]) -> None:
+    out, metrics = tiny_review_model
+    assert metrics["ngram_refit"]["texts"] == metrics["n_train"] + metrics["n_validation"]
+    cfg = FinetuneConfig.model_validate(json.loads((out / META).read_text())["config"])
+    assert cfg.refit_ngram
+    data = review_data(cfg)
+    (tr_x, tr_y), (va_x, va_y) = data["train"], data["validation"]
+    refit = fit_ngram_partner([*tr_x, *va_x], np.concatenate([tr_y, va_y]), cfg.partner)
+    texts = [NEG, POS, *va_x[:50]]
+    np.testing.assert_allclose(load_ngram(out).predict_proba(texts), refit.predict_proba(texts))
 
 
 def test_a_model_directory_from_before_the_pickle_file_still_loads(

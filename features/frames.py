@@ -35,8 +35,8 @@ def _lists(table: dict[str, np.ndarray], key: str, cols: dict[str, str], index: 
     column and per entry of `index`.
 
     Records keep their order in `table` within each group; entries of `index` without records get [].
-    Dates come out as `datetime.date`. (A numpy split, not `groupby.agg(list)`: 50k groups in
-    milliseconds instead of seconds.)
+    Dates come out as `datetime.date`. (A numpy sort and slices of one list per column, not
+    `groupby.agg(list)`: 50k groups in milliseconds instead of seconds.)
     """
     n = len(index)
     out: dict[str, list[list[Any]]] = {name: [[] for _ in range(n)] for name in cols}

@@ -1,5 +1,8 @@
 """Honest market pass rates from a plan's lab results: Horvitz–Thompson and Hájek estimates with 95% CIs.
 
+Top-up purchases (`serving.planner`) are left out: each is a listing the random arm did not draw, so
+the estimates below stay design-unbiased without them (`n_sampled` counts the purchases used).
+
 The estimand is the *finite-population* rate over the plan's frame: the share of the candidate
 listings (those with a non-zero inclusion probability; see `serving.planner`) that fail the lab test,
 overall and per category, and likewise the three-no (三无) rate. In a domain of N listings, the K

@@ -218,7 +218,10 @@ class PlanTargetOut(BaseModel):
     listing_id: str
     merchant_id: str
     category: str = Field(examples=["保健食品"])
-    arm: Literal["targeted", "random"]
+    arm: Literal["targeted", "random", "topup"] = Field(
+        description="targeted: chosen for its risk per yuan (π = 1); random: the 双随机 draw; topup: the next-ranked "
+        "listings bought with what this draw of the random arm left of the budget (π exact)"
+    )
     cost: float = Field(description="yuan")
     p_fail: float = Field(ge=0, le=1, description="calibrated failure probability")
     expected_yield: float = Field(description="expected failures found by this purchase")

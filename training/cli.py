@@ -271,7 +271,9 @@ def plan_command(
     out_console.print(
         f"targeted {s.n_targeted} ({s.targeted_cost:,.0f} ¥), random draws {s.n_random_draws} "
         f"(λ={s.random_lambda:.4f}, worst case {s.random_worst_cost:,.0f} ¥ of {s.random_budget:,.0f}), "
-        f"expected failures {s.expected_failures:.1f}, expected spend {s.expected_total_cost:,.0f} ¥"
+        f"top-up {s.n_topup} ({s.topup_cost:,.0f} ¥ this draw's random arm left); spend {s.total_cost:,.0f} ¥ "
+        f"of {s.budget:,.0f}, expected failures {s.expected_failures:.1f}, "
+        f"expected spend {s.expected_total_cost:,.0f} ¥"
     )
     if s.n_unreachable:
         out_console.print(

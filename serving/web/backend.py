@@ -214,6 +214,7 @@ class ServiceBackend:
             n_targets=int(row.n_targets),
             n_targeted=int(design.get("n_targeted", 0)),
             n_random=int(design.get("n_random", 0)),
+            n_topup=int(design.get("n_topup", 0)),
             n_results=n_results,
             expected_failures=float(sum(t.p_fail for t in row.targets)),
             model=f"{row.model_name} · 版本 {row.model_version}",

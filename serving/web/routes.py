@@ -433,7 +433,7 @@ def plan_csv(request: Request, plan_id: str, sess: Session, backend: Backend) ->
                 f"{t.cost:.2f}",
                 f"{t.probability:.4f}",
                 f"{t.inclusion_prob:.6f}",
-                "随机" if t.arm == "random" else "定向",
+                {"random": "随机", "topup": "补充"}.get(t.arm, "定向"),
                 _cell("；".join(t.reasons)),
                 result,
             ]

@@ -92,6 +92,7 @@ class PlanSummary:
     n_targets: int
     n_targeted: int
     n_random: int
+    n_topup: int
     n_results: int
     expected_failures: float
     model: str = ""
@@ -108,7 +109,7 @@ class TargetRow:
     cost: float
     probability: float  # predicted failure probability
     inclusion_prob: float
-    arm: str  # "targeted" | "random"
+    arm: str  # "targeted" | "random" | "topup"
     reasons: list[str]
     result: str | None = None  # "pass" | "fail" once a lab result is recorded
     failure_types: list[str] = field(default_factory=list)  # in Chinese

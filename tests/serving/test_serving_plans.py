@@ -34,7 +34,7 @@ def test_create_fetch_list_plan(api: Any, market_dir: Any) -> None:
     assert [t["rank"] for t in targets] == list(range(1, len(targets) + 1))
     assert abs(plan["spent"] - sum(t["cost"] for t in targets)) < 1e-6 and plan["spent"] <= 30000
     assert all(0 < t["inclusion_prob"] <= 1 for t in targets)
-    assert {t["arm"] for t in targets} == {"targeted", "random"}
+    assert {"targeted", "random"} <= {t["arm"] for t in targets} <= {"targeted", "random", "topup"}
     assert all(t["inclusion_prob"] == 1 for t in targets if t["arm"] == "targeted")
     per_merchant = pd.Series([t["merchant_id"] for t in targets]).value_counts()
     assert per_merchant.max() <= 2

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from serving.estimation import LabOutcome, estimate, outcomes_from_lab_results
-from serving.planner import PlanConfig, make_plan
+from serving.planner import PlanConfig, make_plan, topup_mask
 
 
 def market(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -41,13 +41,19 @@ def test_ht_is_exactly_unbiased_over_every_possible_draw() -> None:
     targeted = frame["targeted"].to_numpy(bool)
     draws = plan.enumerate_random_draws()
     assert len(draws) > 10
+    # the top-up's purchases are bought and reported, and the estimate leaves them to the random arm
+    assert frame["topup_limit"].notna().any()
+    n_topup = 0
     expected: dict[tuple[str, str], float] = {}
     for prob, drawn in draws:
-        f = frame.assign(drawn_random=drawn, selected=drawn | targeted)
+        top = topup_mask(frame, drawn) & ~drawn
+        n_topup += int(top.sum())
+        f = frame.assign(drawn_random=drawn, topup=top, selected=drawn | targeted | top)
         ids = f.loc[f["selected"], "listing_id"]
         out = pd.DataFrame({"listing_id": ids, "failed": fails[ids].to_numpy(), "three_no": three_no[ids].to_numpy()})
         for r in estimate(f, out).rates:
             expected[(r.outcome, r.domain)] = expected.get((r.outcome, r.domain), 0.0) + prob * r.ht
+    assert n_topup > 0
     cats = frame.set_index("listing_id")["category"]
     for (outcome, domain), value in expected.items():
         y = fails if outcome == "fail" else three_no

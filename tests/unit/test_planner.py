@@ -16,6 +16,7 @@ from serving.planner import (
     candidates_from_scores,
     design_plan,
     make_plan,
+    topup_mask,
 )
 
 
@@ -36,8 +37,9 @@ def population(n: int = 60, merchants: int = 14, seed: int = 0) -> pd.DataFrame:
 
 
 def all_draws(plan) -> list[tuple[float, np.ndarray]]:  # type: ignore[no-untyped-def]
+    """Every possible plan (targets, random draws and the top-up they leave room for) with its probability."""
     targeted = plan.frame["targeted"].to_numpy(bool)
-    return [(p, drawn | targeted) for p, drawn in plan.enumerate_random_draws()]
+    return [(p, drawn | targeted | topup_mask(plan.frame, drawn)) for p, drawn in plan.enumerate_random_draws()]
 
 
 CONFIGS = [
@@ -63,18 +65,17 @@ def test_every_possible_draw_respects_budget_caps_and_quotas(config: PlanConfig)
     draws = all_draws(plan)
     assert abs(sum(p for p, _ in draws) - 1) < 1e-12
     targeted = fr["targeted"].to_numpy(bool)
-    for _, chosen in draws:
+    for (_, chosen), (_, drawn) in zip(draws, plan.enumerate_random_draws(), strict=True):
         assert fr["cost"][chosen].sum() <= config.budget + 1e-6
         per_m = fr[chosen].groupby("group_id").size()
         if config.per_merchant is not None:
             if config.cap_scope == "plan":
                 assert per_m.max() <= config.per_merchant
-            else:
-                assert fr[targeted].groupby("group_id").size().max() <= config.per_merchant
-                assert (
-                    fr[chosen & ~targeted].groupby("group_id").size().max(skipna=False) <= 1
-                    or not (chosen & ~targeted).any()
-                )
+            else:  # the cap binds the planner's own picks (targets and top-up); the random arm adds one at most
+                own = targeted | topup_mask(fr, drawn)
+                assert fr[own].groupby("group_id").size().max() <= config.per_merchant
+                only_random = drawn & ~own
+                assert not only_random.any() or fr[only_random].groupby("group_id").size().max() <= 1
         for cat, q in config.quotas.items():
             in_cat = chosen & (fr["category"] == cat).to_numpy()
             assert in_cat.sum() >= q.min_purchases
@@ -208,3 +209,36 @@ def test_candidates_from_scores_adds_lab_fees_and_checks_coverage() -> None:
     assert c["reasons"].tolist() == [["y", "z"], ["x"]]
     with pytest.raises(ValueError, match="no score"):
         candidates_from_scores(listings, scores.head(1), lab_fees={}, default_lab_fee=1.0)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:3])
+def test_the_top_up_buys_down_the_ranking_with_what_each_draw_left(config: PlanConfig) -> None:
+    plan = make_plan(population(), config)
+    fr = plan.frame
+    cost, targeted = fr["cost"].to_numpy(), fr["targeted"].to_numpy(bool)
+    limit = fr["topup_limit"].to_numpy()
+    member = ~np.isnan(limit)
+    assert member.any() and not (member & targeted).any()
+    # the list in its order (limits fall along it) and its running cost, recomputed from the costs alone
+    order = np.flatnonzero(member)[np.argsort(-limit[member], kind="stable")]
+    running = np.cumsum(cost[order])
+    for _, drawn in plan.enumerate_random_draws():
+        room = config.budget - cost[targeted].sum() - cost[drawn & ~targeted].sum()
+        # bought: the longest head of the list whose cost fits in what the targets and this draw left
+        np.testing.assert_array_equal(topup_mask(fr, drawn)[order], running <= room + 1e-6)
+    # without the top-up, what the random arm does not spend is lost; with it, the plan spends more on average
+    s = plan.summary
+    assert s.expected_total_cost > s.targeted_cost + s.random_expected_cost + 1
+    assert s.expected_total_cost <= config.budget
+
+
+def test_a_drawn_plan_lists_targets_then_top_up_then_random_draws() -> None:
+    plan = make_plan(population(), CONFIGS[1])
+    sel = plan.selected()
+    arms = sel["arm"].tolist()
+    assert "topup" in arms and arms == sorted(arms, key=["targeted", "topup", "random"].index)
+    assert plan.summary.n_topup == arms.count("topup")
+    assert plan.summary.topup_cost == pytest.approx(sel.loc[sel["arm"] == "topup", "cost"].sum())
+    assert plan.summary.total_cost == pytest.approx(sel["cost"].sum())
+    top = [p for p in plan.purchases() if p.arm == "topup"]
+    assert all(0 < p.inclusion_prob <= 1 for p in top) and not any(p.also_drawn_random for p in top)

@@ -6,9 +6,9 @@
 The baseline, timed in the same run, is what a planner without honest estimation would do: sort by
 expected failures per yuan and take the prefix that fits the budget. Reported per size: seconds for the
 baseline, for `design_plan` (the bisection over exact worst cases and the greedy targets), for one
-`draw`, for one `estimate`; the ratio of design to baseline; and the budget the random arm leaves
-unspent on average (its worst case minus its expected spend), the price of a budget that holds on
-every draw. Wall-clock numbers depend on the machine; nothing gates on them.
+`draw`, for one `estimate`; the ratio of design to baseline; and the budget left unspent on average
+(`budget - expected_total_cost`): what the random arm's worst case reserves and neither its draw nor the
+top-up spends, the price of a budget that holds on every draw. Wall-clock numbers depend on the machine; nothing gates on them.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ expected failures per yuan and take the prefix that fits the budget. Reported pe
 baseline, for `design_plan` (the bisection over exact worst cases and the greedy targets), for one
 `draw`, for one `estimate`; the ratio of design to baseline; and the budget left unspent on average
 (`budget - expected_total_cost`): what the random arm's worst case reserves and neither its draw nor the
-top-up spends, the price of a budget that holds on every draw. Wall-clock numbers depend on the machine; nothing gates on them.
+top-up spends, the price of a budget that holds on every draw. Wall-clock numbers depend on the machine;
+nothing gates on them.
 """
 
 from __future__ import annotations

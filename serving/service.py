@@ -481,8 +481,16 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
     reported = {r.listing_id for r in rows}
     selected = frame["selected"].to_numpy(bool)
     n_purchases = int(selected.sum())
-    complete = bool(frame.loc[selected, "listing_id"].isin(reported).all())
+    # the estimate uses the targets and the random draws; the top-up's purchases are not part of it
+    used = frame["targeted"].to_numpy(bool) | frame["drawn_random"].to_numpy(bool)
+    complete = bool(frame.loc[used, "listing_id"].isin(reported).all())
     notes: list[str] = []
+    n_topup = int((selected & ~used).sum())
+    if n_topup:
+        notes.append(
+            f"{n_topup} top-up purchase(s) are not used by the estimate: bought with what the random draw left "
+            "of the budget, they are not random draws (their results still train the models)"
+        )
     if not complete:
         has = frame["listing_id"].isin(reported).to_numpy(bool)
         frame = frame.assign(

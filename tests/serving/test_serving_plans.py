@@ -109,6 +109,20 @@ def test_results_are_idempotent_and_conflicts_409(api: Any) -> None:
     assert r.status_code == 404
 
 
+def test_the_estimate_does_not_wait_for_top_up_results(api: Any) -> None:
+    plan = _plan(api).json()
+    pid, targets = plan["plan_id"], plan["targets"]
+    used = [t for t in targets if t["arm"] != "topup"]
+    assert len(used) < len(targets)  # this plan has a top-up
+    h = api.as_("planner")
+    r = api.client.post(f"/v1/plans/{pid}/results", json={"results": [_result(t, "pass") for t in used]}, headers=h)
+    assert r.status_code == 200, r.text
+    est = api.client.get(f"/v1/plans/{pid}/estimate", headers=h).json()
+    # the targets and random draws are all the estimate uses: it is complete, HT primary, and says so
+    assert est["complete"] and est["method"] == "ht" and est["n_results"] == len(used)
+    assert est["n_purchases"] == len(targets) and any("top-up" in n for n in est["notes"])
+
+
 def test_estimates_move_with_results(api: Any) -> None:
     plan = _plan(api, budget=60000, epsilon=0.5).json()
     pid, targets = plan["plan_id"], plan["targets"]

@@ -391,16 +391,25 @@ def _events(
     return pos.astype(np.int64), delta
 
 
-def arc_extremes(
+def _steps(
     start: NDArray[np.int64], length: NDArray[np.int64], weight: NDArray[np.float64]
-) -> tuple[float, float]:
-    """Max and min over every random start u of the total weight of the arcs that contain u."""
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """The total weight of the arcs containing u as a step function: segments [lo, hi) of [0, SCALE) and
+    their values (`arc_extremes` is its max and min)."""
     pos, delta = _events(start, length, weight)
     # at one position, arcs that end leave before arcs that start (pos < 2^41, so the key fits int64)
     order = np.argsort(pos * 2 + (delta > 0), kind="stable")
     pos, value = pos[order], np.cumsum(delta[order])
     last = np.r_[pos[1:] != pos[:-1], True] & (pos < SCALE)
-    v = value[last]
+    lo = pos[last]
+    return lo, np.r_[lo[1:], SCALE], value[last]
+
+
+def arc_extremes(
+    start: NDArray[np.int64], length: NDArray[np.int64], weight: NDArray[np.float64]
+) -> tuple[float, float]:
+    """Max and min over every random start u of the total weight of the arcs that contain u."""
+    _, _, v = _steps(start, length, weight)
     return float(v.max()), float(v.min())
 
 
@@ -590,19 +599,6 @@ def _choose_targets(
             cum += cost[i]
             limit[i] = config.budget - targets_cost - cum
     return chosen & np.isnan(limit), limit
-
-
-def _steps(
-    start: NDArray[np.int64], length: NDArray[np.int64], weight: NDArray[np.float64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """The total weight of the arcs containing u as a step function: segments [lo, hi) of [0, SCALE) and
-    their values (`arc_extremes` is its max and min)."""
-    pos, delta = _events(start, length, weight)
-    order = np.argsort(pos * 2 + (delta > 0), kind="stable")
-    pos, value = pos[order], np.cumsum(delta[order])
-    last = np.r_[pos[1:] != pos[:-1], True] & (pos < SCALE)
-    lo = pos[last]
-    return lo, np.r_[lo[1:], SCALE], value[last]
 
 
 def topup_mask(frame: pd.DataFrame, drawn: NDArray[np.bool_]) -> NDArray[np.bool_]:

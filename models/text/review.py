@@ -225,7 +225,6 @@ def train_review_model(
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     save_text_model(model, tokenizer, tmp, meta=meta)
-    save_ngram(partner, tmp)  # the hybrid's n-gram component
 
     backends_val: dict[str, dict[str, float]] = {}
     chosen: Backend = "torch"
@@ -258,9 +257,9 @@ def train_review_model(
             partner = fit_ngram_partner(all_x, all_y, config.partner)
             if evaluate_test:  # the baseline it is compared with learns from the same texts
                 baseline = fit_ngram_baseline(all_x, all_y, config.baseline)
-        save_ngram(partner, tmp)
         refit_seconds = time.time() - t
         logger.info("n-gram models refitted on train + validation (%d texts) in %.0f s", len(all_x), refit_seconds)
+    save_ngram(partner, tmp)  # the hybrid's n-gram component, written once its fit is final
     meta.update({"backend": chosen, "mode": mode, "hybrid_weight": w if mode == "hybrid" else 1.0, "cascade": cascade})
 
     metrics: dict[str, Any] = {

@@ -52,8 +52,8 @@ def baseline(c: pd.DataFrame, budget: float) -> int:
 
 
 def main() -> None:
-    from serving.estimation import estimate
-    from serving.planner import PlanConfig, design_plan
+    from sampling.estimation import estimate
+    from sampling.planner import PlanConfig, design_plan
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[5_000, 50_000, 200_000])

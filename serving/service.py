@@ -210,7 +210,7 @@ def candidates_from_market(scored: ScoredMarket, settings: Settings) -> pd.DataF
     """Every listing of the current market as a plan candidate (the planner's own join: cost = price + the
     category's lab fee). Shops sharing a unified social credit code are one identity for the per-merchant cap.
     """
-    from serving.planner import candidates_from_scores
+    from sampling.planner import candidates_from_scores
 
     m = scored.market.merchants
     codes = m.dropna(subset=["credit_code"])
@@ -289,7 +289,7 @@ def create_plan(
     created_by: str | None,
 ) -> PlanRow:
     """Score the current market, design and draw a plan, store it with its frame; returns the stored plan."""
-    from serving import planner
+    from sampling import planner
 
     try:
         scored = cache.get(model)
@@ -474,7 +474,7 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
     to the random arm (which covers it with a known probability), and random draws without one are
     treated as missing at random, so the Hájek (ratio) estimate is primary.
     """
-    from serving import estimation
+    from sampling import estimation
 
     frame = load_frame(row)
     rows = store.list_results(session, row.plan_id)

@@ -42,8 +42,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
 from features.market import Market
-from serving.estimation import estimate
-from serving.planner import PlanConfig, PlanDesign, design_plan
+from sampling.estimation import estimate
+from sampling.planner import PlanConfig, PlanDesign, design_plan
 
 logger = logging.getLogger(__name__)
 

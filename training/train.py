@@ -297,7 +297,7 @@ class ListingDesign:
 def fit_listing_text(seen: Market, config: ListingTextConfig, *, progress: Any = None) -> tuple[Any, pd.DataFrame]:
     """The listing text model fitted on every lab-labelled listing of `seen` (held-out results already
     hidden), and the out-of-fold scores of those listings from `config.folds` models fitted without them."""
-    from models.text import fit_listing_text_model, out_of_fold_listing_scores
+    from training.text.listing import fit_listing_text_model, out_of_fold_listing_scores
 
     step = progress or (lambda msg: logger.info(msg))
     kwargs: dict[str, Any] = {

@@ -5,8 +5,8 @@ Public API (imports are lazy, so `import models.text` does not load torch):
 
 - `load_review_model(path=None) -> ReviewModel`: `predict_proba(texts) -> (n,)` complaint probability.
 - `ReviewModel`, `ListingTextModel`: scorers that load from (and pickle by reference to) a directory.
-- `fit_listing_text_model(market, ...) -> ListingTextModel`: `predict_proba(texts) -> (n, k)`.
-- `out_of_fold_listing_scores(market, ...)`: the listing text scores as leakage-free features.
+- `ListingTextModel.predict_proba(texts) -> (n, k)`: the listing failure-type scores (trained by
+  `training.text.listing`).
 - `load_tokenizer()`: bert-base-chinese's tokenizer from `data/raw`.
 """
 
@@ -27,10 +27,8 @@ __all__ = [
     "ListingTextModel",
     "ReviewModel",
     "default_review_model_path",
-    "fit_listing_text_model",
     "load_review_model",
     "load_tokenizer",
-    "out_of_fold_listing_scores",
 ]
 
 
@@ -61,10 +59,10 @@ def __getattr__(name: str) -> Any:
         from models.text.inference import ReviewModel
 
         return ReviewModel
-    if name in ("ListingTextModel", "fit_listing_text_model", "out_of_fold_listing_scores"):
-        from models.text import listing
+    if name == "ListingTextModel":
+        from models.text.listing import ListingTextModel
 
-        return getattr(listing, name)
+        return ListingTextModel
     if name == "load_tokenizer":
         from models.text.tokenizer import load_tokenizer
 

@@ -343,7 +343,7 @@ def test_deterministic_per_seed() -> None:
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_cli_writes_a_market_that_loads_and_validates(tmp_path: Path, fmt: str) -> None:
-    from training.cli import app
+    from cli.main import app
 
     out = tmp_path / "m"
     res = CliRunner().invoke(

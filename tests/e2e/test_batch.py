@@ -326,7 +326,7 @@ def test_cli_score_batch_both_engines(
 ) -> None:
     """`choujian score-batch` with the bundle folder as --model: pandas on Parquet, Spark on the CSV
     copy (strings, quoted newlines, Spark's CSV reader); both equal whole-market scoring."""
-    from training.cli import app
+    from cli.main import app
 
     runner = CliRunner()
     for engine, market in (("pandas", market_dir), ("spark", csv_dir)):

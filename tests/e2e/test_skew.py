@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from cli.main import app as cli_app
 from features.market import Market, load_market, to_json_records
 from models.contract import RISKS
-from training.cli import app as cli_app
 
 pytestmark = pytest.mark.slow
 

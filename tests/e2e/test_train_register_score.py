@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.market import load_market
-from training.cli import app
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"

@@ -57,7 +57,7 @@ def test_train_command_turns_the_listing_text_model_on(
     import yaml
     from typer.testing import CliRunner
 
-    from training.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("CHOUJIAN_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.delenv("CHOUJIAN_MLFLOW_ARTIFACTS", raising=False)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from training.cli import app
+from cli.main import app
 from training.rounds import RoundsConfig, observable_features, run_rounds
 
 SMALL = {"markets": 1, "rounds": 2, "n_listings": 1500, "n_merchants": 200, "budget": 120_000, "explore": 0.5}

@@ -9,13 +9,8 @@ import pandas as pd
 import pytest
 
 from features.market import Market
-from models.text.listing import (
-    LISTING_TEXT_LABELS,
-    ListingTextModel,
-    fit_listing_text_model,
-    listing_labels,
-    listing_texts,
-)
+from models.text.listing import LISTING_TEXT_LABELS, ListingTextModel, listing_texts
+from training.text.listing import fit_listing_text_model, listing_labels
 
 pytestmark = pytest.mark.slow
 

@@ -15,13 +15,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from cli.main import app
 from models.text import ReviewModel, load_review_model
 from models.text.config import FinetuneConfig
 from models.text.inference import META, TextClassifier, load_ngram
 from models.text.ngram import fit_ngram_partner
-from models.text.review import choose_hybrid_weight, review_data, stale_reason, train_review_model
 from models.text.tokenizer import prepare_texts
-from training.cli import app
+from training.text.review import choose_hybrid_weight, review_data, stale_reason, train_review_model
 
 pytestmark = pytest.mark.slow
 
@@ -212,7 +212,7 @@ def test_pretrained_override_trains_from_that_checkpoint(tiny_review_model: tupl
 
 
 def test_bf16_fine_tuning_learns_and_keeps_fp32_weights(tiny_checkpoint: Path) -> None:
-    from models.text.finetune import FitSettings, encode, fit_classifier, load_pretrained
+    from training.text.finetune import FitSettings, encode, fit_classifier, load_pretrained
 
     model, tok = load_pretrained(tiny_checkpoint, labels=["ok", "complaint"])
     texts = [NEG, POS, "假货，退货", "好评，很棒"] * 30
@@ -226,7 +226,7 @@ def test_bf16_fine_tuning_learns_and_keeps_fp32_weights(tiny_checkpoint: Path) -
 
 
 def test_the_new_classification_head_is_drawn_from_the_seed(tiny_checkpoint: Path) -> None:
-    from models.text.finetune import load_pretrained
+    from training.text.finetune import load_pretrained
 
     def head(seed: int) -> list[np.ndarray]:
         torch.manual_seed(1000 + seed)  # whatever the generator held before, the seed decides

@@ -13,7 +13,8 @@ import torch
 from models.text.batching import bucket_batches
 from models.text.config import EncoderConfig, PretrainConfig, load_config
 from models.text.precision import cpu_has_bf16, use_bf16
-from models.text.pretrain import (
+from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, prepare_texts
+from training.text.pretrain import (
     MASK_ID,
     corpus_texts,
     encode_windows,
@@ -22,7 +23,6 @@ from models.text.pretrain import (
     pretrain,
     provenance_chain,
 )
-from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, prepare_texts
 
 
 def test_tokenizer_has_the_full_bert_base_chinese_vocabulary() -> None:

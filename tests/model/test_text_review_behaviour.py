@@ -11,7 +11,7 @@ import pytest
 
 from models.text import ReviewModel, default_review_model_path
 from models.text.config import DEFAULT_PRETRAINED, FinetuneConfig
-from models.text.review import train_review_model
+from training.text.review import train_review_model
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from cli.main import app
 from serving import store
 from serving.db import make_engine, make_sessionmaker
-from training.cli import app
 
 
 def test_keys_create_prints_only_the_key(db_url: str) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.estimation import LabOutcome, estimate, outcomes_from_lab_results
-from serving.planner import PlanConfig, make_plan, topup_mask
+from sampling.estimation import LabOutcome, estimate, outcomes_from_lab_results
+from sampling.planner import PlanConfig, make_plan, topup_mask
 
 
 def market(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:

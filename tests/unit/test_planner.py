@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.planner import (
+from sampling.planner import (
     SCALE,
     Candidate,
     CategoryQuota,

@@ -11,7 +11,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     """Run `score-batch` with the Spark engine on the given command-line arguments."""
-    from training.cli import app
+    from cli.main import app
 
     args = list(sys.argv[1:] if argv is None else argv)
     if "--engine" in args:

@@ -1,6 +1,6 @@
 """The `choujian` commands for the risk models: `train`, `evaluate`, `promote`, `models list|info`.
 
-Registered on the one CLI in `training/cli.py` (section `# (models)`); heavy imports stay inside the
+Registered on the one CLI in `cli/main.py` (section `# (models)`); heavy imports stay inside the
 command functions so `choujian --help` stays fast.
 """
 

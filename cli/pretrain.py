@@ -27,7 +27,7 @@ def pretrain_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from models.text.config import PretrainConfig, load_config
-    from models.text.pretrain import command_line, pretrain
+    from training.text.pretrain import command_line, pretrain
 
     cfg = load_config(config, PretrainConfig)
     if max_steps is not None:

@@ -92,13 +92,13 @@ def simulate_command(
 
 # (features)
 # (models)
-# risk models: `choujian train`, `evaluate`, `promote`, `models list|info` (training/model_commands.py)
-from training.model_commands import register as _register_model_commands  # noqa: E402
+# risk models: `choujian train`, `evaluate`, `promote`, `models list|info` (cli/models.py)
+from cli.models import register as _register_model_commands  # noqa: E402
 
 _register_model_commands(app)
 # text models (models/text): `choujian pretrain` and `choujian reviews ...`; commands import lazily
-from training.pretrain import pretrain_command  # noqa: E402
-from training.text_train import reviews_app  # noqa: E402
+from cli.pretrain import pretrain_command  # noqa: E402
+from cli.reviews import reviews_app  # noqa: E402
 
 app.command("pretrain")(pretrain_command)
 app.add_typer(reviews_app, name="reviews")
@@ -147,7 +147,7 @@ def plan_command(
     from rich.table import Table
 
     from features.market import Market, RecordError, load_market
-    from serving import planner
+    from sampling import planner
     from training.sim_vocab import CATEGORIES
 
     console = Console(stderr=True)
@@ -397,7 +397,7 @@ def estimate_command(
     from rich.table import Table
 
     from features.market import RecordError, read_table
-    from serving.estimation import estimate
+    from sampling.estimation import estimate
 
     frame = pd.read_parquet(plan)
     try:

@@ -58,8 +58,8 @@ def train_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from models.text.config import DEFAULT_REVIEW_MODEL, FinetuneConfig, load_config
-    from models.text.pretrain import command_line
-    from models.text.review import stale_reason, train_review_model
+    from training.text.pretrain import command_line
+    from training.text.review import stale_reason, train_review_model
 
     cfg = load_config(config, FinetuneConfig)
     updates: dict[str, Any] = {}

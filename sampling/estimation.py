@@ -1,10 +1,10 @@
 """Honest market pass rates from a plan's lab results: Horvitz–Thompson and Hájek estimates with 95% CIs.
 
-Top-up purchases (`serving.planner`) are left out: each is a listing the random arm did not draw, so
+Top-up purchases (`sampling.planner`) are left out: each is a listing the random arm did not draw, so
 the estimates below stay design-unbiased without them (`n_sampled` counts the purchases used).
 
 The estimand is the *finite-population* rate over the plan's frame: the share of the candidate
-listings (those with a non-zero inclusion probability; see `serving.planner`) that fail the lab test,
+listings (those with a non-zero inclusion probability; see `sampling.planner`) that fail the lab test,
 overall and per category, and likewise the three-no (三无) rate. In a domain of N listings, the K
 targeted ones are certainty units (pi = 1): their failures F_T are known exactly. The other
 N_R = N - K listings are covered by the random arm, a systematic πps sample of the whole frame:
@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 from scipy import stats
 
-from serving.planner import Plan
+from sampling.planner import Plan
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Budgeted mystery-buyer (神秘买家) sampling plans whose inclusion probabilities are known exactly.
 
 Pure domain code: no I/O. The CLI (`choujian plan`), the API and the round simulation all call
-`make_plan(candidates, config)`; results recorded against the plan go to `serving.estimation`.
+`make_plan(candidates, config)`; results recorded against the plan go to `sampling.estimation`.
 
 Design
 ------
@@ -50,7 +50,7 @@ A plan has two arms and a top-up that together never spend more than the budget 
 So every candidate's inclusion probability is ``1`` if targeted, exact for top-up list members, else
 ``pi_R`` (exact, and > 0 for every affordable listing when ``explore > 0``); their sum is the expected
 number of distinct purchases; the same seed gives the same ``u`` and the same plan; and the budget, the
-caps and the quotas hold for every draw, not merely on average. The estimators (`serving.estimation`)
+caps and the quotas hold for every draw, not merely on average. The estimators (`sampling.estimation`)
 use the targets and the random draws only: a top-up purchase is a listing the random arm did not draw,
 so leaving its result out keeps them design-unbiased. Training, which weights lab results by ``1 / pi``,
 reads the exact ``pi``.
@@ -60,7 +60,7 @@ unspent (`PlanSummary.random_expected_cost` vs `random_worst_cost`). The random 
 small: when ``explore * B`` is close to the dearest listing's cost it gets about one draw: raise
 ``explore`` or the budget, or cap the dear categories' yuan, to buy a useful random sample.
 
-Store `Plan.frame` with the plan: `serving.estimation.estimate` needs its order, ``pi_random``,
+Store `Plan.frame` with the plan: `sampling.estimation.estimate` needs its order, ``pi_random``,
 ``targeted`` and ``drawn_random`` columns to turn lab results into honest rates.
 
 Merchant cap scope: with ``cap_scope="plan"`` (default) the cap holds for the plan as a whole, so one

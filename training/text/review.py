@@ -19,7 +19,10 @@ from typing import Any
 import numpy as np
 
 from models.text.config import FinetuneConfig, resolve_path
-from models.text.finetune import (
+from models.text.inference import BACKENDS, META, Backend, ReviewModel, save_ngram, transformer_needed
+from models.text.ngram import fit_ngram_baseline, fit_ngram_partner
+from models.text.tokenizer import prepare_texts
+from training.text.finetune import (
     FitSettings,
     ProgressFn,
     encode,
@@ -31,10 +34,7 @@ from models.text.finetune import (
     save_text_model,
     write_meta,
 )
-from models.text.inference import BACKENDS, META, Backend, ReviewModel, save_ngram, transformer_needed
-from models.text.ngram import fit_ngram_baseline, fit_ngram_partner
-from models.text.pretrain import fingerprint
-from models.text.tokenizer import prepare_texts
+from training.text.pretrain import fingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The `choujian` command: the composition root, the one place that wires training and serving together."""

@@ -1,0 +1,1 @@
+"""The ground floor: where things are (paths) and the settings every deployable shares. No domain code."""

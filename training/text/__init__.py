@@ -1,0 +1,1 @@
+"""What produces the text models: masked-language pre-training, fine-tuning, the review model's training run."""

@@ -60,7 +60,7 @@ def _simulate(n_listings: int, n_merchants: int, seed: int, out: Path) -> float:
 
 def _scorer(model: str | None, work: Path, seed: int) -> tuple[Any, str]:
     if model:
-        from training.registry import load_scorer
+        from models.registry import load_scorer
 
         return load_scorer(model), model
     from features.market import load_market

@@ -57,7 +57,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[5_000, 50_000, 200_000])
-    ap.add_argument("--explore", type=float, default=0.3)
+    ap.add_argument("--epsilon", type=float, default=0.3)
     args = ap.parse_args()
     print(
         f"{'candidates':>10} {'baseline s':>10} {'design s':>9} {'draw s':>7} {'estimate s':>10} "
@@ -70,7 +70,7 @@ def main() -> None:
         baseline(c, budget)
         t_base = time.perf_counter() - t0
         t0 = time.perf_counter()
-        design = design_plan(c, PlanConfig(budget=budget, explore=args.explore, per_merchant=2))
+        design = design_plan(c, PlanConfig(budget=budget, epsilon=args.epsilon, per_merchant_cap=2))
         t_design = time.perf_counter() - t0
         t0 = time.perf_counter()
         plan = design.draw(1)

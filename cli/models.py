@@ -57,7 +57,7 @@ def train_command(
 ) -> None:
     """Train the LightGBM risk models, log the run to MLflow, register the bundle as @challenger."""
     from features.market import RecordError
-    from training.registry import tracking_uri
+    from models.registry import tracking_uri
     from training.train import load_config, train
 
     if not config.is_file():
@@ -152,7 +152,7 @@ def models_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from training.registry import REGISTERED_MODEL, configure, list_versions
+    from models.registry import REGISTERED_MODEL, configure, list_versions
 
     configure()
     rows = list_versions()
@@ -179,7 +179,7 @@ def models_info(
     ref: Annotated[str, typer.Argument(help="Alias (champion, challenger) or version number.")] = "champion",
 ) -> None:
     """Registry entry, parameters and metrics of one version, as JSON."""
-    from training.registry import configure, version_info
+    from models.registry import configure, version_info
 
     configure()
     try:

@@ -121,7 +121,7 @@ def train_command(
 def _champion_review_model() -> Any:
     """The registered champion's review model, if the registry has one that carries it."""
     try:
-        from training.registry import load_champion, tracking_uri
+        from models.registry import load_champion, tracking_uri
     except ImportError:
         return None
     uri = tracking_uri()

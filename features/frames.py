@@ -196,17 +196,4 @@ def merchant_frame(market: Market) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def single_listing_market(market: Market, listing_id: str) -> Market:
-    """The market cut down to one listing, its merchant and its own reviews and lab results."""
-    lst = market.listings[market.listings["listing_id"].astype(str) == str(listing_id)]
-    mids = set(lst["merchant_id"].astype(str))
-    parts: dict[str, Any] = {
-        "merchants": market.merchants[market.merchants["merchant_id"].astype(str).isin(mids)],
-        "listings": lst,
-        "reviews": market.reviews[market.reviews["listing_id"].astype(str) == str(listing_id)],
-        "lab_results": market.lab_results[market.lab_results["listing_id"].astype(str) == str(listing_id)],
-    }
-    return Market(**{k: v.reset_index(drop=True) for k, v in parts.items()})
-
-
-__all__ = ["LAB_LISTS", "MERCHANT_COLUMNS", "REVIEW_LISTS", "listing_frame", "merchant_frame", "single_listing_market"]
+__all__ = ["LAB_LISTS", "MERCHANT_COLUMNS", "REVIEW_LISTS", "listing_frame", "merchant_frame"]

@@ -2,7 +2,7 @@
 
 A seller removed from one platform tends to reappear under a new shop name, often on another platform,
 re-using its business licence (统一社会信用代码) or its phone number. Shops that share any of these keys
-belong to one identity (connected components, union-find). `IdentityIndex` remembers the keys of the
+belong to one identity (the connected components of the shared-key graph). `IdentityIndex` remembers the keys of the
 identities it was built on, so a shop seen later resolves to the identity (or identities) whose keys it
 carries, using only its own record.
 """
@@ -13,36 +13,16 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
 from features.normalize import normalize_text
 
 # a name this short or generic would link unrelated shops
 _MIN_NAME_LEN = 4
 _NAME_DROP = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _PHONE_DROP = re.compile(r"[^0-9]")
-
-
-class UnionFind:
-    """Disjoint sets over 0..n-1 with path halving and union by size."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.size = [1] * n
-
-    def find(self, i: int) -> int:
-        p = self.parent
-        while p[i] != i:
-            p[i] = p[p[i]]
-            i = p[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        if self.size[ra] < self.size[rb]:
-            ra, rb = rb, ra
-        self.parent[rb] = ra
-        self.size[ra] += self.size[rb]
 
 
 def shop_name_key(name: object) -> str | None:
@@ -85,15 +65,19 @@ def shop_keys(credit_code: object, phone: object, shop_name: object) -> list[tup
 
 def link(records: Sequence[tuple[object, object, object]]) -> list[int]:
     """Identity number (0..k-1, in order of first appearance) of each (credit_code, phone, shop_name)."""
-    uf = UnionFind(len(records))
+    n = len(records)
     first: dict[tuple[str, str], int] = {}
+    edges: tuple[list[int], list[int]] = ([], [])
     for i, (code, phone, name) in enumerate(records):
         for key in shop_keys(code, phone, name):
             j = first.setdefault(key, i)
             if j != i:
-                uf.union(i, j)
+                edges[0].append(i)
+                edges[1].append(j)
+    graph = coo_matrix((np.ones(len(edges[0]), dtype=np.int8), edges), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
     roots: dict[int, int] = {}
-    return [roots.setdefault(uf.find(i), len(roots)) for i in range(len(records))]
+    return [roots.setdefault(int(c), len(roots)) for c in component]
 
 
 @dataclass
@@ -129,4 +113,4 @@ class IdentityIndex:
         return [self.resolve(*r) for r in rows]
 
 
-__all__ = ["IdentityIndex", "UnionFind", "credit_key", "link", "phone_key", "shop_keys", "shop_name_key"]
+__all__ = ["IdentityIndex", "credit_key", "link", "phone_key", "shop_keys", "shop_name_key"]

@@ -14,19 +14,31 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ahocorasick
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, Field
 
+from core.paths import LEXICON_DIR
 from features.normalize import Normalized, normalize, normalize_text
 from features.segment import USER_DICT, DictEntry, Segmenter, read_user_dict
 
-LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "lexicons"
 #: the lexicon kinds the product ships, in feature order
 KINDS = ("absolute_claim", "efficacy_claim", "counterfeit_cue", "complaint_cue", "fake_mention", "ccc_product")
 _VERSION_RE = re.compile(r"#\s*version:\s*(\S+)")
+
+
+class Evidence(BaseModel):
+    """A lexicon hit in the listing's own text, with its span in the *original* (un-normalised) text."""
+
+    kind: str = Field(description="lexicon kind, e.g. absolute_claim, efficacy_claim, counterfeit_cue")
+    phrase: str = Field(description="the lexicon entry that matched, e.g. 国家级")
+    field: Literal["title", "description", "review"]
+    start: int = Field(ge=0, description="start offset (characters) in the original text")
+    end: int = Field(ge=0, description="end offset, exclusive")
+    text: str = Field(description="the original characters at [start, end)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,4 +201,4 @@ def build_segmenter(
     return Segmenter(entries, version=version, **kwargs)
 
 
-__all__ = ["KINDS", "LEXICON_DIR", "Hit", "Lexicon", "build_segmenter", "read_lexicon_file"]
+__all__ = ["KINDS", "LEXICON_DIR", "Evidence", "Hit", "Lexicon", "build_segmenter", "read_lexicon_file"]

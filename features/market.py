@@ -9,7 +9,7 @@ naming the file, the row and the column; nothing is returned half-loaded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,6 +61,30 @@ class Market:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
+
+    def subset(self, listing_ids: Iterable[str]) -> Market:
+        """Only these listings, in market order, with their own merchants, reviews and lab results.
+
+        A listing's risks depend on nothing else (`models.contract`), so scoring a subset scores those
+        listings exactly as the whole market would.
+        """
+        keep = {str(i) for i in listing_ids}
+        listings = self.listings[self.listings["listing_id"].astype(str).isin(keep).to_numpy()]
+        merchant_ids = set(listings["merchant_id"].astype(str))
+        parts = {
+            "merchants": self.merchants[self.merchants["merchant_id"].astype(str).isin(merchant_ids).to_numpy()],
+            "listings": listings,
+            "reviews": self.reviews[self.reviews["listing_id"].astype(str).isin(keep).to_numpy()],
+            "lab_results": self.lab_results[self.lab_results["listing_id"].astype(str).isin(keep).to_numpy()],
+        }
+        return Market(**{name: df.reset_index(drop=True) for name, df in parts.items()})
+
+    def without_lab_results(self, listing_ids: Iterable[str]) -> Market:
+        """The market with the lab results of these listings hidden (what training may see)."""
+        hide = {str(i) for i in listing_ids}
+        lab = self.lab_results
+        kept = lab[~lab["listing_id"].astype(str).isin(hide).to_numpy()].reset_index(drop=True)
+        return Market(merchants=self.merchants, listings=self.listings, reviews=self.reviews, lab_results=kept)
 
     def write(self, out: str | Path, *, fmt: str = "parquet") -> None:
         """Write the four tables to `out` as Parquet (default) or CSV."""

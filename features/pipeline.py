@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.pipeline import FeatureUnion
 
-from features.lexicon import Lexicon
+from features.lexicon import Evidence, Lexicon
 from features.market import Market
 from features.normalize import normalize
 from features.transformers import (
@@ -36,7 +36,6 @@ from features.transformers import (
     ReviewFeatures,
     TextFeatures,
 )
-from models.contract import Evidence
 
 
 class FeatureConfig(BaseModel):

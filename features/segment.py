@@ -33,9 +33,10 @@ import jieba
 import jieba.finalseg
 import rjieba
 
+from core.paths import LEXICON_DIR
+
 logger = logging.getLogger(__name__)
 
-LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "lexicons"
 USER_DICT = LEXICON_DIR / "user_dict.txt"
 BASE_DICT = Path(jieba.__file__).resolve().parent / "dict.txt"
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from features.lexicon import Evidence
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -30,17 +32,6 @@ LISTING_RISKS = ("lab_fail", "counterfeit", "false_advertising")
 MERCHANT_RISK = "merchant_complaint"
 RISKS = (*LISTING_RISKS, MERCHANT_RISK)
 RiskName = Literal["lab_fail", "counterfeit", "false_advertising", "merchant_complaint"]
-
-
-class Evidence(BaseModel):
-    """A lexicon hit in the listing's own text, with its span in the *original* (un-normalised) text."""
-
-    kind: str = Field(description="lexicon kind, e.g. absolute_claim, efficacy_claim, counterfeit_cue")
-    phrase: str = Field(description="the lexicon entry that matched, e.g. 国家级")
-    field: Literal["title", "description", "review"]
-    start: int = Field(ge=0, description="start offset (characters) in the original text")
-    end: int = Field(ge=0, description="end offset, exclusive")
-    text: str = Field(description="the original characters at [start, end)")
 
 
 class Reason(BaseModel):

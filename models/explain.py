@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from models.contract import Reason
+
+if TYPE_CHECKING:
+    from features.market import Market
+    from models.contract import RiskScorer
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,21 @@ class Explainer:
                 row.append(Reason(code=m.code, zh=m.zh, en=m.en, contribution=round(c, 6)))
             out.append(row)
         return out
+
+
+def plan_reasons(
+    scorer: RiskScorer, market: Market, listing_ids: Sequence[str], *, top: int = 3
+) -> dict[str, list[str]]:
+    """Why a plan buys each of these listings, for a planner: the Chinese reasons that push its lab-failure
+    risk up, then up to three evidence phrases from its own text. Scores only those listings (a plan's
+    few hundred, not the market), which a listing's scores allow (`models.contract`)."""
+    if not listing_ids:
+        return {}
+    out: dict[str, list[str]] = {}
+    for s in scorer.score_listings(market.subset(listing_ids), top_reasons=top):
+        reasons = [r.zh for r in s.risks["lab_fail"].reasons if r.contribution > 0]
+        phrases = list(dict.fromkeys(e.phrase for e in s.evidence))[:3]
+        if phrases:
+            reasons.append("文本证据: " + "、".join(phrases))
+        out[s.listing_id] = reasons
+    return out

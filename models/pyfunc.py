@@ -1,6 +1,6 @@
 """The MLflow pyfunc face of the scorer bundle, for tools that only speak `mlflow.pyfunc`.
 
-The project itself loads the bundle with `training.registry.load_scorer`, which returns the full
+The project itself loads the bundle with `models.registry.load_scorer`, which returns the full
 `RiskScorer` (reasons, evidence). Through pyfunc, `predict` takes either a dict of the market tables
 (`merchants`, `listings`, optional `reviews`) or one listings frame whose merchant fields are included
 as columns, and returns `score_frame`'s probabilities.

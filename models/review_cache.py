@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,10 +33,9 @@ _CHUNK = 900
 
 def default_store_dir() -> Path | None:
     """`$CHOUJIAN_SCORE_CACHE` (`off` for none), else `<project>/data/processed/score-cache`."""
-    env = os.environ.get("CHOUJIAN_SCORE_CACHE")
-    if env is not None:
-        return None if env.strip().lower() in ("", "off", "none", "0") else Path(env)
-    return Path(__file__).resolve().parents[1] / "data" / "processed" / "score-cache"
+    from core.settings import shared_settings
+
+    return shared_settings().score_cache_dir()
 
 
 def use_score_store(path: str | Path | None) -> None:

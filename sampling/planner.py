@@ -23,14 +23,14 @@ A plan has two arms and a top-up that together never spend more than the budget 
    Because the whole arm is a function of the one number ``u``, its worst case over *all* draws is
    computed exactly by a sweep over the arc end points: the largest total cost, the largest and
    smallest number of purchases and yuan per category. ``lambda`` is the largest value found by
-   bisection for which the worst-case cost is at most ``explore * B`` and no category maximum can be
+   bisection for which the worst-case cost is at most ``epsilon * B`` and no category maximum can be
    broken (the chosen ``lambda`` is always checked exactly). Listings that cost more than the random
    arm's budget, or more than their category's yuan cap, cannot be bought by any random draw: they
    get ``pi_R = 0`` and are reported as unreachable (the estimators then speak for the rest).
 
 2. **Targeted arm, deterministic (certainty units, pi = 1).** Candidates are ranked by expected
    failures found per yuan, ``p_fail / cost``, and taken greedily while they fit: the budget left
-   after the random arm's *worst case* (``B - W``, so at least ``(1 - explore) * B``), the per-merchant
+   after the random arm's *worst case* (``B - W``, so at least ``(1 - epsilon) * B``), the per-merchant
    cap minus the random arm's worst case for that merchant (at most one), and each category's
    maximum minus the random arm's worst case there. Category minimums are filled first, counting only
    what every random draw is sure to deliver there. A random draw that lands on a targeted listing
@@ -48,7 +48,7 @@ A plan has two arms and a top-up that together never spend more than the budget 
    that either leave it room or draw it at random.
 
 So every candidate's inclusion probability is ``1`` if targeted, exact for top-up list members, else
-``pi_R`` (exact, and > 0 for every affordable listing when ``explore > 0``); their sum is the expected
+``pi_R`` (exact, and > 0 for every affordable listing when ``epsilon > 0``); their sum is the expected
 number of distinct purchases; the same seed gives the same ``u`` and the same plan; and the budget, the
 caps and the quotas hold for every draw, not merely on average. The estimators (`sampling.estimation`)
 use the targets and the random draws only: a top-up purchase is a listing the random arm did not draw,
@@ -57,15 +57,15 @@ reads the exact ``pi``.
 
 Without the top-up the gap between the random arm's worst case and its drawn cost would be budget left
 unspent (`PlanSummary.random_expected_cost` vs `random_worst_cost`). The random arm itself stays that
-small: when ``explore * B`` is close to the dearest listing's cost it gets about one draw: raise
-``explore`` or the budget, or cap the dear categories' yuan, to buy a useful random sample.
+small: when ``epsilon * B`` is close to the dearest listing's cost it gets about one draw: raise
+``epsilon`` or the budget, or cap the dear categories' yuan, to buy a useful random sample.
 
 Store `Plan.frame` with the plan: `sampling.estimation.estimate` needs its order, ``pi_random``,
 ``targeted`` and ``drawn_random`` columns to turn lab results into honest rates.
 
 Merchant cap scope: with ``cap_scope="plan"`` (default) the cap holds for the plan as a whole, so one
 slot of each merchant's cap is left to the random arm; a cap of 1 would then forbid targeting any
-merchant, so it is refused when ``explore > 0``. With ``cap_scope="targeted"`` the cap binds the
+merchant, so it is refused when ``epsilon > 0``. With ``cap_scope="targeted"`` the cap binds the
 targeted picks and the random arm may add at most one more listing per merchant.
 """
 
@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -114,7 +114,7 @@ class Candidate(BaseModel):
 class CategoryQuota(BaseModel):
     """Limits on one category's purchases over the whole plan (both arms, every draw)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     min_purchases: int = Field(default=0, ge=0)
     max_purchases: int | None = Field(default=None, ge=0)
@@ -129,6 +129,37 @@ class CategoryQuota(BaseModel):
             raise ValueError("max_yuan is below min_yuan")
         return self
 
+    @classmethod
+    def parse(cls, spec: str) -> tuple[str, CategoryQuota]:
+        """`'CATEGORY:min_purchases=3,max_yuan=20000'` → (category, quota), as the CLI writes quotas.
+
+        The keys are the quota's own field names (the API's too); an unknown key, a missing category or a
+        value that is not a number is refused with a message naming it.
+        """
+        cat, sep, body = spec.partition(":")
+        cat = cat.strip()
+        if not cat or not sep:
+            raise ValueError(f"{spec!r}: write CATEGORY:KEY=VALUE[,KEY=VALUE...], e.g. '智能手机:min_purchases=3'")
+        values: dict[str, float] = {}
+        for part in (p.strip() for p in body.split(",")):
+            if not part:
+                continue
+            key, eq, raw = (x.strip() for x in part.partition("="))
+            if key not in cls.model_fields:
+                raise ValueError(f"{spec!r}: unknown key {key!r}; use {', '.join(cls.model_fields)}")
+            if not eq:
+                raise ValueError(f"{spec!r}: {key} needs a value ({key}=...)")
+            try:
+                values[key] = float(raw)
+            except ValueError:
+                raise ValueError(f"{spec!r}: {key}={raw!r} is not a number") from None
+        if not values:
+            raise ValueError(f"{spec!r}: no limit given; use {', '.join(cls.model_fields)}")
+        for key in ("min_purchases", "max_purchases"):
+            if key in values and not float(values[key]).is_integer():
+                raise ValueError(f"{spec!r}: {key} must be a whole number of purchases")
+        return cat, cls.model_validate(values)
+
 
 class PlanConfig(BaseModel):
     """What the user asks for: budget, exploration share, caps, quotas and the seed."""
@@ -136,8 +167,8 @@ class PlanConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     budget: float = Field(gt=0, description="yuan, purchases plus lab fees")
-    explore: float = Field(default=0.2, ge=0, lt=1, description="share of the budget for the random arm (ε)")
-    per_merchant: int | None = Field(default=None, ge=1, description="max purchases per merchant or identity")
+    epsilon: float = Field(default=0.2, ge=0, lt=1, description="share of the budget for the random arm (ε)")
+    per_merchant_cap: int | None = Field(default=None, ge=1, description="max purchases per merchant or identity")
     cap_scope: Literal["plan", "targeted"] = "plan"
     quotas: dict[str, CategoryQuota] = Field(default_factory=dict)
     seed: int = Field(default=0, ge=0)
@@ -145,10 +176,10 @@ class PlanConfig(BaseModel):
 
     @model_validator(mode="after")
     def _cap_leaves_room(self) -> PlanConfig:
-        if self.explore > 0 and self.cap_scope == "plan" and self.per_merchant == 1:
+        if self.epsilon > 0 and self.cap_scope == "plan" and self.per_merchant_cap == 1:
             raise ValueError(
-                "per_merchant=1 with a random arm: the random arm may need that one slot for any merchant, "
-                "so nothing could be targeted; use per_merchant >= 2, cap_scope='targeted', or explore=0"
+                "per_merchant_cap=1 with a random arm: the random arm may need that one slot for any merchant, "
+                "so nothing could be targeted; use per_merchant_cap >= 2, cap_scope='targeted', or epsilon=0"
             )
         return self
 
@@ -175,7 +206,7 @@ class PlanSummary(BaseModel):
     seed: int
     random_start: float = Field(description="u in [0, 1): the plan's one random number")
     budget: float
-    explore: float
+    epsilon: float
     random_budget: float
     random_lambda: float = Field(description="inclusion probability of a typical listing in the random arm")
     random_worst_cost: float
@@ -191,6 +222,9 @@ class PlanSummary(BaseModel):
     n_unreachable: int = Field(description="listings no draw can buy (too expensive for the random arm)")
     n_topup: int = Field(default=0, description="top-up purchases: what this draw of the random arm left unspent")
     topup_cost: float = Field(default=0.0, description="yuan spent on the top-up at this draw")
+    default_fee_categories: list[str] = Field(
+        default_factory=list, description="categories without a lab fee in the reference table: costed at the default"
+    )
     expected_sample_size: float
     expected_failures: float
 
@@ -312,43 +346,6 @@ def candidate_frame(candidates: Sequence[Candidate] | pd.DataFrame) -> pd.DataFr
     return df[["listing_id", "merchant_id", "group_id", "category", "cost", "p_fail", "reasons"]]
 
 
-def candidates_from_scores(
-    listings: pd.DataFrame,
-    scores: pd.DataFrame,
-    *,
-    lab_fees: Mapping[str, float],
-    default_lab_fee: float,
-    identities: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """Join listings (price, category, merchant) with scores (`listing_id`, `p_lab_fail` or `p_fail`,
-    optional `reasons`) into a candidate frame; cost = price + the category's lab fee."""
-    col = next((c for c in ("p_lab_fail", "p_fail") if c in scores.columns), None)
-    if col is None:
-        raise ValueError("scores need a p_lab_fail (or p_fail) column")
-    s = scores.drop_duplicates("listing_id").set_index(scores["listing_id"].astype(str).to_numpy())
-    ids = listings["listing_id"].astype(str)
-    missing = ~ids.isin(s.index)
-    if missing.any():
-        raise ValueError(f"{int(missing.sum())} listing(s) have no score, e.g. {ids[missing].iat[0]!r}")
-    cats = listings["category"].astype(str)
-    fee = cats.map(lambda c: float(lab_fees.get(c, default_lab_fee))).to_numpy(float)
-    out = pd.DataFrame(
-        {
-            "listing_id": ids.to_numpy(),
-            "merchant_id": listings["merchant_id"].astype(str).to_numpy(),
-            "category": cats.to_numpy(),
-            "cost": np.round(listings["price"].to_numpy(float) + fee, 2),
-            "p_fail": s[col].reindex(ids.to_numpy()).to_numpy(float),
-            "reasons": (
-                list(s["reasons"].reindex(ids.to_numpy())) if "reasons" in s.columns else [[] for _ in range(len(ids))]
-            ),
-        }
-    )
-    if identities is not None:
-        out["identity_id"] = out["merchant_id"].map(lambda m: identities.get(m))
-    return out
-
-
 def _as_reasons(r: Any) -> list[str]:
     if r is None or (isinstance(r, float) and r != r):
         return []
@@ -466,7 +463,7 @@ def design_plan(candidates: Sequence[Candidate] | pd.DataFrame, config: PlanConf
     n = len(df)
     cost = df["cost"].to_numpy(float)
     cats = df["category"]
-    budget_r = config.budget * config.explore
+    budget_r = config.budget * config.epsilon
 
     # reachable by the random arm: affordable within its budget and within the category's caps
     reach = cost <= budget_r
@@ -497,7 +494,7 @@ def design_plan(candidates: Sequence[Candidate] | pd.DataFrame, config: PlanConf
                     hi = mid
         pi_int = _random_pi(lam, reach, group_cap)
         if lam == 0.0 or not pi_int[reach].all():
-            raise PlanInfeasibleError("the random arm cannot give every affordable listing a chance: raise explore")
+            raise PlanInfeasibleError("the random arm cannot give every affordable listing a chance: raise epsilon")
     start = _arcs(pi_int)
     df["pi_random"] = pi_int / SCALE
     df["arc_start"] = start
@@ -531,7 +528,8 @@ def _choose_targets(
     in_random = pd.Series(pi_int > 0).groupby(groups).any()
     reserve = in_random.astype(int) if config.cap_scope == "plan" else in_random * 0
     cap_left: dict[str, float] = {
-        str(g): (np.inf if config.per_merchant is None else config.per_merchant - int(r)) for g, r in reserve.items()
+        str(g): (np.inf if config.per_merchant_cap is None else config.per_merchant_cap - int(r))
+        for g, r in reserve.items()
     }
     count_left: dict[str, float] = {}
     yuan_left: dict[str, float] = {}
@@ -659,8 +657,8 @@ def _realise(design: PlanDesign, *, u: int, seed: int, plan_id: str) -> Plan:
         seed=seed,
         random_start=u / SCALE,
         budget=cfg.budget,
-        explore=cfg.explore,
-        random_budget=cfg.budget * cfg.explore,
+        epsilon=cfg.epsilon,
+        random_budget=cfg.budget * cfg.epsilon,
         random_lambda=design.random_lambda,
         random_worst_cost=design.random_worst_cost,
         random_expected_cost=expected_random,

@@ -29,7 +29,7 @@ step 5 "evaluating against random, rules, TF-IDF+LR and the oracle -> reports/ev
 "$BIN/choujian" evaluate --data "$MARKET" --out reports/evaluation.json
 
 step 6 "drawing a 200,000-yuan sampling plan (20% random arm, at most 2 purchases per merchant)"
-"$BIN/choujian" plan --market "$MARKET" --budget 200000 --explore 0.2 --per-merchant 2 --out reports/plan.csv --show 20
+"$BIN/choujian" plan --market "$MARKET" --budget 200000 --epsilon 0.2 --per-merchant-cap 2 --out reports/plan.csv --show 20
 
 printf '\nDone in %ss. Next: `%s/choujian keys create --role planner` (prints a key), `%s/choujian serve`,\nthen open http://127.0.0.1:8000/web/ (planners, log in with the key) or /docs (the API).\n' \
   "$(( $(date +%s) - start ))" "$BIN" "$BIN"

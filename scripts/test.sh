@@ -22,6 +22,8 @@ echo ">>> ruff"
 "$BIN/ruff" format --check .
 echo ">>> mypy"
 "$BIN/mypy"
+echo ">>> import contracts (the layers in pyproject.toml)"
+"$BIN/lint-imports" --no-cache
 echo ">>> pytest"
 set +e
 "$BIN/pytest" -q -p no:cacheprovider "$@"

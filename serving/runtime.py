@@ -115,33 +115,11 @@ def describe(scorer: RiskScorer, *, source: str, alias: str | None) -> ModelInfo
     )
 
 
-def _registry_facts(name: str, version: str) -> tuple[str | None, dict[str, float]]:
-    """Training date and run metrics of a registered version (None / {} when the registry cannot say)."""
-    try:
-        from mlflow import MlflowClient
-
-        from training.registry import tracking_uri
-
-        client = MlflowClient(tracking_uri=tracking_uri(), registry_uri=tracking_uri())
-        mv = client.get_model_version(name, version)
-        stamp = mv.creation_timestamp
-        metrics: dict[str, float] = {}
-        if mv.run_id:
-            run = client.get_run(mv.run_id)
-            stamp = run.info.start_time or stamp
-            metrics = {k: float(v) for k, v in run.data.metrics.items()}
-        trained = datetime.fromtimestamp(stamp / 1000, UTC).isoformat(timespec="seconds") if stamp else None
-        return trained, metrics
-    except Exception as e:  # model info is descriptive: a registry hiccup must not stop serving
-        logger.warning("no registry facts for %s version %s: %s", name, version, e)
-        return None, {}
-
-
 def registry_loader(settings: Settings) -> Loader:
     """Load from the MLflow registry alias (or `CHOUJIAN_MODEL_URI`) through the registry engineer's loader."""
 
     def load() -> LoadedModel:
-        from training.registry import load_scorer
+        from models.registry import load_scorer, registry_facts
 
         ref = settings.model_uri or settings.model_alias
         scorer = load_scorer(ref, registered_model=settings.model_name)
@@ -149,7 +127,7 @@ def registry_loader(settings: Settings) -> Loader:
         source = settings.model_uri or f"models:/{settings.model_name}@{settings.model_alias}"
         info = describe(scorer, source=source, alias=alias)
         if str(scorer.version).isdigit():  # a registered version (a local folder is "unregistered")
-            trained, metrics = _registry_facts(settings.model_name, str(scorer.version))
+            trained, metrics = registry_facts(settings.model_name, str(scorer.version))
             info = info.model_copy(
                 update={"trained_at": trained or info.trained_at, "metrics": metrics or info.metrics}
             )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
@@ -18,9 +17,12 @@ import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from features.market import Market, RecordError
+from core import reference
+from features.market import RecordError
 from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
 from models.contract import LISTING_RISKS, MERCHANT_RISK
+from models.explain import plan_reasons
+from sampling.candidates import Candidates, LabFees, UnknownCategoryError, draw_plan, plan_candidates
 from serving import store
 from serving.db import LabResultRow, utcnow
 from serving.db import Plan as PlanRow
@@ -197,55 +199,16 @@ class Unavailable(Exception):
     """The service cannot do this now (no model, no market): 503 with the reason."""
 
 
-def _lab_fees(settings: Settings) -> dict[str, float]:
-    if settings.lab_fees:
-        return dict(settings.lab_fees)
-    # the simulator's categories carry typical lab fees; a real deployment sets CHOUJIAN_LAB_FEES
-    from training.sim_vocab import CATEGORIES
-
-    return {c.name: float(c.lab_fee) for c in CATEGORIES}
+def lab_fees(settings: Settings) -> LabFees:
+    """The reference table's lab fees (`data/reference/lab_fees.csv` or the deployment's), then the
+    settings' `lab_fees` on top; a category in neither costs `lab_fee_default`."""
+    return LabFees({**reference.lab_fees(), **settings.lab_fees}, default=settings.lab_fee_default)
 
 
-def candidates_from_market(scored: ScoredMarket, settings: Settings) -> pd.DataFrame:
-    """Every listing of the current market as a plan candidate (the planner's own join: cost = price + the
-    category's lab fee). Shops sharing a unified social credit code are one identity for the per-merchant cap.
-    """
-    from sampling.planner import candidates_from_scores
-
-    m = scored.market.merchants
-    codes = m.dropna(subset=["credit_code"])
-    identities = dict(zip(codes["merchant_id"].astype(str), codes["credit_code"].astype(str), strict=True))
-    return candidates_from_scores(
-        scored.market.listings,
-        scored.scores,
-        lab_fees=_lab_fees(settings),
-        default_lab_fee=settings.lab_fee_default,
-        identities=identities,
-    )
-
-
-def _reasons_for(
-    model: LoadedModel, scored: ScoredMarket, listing_ids: Sequence[str], top: int
-) -> dict[str, list[str]]:
-    """Top lab-fail reasons (Chinese) and evidence phrases for the chosen listings only (cheap: a few hundred)."""
-    if not listing_ids:
-        return {}
+def candidates_from_market(scored: ScoredMarket, settings: Settings) -> Candidates:
+    """Every listing of the current market as a plan candidate (`sampling.plan_candidates`)."""
     m = scored.market
-    ids = set(listing_ids)
-    listings = m.listings[m.listings["listing_id"].isin(ids)]
-    sub = Market(
-        merchants=m.merchants[m.merchants["merchant_id"].isin(set(listings["merchant_id"]))].reset_index(drop=True),
-        listings=listings.reset_index(drop=True),
-        reviews=m.reviews[m.reviews["listing_id"].isin(ids)].reset_index(drop=True),
-    )
-    out: dict[str, list[str]] = {}
-    for s in model.scorer.score_listings(sub, top_reasons=top):
-        reasons = [r.zh for r in s.risks["lab_fail"].reasons if r.contribution > 0]
-        phrases = list(dict.fromkeys(f"{e.phrase}" for e in s.evidence))[:3]
-        if phrases:
-            reasons.append("文本证据: " + "、".join(phrases))
-        out[s.listing_id] = reasons
-    return out
+    return plan_candidates(m.listings, m.merchants, scored.scores, lab_fees=lab_fees(settings))
 
 
 def _frame_bytes(frame: pd.DataFrame) -> bytes:
@@ -262,21 +225,14 @@ def load_frame(row: PlanRow) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(row.frame.parquet))
 
 
-_API_NAMES = {"per_merchant": "per_merchant_cap", "explore": "epsilon"}
-
-
 def _plan_config_problem(e: ValidationError) -> RequestProblem:
-    """The planner's own validation, reported with the API's field names."""
+    """The planner's own validation: its fields carry the API's names, so the location is the body's."""
     err = e.errors()[0]
     msg = str(err["msg"]).removeprefix("Value error, ")
-    for planner_name, api_name in _API_NAMES.items():
-        msg = re.sub(rf"\b{planner_name}\b", api_name, msg)
     loc: list[str | int] = [str(p) if not isinstance(p, int) else p for p in err["loc"]]
-    if loc and isinstance(loc[0], str):
-        loc[0] = _API_NAMES.get(loc[0], loc[0])
-    elif not loc:
-        loc = [next((a for p, a in _API_NAMES.items() if p in str(err["msg"])), "")]
-    return RequestProblem(["body", *[p for p in loc if p != ""]], msg)
+    if not loc:  # a rule across fields: name the first field the message mentions
+        loc = [next((f for f in ("per_merchant_cap", "epsilon", "cap_scope") if f in msg), "budget")]
+    return RequestProblem(["body", *loc], msg)
 
 
 def create_plan(
@@ -296,18 +252,12 @@ def create_plan(
     except (FileNotFoundError, RecordError) as e:
         raise Unavailable(f"no usable market for plan candidates: {e}") from e
     cands = candidates_from_market(scored, settings)
-    known = set(cands["category"])
-    for cat in body.quotas:
-        if cat not in known:
-            raise RequestProblem(
-                ["body", "quotas", cat], f"no category {cat!r} in the current market; known: {', '.join(sorted(known))}"
-            )
     plan_id = store.new_plan_id()
     try:
         config = planner.PlanConfig(
             budget=body.budget,
-            explore=body.epsilon,
-            per_merchant=body.per_merchant_cap,
+            epsilon=body.epsilon,
+            per_merchant_cap=body.per_merchant_cap,
             cap_scope=body.cap_scope,
             quotas={k: planner.CategoryQuota(**q.model_dump()) for k, q in body.quotas.items()},
             seed=body.seed,
@@ -316,11 +266,13 @@ def create_plan(
     except ValidationError as e:
         raise _plan_config_problem(e) from e
     try:
-        plan = planner.make_plan(cands, config)
+        plan = draw_plan(cands, config)
+    except UnknownCategoryError as e:
+        raise RequestProblem(["body", "quotas", e.category], f"{e} (current market)") from e
     except planner.PlanInfeasibleError as e:
         raise RequestProblem(["body"], f"infeasible plan: {e}") from e
     selected = plan.selected()
-    reasons = _reasons_for(model, scored, selected["listing_id"].tolist(), settings.top_reasons)
+    reasons = plan_reasons(model.scorer, scored.market, selected["listing_id"].tolist(), top=settings.top_reasons)
     targets = [
         PlanTargetRow(
             listing_id=str(r["listing_id"]),

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from core.settings import SharedSettings
 from models.contract import LISTING_RISKS, MERCHANT_RISK
 
 #: values that people paste into config files and forget: never allowed outside development
@@ -23,8 +24,11 @@ DEFAULT_REVIEW = {"lab_fail": 0.35, "counterfeit": 0.4, "false_advertising": 0.4
 DEFAULT_BLOCK = {"lab_fail": 0.8, "counterfeit": 0.85, "false_advertising": 0.9}
 
 
-class Settings(BaseSettings):
-    """Everything `choujian serve` and the store need; override any field with `CHOUJIAN_<FIELD>`."""
+class Settings(SharedSettings):
+    """Everything `choujian serve` and the store need; override any field with `CHOUJIAN_<FIELD>`.
+
+    It extends the settings every deployable shares (`core.settings`: MLflow, caches, reference tables).
+    """
 
     model_config = SettingsConfigDict(env_prefix="CHOUJIAN_", env_file=".env", extra="ignore")
 
@@ -34,16 +38,12 @@ class Settings(BaseSettings):
     market_dir: Path = Field(default=Path("data/market"), description="current market: the plan candidates")
 
     # model: a registry alias (default) or an explicit URI / local bundle path; the registry itself is
-    # found by training.registry (CHOUJIAN_MLFLOW_URI, default <project>/mlflow.db)
+    # found by models.registry (CHOUJIAN_MLFLOW_URI, default <project>/mlflow.db)
     model_name: str = "choujian-listing"
     model_alias: str = "champion"
     model_uri: str | None = Field(default=None, description="overrides name@alias, e.g. a local bundle path")
     load_model_on_start: bool = True
     warm_market_on_start: bool = Field(default=True, description="score the market in the background at start")
-
-    # plan costs: purchase price + the category's lab fee (yuan)
-    lab_fees: dict[str, float] = Field(default_factory=dict, description="per category; empty: simulator's fees")
-    lab_fee_default: float = Field(default=800.0, ge=0)
 
     # secrets
     secret_key: SecretStr = Field(default=SecretStr("changethis"), description="signs web session cookies")
@@ -62,9 +62,6 @@ class Settings(BaseSettings):
     # 1,000 listings with long descriptions and a few dozen reviews each is a few MB of UTF-8 JSON
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     top_reasons: int = Field(default=3, ge=0, le=20)
-
-    # tests only: the PostgreSQL server the store tests also run against
-    test_postgres_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
     @field_validator("review_thresholds", "block_thresholds")
     @classmethod

@@ -15,11 +15,7 @@ from typing import Literal
 
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-RAW_DIR = DATA_DIR / "raw"
-SHOPPING_ZIP = RAW_DIR / "online_shopping_10_cats.zip"
-WAIMAI_CSV = RAW_DIR / "waimai_10k.csv"
-VOCAB_TXT = RAW_DIR / "bert-base-chinese-vocab.txt"
+from core.paths import SHOPPING_ZIP, WAIMAI_CSV
 
 #: the ten categories of online_shopping_10_cats
 SHOPPING_CATEGORIES = ("书籍", "平板", "手机", "水果", "洗发水", "热水器", "蒙牛", "衣服", "计算机", "酒店")

@@ -34,7 +34,6 @@ from models.contract import LISTING_RISKS
 from training import metrics as M
 from training.train import (
     TrainConfig,
-    _subset,
     fingerprint,
     fit_listing_models,
     holdout_scoring_market,
@@ -201,7 +200,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate the registered model `model` and the baselines on `data_dir`; write JSON + PNG plots."""
     from features.market import load_market
-    from training import registry
+    from models.registry import load_scorer
 
     step = progress or (lambda msg: logger.info(msg))
     t0 = time.perf_counter()
@@ -213,7 +212,7 @@ def evaluate(
             "simulated market (`choujian simulate`); on your own data use the holdout metrics `train` logs"
         )
     step(f"loading model {model!r}")
-    bundle = registry.load_scorer(model)
+    bundle = load_scorer(model)
     config = TrainConfig.model_validate(bundle.metadata["config"])
     step(f"loading market from {data_dir}")
     market = load_market(data_dir)
@@ -224,7 +223,7 @@ def evaluate(
         logger.warning("model was trained on different data than %s: held-out ids may not be unseen", data_dir)
 
     scoring_market, holdout_ids = holdout_scoring_market(market, config.split)
-    hold = _subset(scoring_market, holdout_ids)
+    hold = scoring_market.subset(holdout_ids)
     t = truth.set_index(truth["listing_id"].astype(str)).reindex(holdout_ids)
     y = t["fails"].to_numpy(dtype=float)
     p_true = t["p_fail"].to_numpy(dtype=float)

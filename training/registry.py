@@ -1,21 +1,27 @@
-"""MLflow tracking and model registry for the scorer bundle.
+"""The registry's write side: log a run's bundle, register it as `@challenger`, promote it to `@champion`.
 
-Defaults: a local SQLite tracking store and registry at `<project>/mlflow.db` with artifacts under
-`<project>/mlartifacts/`; `CHOUJIAN_MLFLOW_URI` (any MLflow tracking URI) and
-`CHOUJIAN_MLFLOW_ARTIFACTS` override them. The bundle is registered as `choujian-listing`; models move
-through the aliases `challenger` and `champion` (`models:/choujian-listing@champion`), never stages.
+Reading (resolve an alias, load a bundle, list versions) is `models.registry`, which serving uses too.
+New experiments keep their artifacts under `<project>/mlartifacts/` (`CHOUJIAN_MLFLOW_ARTIFACTS`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from core.settings import shared_settings
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    REGISTERED_MODEL,
+    configure,
+    load_scorer,
+    registry_client,
+    resolve_version,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -24,45 +30,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REGISTERED_MODEL = "choujian-listing"
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 EXPERIMENT = "choujian"
 #: what a registered bundle needs at load time (the project itself, installed)
 PIP_REQUIREMENTS = ["choujian", "lightgbm>=4.5,<5", "scikit-learn>=1.5,<1.9", "pandas>=2.2,<3", "numpy"]
-
-
-def tracking_uri() -> str:
-    """The tracking (and registry) URI: `CHOUJIAN_MLFLOW_URI`, else SQLite under the project root."""
-    return os.environ.get("CHOUJIAN_MLFLOW_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
-
-
-def artifact_root() -> str:
-    """Where new experiments keep artifacts: `CHOUJIAN_MLFLOW_ARTIFACTS`, else `<project>/mlartifacts`."""
-    root = os.environ.get("CHOUJIAN_MLFLOW_ARTIFACTS")
-    if root:
-        return root
-    uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        # keep artifacts next to the database so a temp tracking dir is self-contained
-        return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts")
-    return str(PROJECT_ROOT / "mlartifacts")
-
-
-def model_cache() -> Path:
-    """Where downloaded registered models are kept: `CHOUJIAN_MODEL_CACHE`, else `<project>/data/cache/models`."""
-    return Path(os.environ.get("CHOUJIAN_MODEL_CACHE") or PROJECT_ROOT / "data" / "cache" / "models")
-
-
-def configure(uri: str | None = None) -> str:
-    """Point MLflow's tracking and registry at `uri` (default `tracking_uri()`); returns the URI."""
-    import mlflow
-
-    uri = uri or tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
 
 
 def ensure_experiment(name: str = EXPERIMENT) -> str:
@@ -71,19 +41,13 @@ def ensure_experiment(name: str = EXPERIMENT) -> str:
 
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
-        location = Path(artifact_root()) / name
+        location = Path(shared_settings().artifact_root()) / name
         uri = location.resolve().as_uri() if "://" not in str(location) else str(location)
         exp_id = mlflow.create_experiment(name, artifact_location=uri)
     else:
         exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
     return str(exp_id)
-
-
-def _client() -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri(), registry_uri=tracking_uri())
 
 
 def log_bundle(
@@ -106,7 +70,7 @@ def log_bundle(
             metadata={"choujian": bundle.metadata.get("summary", {})},
         )
     version = str(info.registered_model_version)
-    client = _client()
+    client = registry_client()
     mv = client.get_model_version(registered_model, version)
     for key, value in bundle.metadata.get("summary", {}).items():
         client.set_model_version_tag(registered_model, version, key, str(value))
@@ -118,129 +82,7 @@ def log_bundle(
 
 def set_alias(alias: str, version: str, *, registered_model: str = REGISTERED_MODEL) -> None:
     """Point `alias` at `version`."""
-    _client().set_registered_model_alias(registered_model, alias, version)
-
-
-def _model_uri(ref: str, registered_model: str) -> str:
-    if "://" in ref or ref.startswith(("models:/", "runs:/")):
-        return ref
-    if ref.isdigit():
-        return f"models:/{registered_model}/{ref}"
-    return f"models:/{registered_model}@{ref}"
-
-
-def resolve_version(ref: str, *, registered_model: str = REGISTERED_MODEL) -> ModelVersion:
-    """The registry entry for an alias (`champion`), a version number or a `models:/` URI."""
-    client = _client()
-    if ref.startswith("models:/"):
-        rest = ref.removeprefix("models:/")
-        name, _, tail = rest.partition("@") if "@" in rest else rest.partition("/")
-        if "@" in rest:
-            return client.get_model_version_by_alias(name, tail)
-        return client.get_model_version(name, tail)
-    if ref.isdigit():
-        return client.get_model_version(registered_model, ref)
-    return client.get_model_version_by_alias(registered_model, ref)
-
-
-def load_scorer(ref: str = CHAMPION, *, registered_model: str = REGISTERED_MODEL) -> ScorerBundle:
-    """Load a scorer bundle from an alias, a version number, an MLflow model URI or a local bundle folder."""
-    import mlflow.artifacts
-
-    from models.bundle import ScorerBundle
-
-    local = Path(ref)
-    if local.is_dir() and (local / "bundle.pkl").exists():
-        return ScorerBundle.load(local)
-    if local.is_dir() and (local / "artifacts" / "bundle" / "bundle.pkl").exists():
-        return ScorerBundle.load(local / "artifacts" / "bundle")
-    configure()
-    uri = _model_uri(ref, registered_model)
-    version = None
-    key = hashlib.sha256(uri.encode()).hexdigest()[:16]
-    if uri.startswith("models:/"):
-        mv = resolve_version(uri, registered_model=registered_model)
-        version = str(mv.version)
-        # download by version so a concurrent alias move cannot mix two models
-        uri = f"models:/{mv.name}/{mv.version}"
-        key = f"{mv.name}-v{mv.version}-{mv.run_id or key}"
-    # a registered version never changes, so its download is kept: the text models inside the bundle
-    # load from (and pickle by reference to) these folders, which must outlive this call
-    target = model_cache() / key
-    if not (target / "artifacts" / "bundle" / "bundle.pkl").exists():
-        partial = target.with_name(target.name + f".partial-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(partial))
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-    bundle = ScorerBundle.load(target / "artifacts" / "bundle")
-    if version is not None:
-        bundle.version = version
-    logger.info("loaded %s (version %s)", uri, bundle.version)
-    return bundle
-
-
-def load_champion(*, registered_model: str = REGISTERED_MODEL) -> ScorerBundle:
-    """The bundle behind `models:/choujian-listing@champion`."""
-    return load_scorer(CHAMPION, registered_model=registered_model)
-
-
-@dataclass
-class VersionRow:
-    version: str
-    aliases: list[str]
-    run_id: str | None
-    created: int
-    tags: dict[str, str]
-
-
-def list_versions(*, registered_model: str = REGISTERED_MODEL) -> list[VersionRow]:
-    """All registered versions, newest first, with their aliases and tags."""
-    client = _client()
-    try:
-        versions = client.search_model_versions(f"name='{registered_model}'")
-    except Exception as e:  # a fresh store has no registered model table rows yet
-        logger.debug("no versions: %s", e)
-        return []
-    aliases: dict[str, list[str]] = {}
-    try:
-        rm = client.get_registered_model(registered_model)
-        for a, v in (rm.aliases or {}).items():
-            aliases.setdefault(str(v), []).append(a)
-    except Exception:  # no registered model yet
-        return []
-    rows = [
-        VersionRow(
-            version=str(v.version),
-            aliases=sorted(aliases.get(str(v.version), [])),
-            run_id=v.run_id,
-            created=int(v.creation_timestamp or 0),
-            tags=dict(v.tags or {}),
-        )
-        for v in versions
-    ]
-    return sorted(rows, key=lambda r: -int(r.version))
-
-
-def version_info(ref: str, *, registered_model: str = REGISTERED_MODEL) -> dict[str, Any]:
-    """Registry entry, run parameters and metrics of one version (alias or number)."""
-    client = _client()
-    mv = resolve_version(ref, registered_model=registered_model)
-    rm = client.get_registered_model(mv.name)
-    info: dict[str, Any] = {
-        "name": mv.name,
-        "version": str(mv.version),
-        "aliases": sorted(a for a, v in (rm.aliases or {}).items() if str(v) == str(mv.version)),
-        "run_id": mv.run_id,
-        "source": mv.source,
-        "tags": dict(mv.tags or {}),
-    }
-    if mv.run_id:
-        run = client.get_run(mv.run_id)
-        info["params"] = dict(run.data.params)
-        info["metrics"] = dict(run.data.metrics)
-    return info
+    registry_client().set_registered_model_alias(registered_model, alias, version)
 
 
 # -- promotion ---------------------------------------------------------------------------------------
@@ -253,7 +95,7 @@ PROMOTION_METRICS = {
 
 
 @dataclass
-class Decision:
+class PromotionDecision:
     """What `promote` did and why."""
 
     promoted: bool
@@ -280,7 +122,7 @@ def promote(
     metric: str = "lab_fail_pr_auc",
     min_gain: float = 0.0,
     registered_model: str = REGISTERED_MODEL,
-) -> Decision:
+) -> PromotionDecision:
     """Move `champion` to the challenger only if it scores better on the challenger's own holdout.
 
     Both models score the same held-out listings (the challenger's split, from its data directory); the
@@ -290,7 +132,6 @@ def promote(
     from features.market import load_market
     from training.train import (
         TrainConfig,
-        _subset,
         holdout_mask,
         holdout_scoring_market,
         load_ground_truth,
@@ -303,17 +144,19 @@ def promote(
     configure()
     chal_mv = _try_version(CHALLENGER, registered_model)
     if chal_mv is None:
-        return Decision(False, "there is no @challenger: run `choujian train` first", metric)
+        return PromotionDecision(False, "there is no @challenger: run `choujian train` first", metric)
     chal = str(chal_mv.version)
     champ_mv = _try_version(CHAMPION, registered_model)
-    client = _client()
+    client = registry_client()
     if champ_mv is None:
         client.set_registered_model_alias(registered_model, CHAMPION, chal)
         client.set_model_version_tag(registered_model, chal, "promotion", "first model: champion by default")
-        return Decision(True, f"no champion yet: version {chal} becomes @champion", metric, challenger=chal)
+        return PromotionDecision(True, f"no champion yet: version {chal} becomes @champion", metric, challenger=chal)
     champ = str(champ_mv.version)
     if champ == chal:
-        return Decision(False, f"version {chal} is already @champion", metric, challenger=chal, champion_before=champ)
+        return PromotionDecision(
+            False, f"version {chal} is already @champion", metric, challenger=chal, champion_before=champ
+        )
 
     challenger = load_scorer(chal, registered_model=registered_model)
     champion = load_scorer(champ, registered_model=registered_model)
@@ -323,7 +166,7 @@ def promote(
     config = TrainConfig.model_validate(challenger.metadata["config"])
     market = load_market(source)
     scoring, holdout_ids = holdout_scoring_market(market, config.split)
-    sub = _subset(scoring, holdout_ids)
+    sub = scoring.subset(holdout_ids)
     truth = load_ground_truth(source) if metric.startswith("truth_") else None
     if metric.startswith("truth_") and truth is None:
         raise FileNotFoundError(f"metric {metric} needs {source}/ground_truth_listings.parquet")
@@ -353,7 +196,7 @@ def promote(
                 "(a different split): the comparison favours the champion"
             )
     s_chal, s_champ = score(challenger), score(champion)
-    base = Decision(
+    base = PromotionDecision(
         False,
         "",
         metric,

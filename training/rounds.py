@@ -20,9 +20,9 @@ planner fed the true `p_fail`). Lift = failures found by the plan / failures fou
 Models: ``"team"`` fits the team's calibrated lab-failure model (`training.train.listing_design` and
 `fit_listing_models`: the registered bundle's feature pipeline and LightGBM; review model off, the other
 risks skipped to keep the study fast); ``"own"`` is a documented LightGBM on observable listing,
-merchant, linked-identity and review columns (`observable_features`), about 20x faster; ``"auto"``
-uses the team's and falls back to ours (saying so in the summary) if it cannot be fitted here.
-Both are fitted on observed, selection-biased lab results only, never on the ground truth.
+merchant, linked-identity and review columns (`observable_features`), about 20x faster, asked for by
+name. There is no silent fallback: if the model asked for cannot be fitted, the study fails. Both are
+fitted on observed, selection-biased lab results only, never on the ground truth.
 """
 
 from __future__ import annotations
@@ -41,13 +41,16 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
+from core.reference import lab_fees
+from features.identity import link
 from features.market import Market
+from sampling.candidates import LabFees, plan_candidates
 from sampling.estimation import estimate
 from sampling.planner import PlanConfig, PlanDesign, design_plan
 
 logger = logging.getLogger(__name__)
 
-ModelKind = Literal["auto", "team", "own"]
+ModelKind = Literal["team", "own"]
 Progress = Callable[[str], None]
 _TYPES = ("counterfeit", "false_advertising", "quality", "three_no")
 
@@ -62,12 +65,12 @@ class RoundsConfig(BaseModel):
     n_merchants: int = Field(1000, ge=10)
     n_listings: int = Field(8000, ge=100)
     budget: float = Field(400_000, gt=0)
-    explore: float = Field(0.5, ge=0, lt=1)
-    per_merchant: int | None = 2
-    model: ModelKind = "auto"
+    epsilon: float = Field(0.5, ge=0, lt=1)
+    per_merchant_cap: int | None = 2
+    model: ModelKind = "team"
 
 
-# --- the fallback model: LightGBM on observable columns ------------------------------------------------
+# --- the quick model: LightGBM on observable columns -- ------------------------------------------------
 
 _ABS = re.compile(r"最|第一|国家级|顶级|极品|史上|绝对|100%|百分百|全网最低|独家")
 _EFFICACY = re.compile(r"根治|治疗|疗效|特效|抗癌|防癌|消炎|杀菌|防辐射|永不|无副作用|包治|增高|美白")
@@ -78,28 +81,11 @@ _REVIEW_FAKE = re.compile(r"假货|假的|不是正品|仿品|山寨|假冒|水�
 
 
 def _identity_components(merchants: pd.DataFrame) -> NDArray[np.int64]:
-    """Shops linked by a shared credit code or phone, as component labels (union-find)."""
-    n = len(merchants)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for col in ("credit_code", "phone"):
-        first: dict[str, int] = {}
-        for i, v in enumerate(merchants[col].tolist()):
-            if v is None or (isinstance(v, float) and v != v) or v == "":
-                continue
-            if v in first:
-                a, b = find(i), find(first[v])
-                if a != b:
-                    parent[a] = b
-            else:
-                first[v] = i
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    """Shops linked by a shared credit code or phone, as component labels."""
+    records = list(
+        zip(merchants["credit_code"].tolist(), merchants["phone"].tolist(), [None] * len(merchants), strict=True)
+    )
+    return np.asarray(link(records), dtype=np.int64)
 
 
 def observable_features(market: Market) -> pd.DataFrame:
@@ -228,32 +214,12 @@ def fit_team_model(market: Market, *, seed: int = 0) -> NDArray[np.float64]:
     return np.asarray(p.reindex(market.listings["listing_id"].astype(str)).to_numpy(float), dtype=np.float64)
 
 
-class _AutoFit:
-    """The team's model while it can be fitted here; the documented fallback from the first failure on."""
-
-    def __init__(self) -> None:
-        self.name = "team lab_fail model (training.train.listing_design + fit_listing_models)"
-        self._fallback = False
-
-    def __call__(self, market: Market, *, seed: int = 0) -> NDArray[np.float64]:
-        if not self._fallback:
-            try:
-                return fit_team_model(market, seed=seed)
-            except Exception as e:  # the team's pipeline may be mid-change in this checkout
-                logger.warning("team model unavailable (%s: %s); using the documented fallback", type(e).__name__, e)
-                self._fallback = True
-                self.name = f"own LightGBM on observable columns (team model failed: {type(e).__name__}: {e})"[:300]
-        return fit_own_model(market, seed=seed)
-
-
-def resolve_model(kind: ModelKind) -> tuple[Callable[..., NDArray[np.float64]], Callable[[], str]]:
-    """The fitting function for the study and a way to name what it ended up using."""
+def resolve_model(kind: ModelKind) -> tuple[Callable[..., NDArray[np.float64]], str]:
+    """The fitting function for the study and its name. No fallback: a model that cannot be fitted fails
+    the study, so a report never describes a model other than the one asked for."""
     if kind == "own":
-        return fit_own_model, lambda: "own LightGBM on observable columns (training.rounds.observable_features)"
-    if kind == "team":
-        return fit_team_model, lambda: "team lab_fail model (training.train.listing_design + fit_listing_models)"
-    auto = _AutoFit()
-    return auto, lambda: auto.name
+        return fit_own_model, "own LightGBM on observable columns (training.rounds.observable_features)"
+    return fit_team_model, "team lab_fail model (training.train.listing_design + fit_listing_models)"
 
 
 # --- the study --------------------------------------------------------------------------------------
@@ -303,12 +269,6 @@ class RoundsResult:
     records: list[PlanRecord]
     rounds: list[dict[str, Any]]
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def _lab_fees() -> dict[str, float]:
-    from training.sim_vocab import CATEGORIES
-
-    return {c.name: float(c.lab_fee) for c in CATEGORIES}
 
 
 def _draw_outcomes(truth: pd.DataFrame, rng: np.random.Generator) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -424,7 +384,7 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
     t0 = time.perf_counter()
     cells = config.markets * config.rounds
     reps = max(1, math.ceil(config.plans / cells))
-    fees = _lab_fees()
+    fees = LabFees(lab_fees())
     records: list[PlanRecord] = []
     round_rows: list[dict[str, Any]] = []
     fit, model_name = resolve_model(config.model)
@@ -437,32 +397,24 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
         )
         truth = truth.reset_index()
         lst = market.listings
-        cost = lst["price"].to_numpy(float) + lst["category"].map(fees).fillna(800.0).to_numpy(float)
         labs = market.lab_results.copy()
         today = market_date(market)
         for ri in range(config.rounds):
             step(f"market {mi + 1}, round {ri + 1}/{config.rounds}: fitting on {len(labs):,} lab results")
             seen = Market(merchants=market.merchants, listings=lst, reviews=market.reviews, lab_results=labs)
             p_hat = fit(seen, seed=config.seed + 17 * ri + mi)
-            cands = pd.DataFrame(
-                {
-                    "listing_id": lst["listing_id"],
-                    "merchant_id": lst["merchant_id"],
-                    "category": lst["category"],
-                    "cost": cost,
-                    "p_fail": np.clip(p_hat, 0, 1),
-                }
-            )
+            scores = pd.DataFrame({"listing_id": lst["listing_id"], "p_fail": np.clip(p_hat, 0, 1)})
+            cands = plan_candidates(lst, market.merchants, scores, lab_fees=fees).frame
             pcfg = PlanConfig(
                 budget=config.budget,
-                explore=config.explore,
-                per_merchant=config.per_merchant,
+                epsilon=config.epsilon,
+                per_merchant_cap=config.per_merchant_cap,
                 seed=config.seed,
             )
             design = design_plan(cands, pcfg)
             oracle = design_plan(cands.assign(p_fail=truth["p_fail"].to_numpy(float)), pcfg)
             all_random = design_plan(
-                cands, PlanConfig(budget=config.budget, explore=0.999999, per_merchant=None, seed=config.seed)
+                cands, PlanConfig(budget=config.budget, epsilon=0.999999, per_merchant_cap=None, seed=config.seed)
             )
             pos = pd.Series(np.arange(len(lst)), index=lst["listing_id"].to_numpy())
             order = pos.loc[design.frame["listing_id"].to_numpy()].to_numpy()
@@ -494,12 +446,12 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
             if new_labs is not None:
                 new_labs["sampled_date"] = today + timedelta(days=30 * (ri + 1))
                 labs = pd.concat([labs, new_labs[list(labs.columns)]], ignore_index=True)
-    result = RoundsResult(config=config, model=model_name(), records=records, rounds=round_rows)
+    result = RoundsResult(config=config, model=model_name, records=records, rounds=round_rows)
     result.summary = {
         **_summarise(records),
         "plans": len(records),
         "market_fail_rate": float(np.mean([r.truth for r in records])),
-        "model": model_name(),
+        "model": model_name,
         "rounds_detail": _by_round(round_rows),
         "seconds": round(time.perf_counter() - t0, 1),
         "config": config.model_dump(),

@@ -29,7 +29,6 @@ class Category:
     weight: float  # share of listings, before normalisation
     ccc: bool  # 3C certification compulsory (CNCA catalogue)
     corpus: tuple[tuple[str, float], ...]  # online_shopping_10_cats categories to draw reviews from
-    lab_fee: float  # CNY per sample test
     standard: str  # a product standard the description cites
     brands: tuple[Brand, ...]
     white_price: float  # typical price of an unbranded (白牌) unit
@@ -46,7 +45,7 @@ class Category:
 # fmt: off
 CATEGORIES: tuple[Category, ...] = (
     Category(
-        name="智能手机", weight=9, ccc=True, corpus=(("手机", 1.0),), lab_fee=1800,
+        name="智能手机", weight=9, ccc=True, corpus=(("手机", 1.0),),
         standard="GB 4943.1-2022", white_price=399, white_share=0.04, base=(-0.2, -1.6, -1.6, -4.5),
         brands=(Brand("华为", 4999), Brand("苹果", 5999), Brand("小米", 2299), Brand("OPPO", 2499),
             Brand("vivo", 2499), Brand("荣耀", 1999), Brand("一加", 3299), Brand("三星", 4999),
@@ -58,7 +57,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("防辐射", "军工级品质", "永不卡顿", "三年不卡"),
     ),
     Category(
-        name="平板电脑", weight=5, ccc=True, corpus=(("平板", 1.0),), lab_fee=1500,
+        name="平板电脑", weight=5, ccc=True, corpus=(("平板", 1.0),),
         standard="GB 4943.1-2022", white_price=459, white_share=0.08, base=(-0.6, -1.6, -1.4, -3.8),
         brands=(Brand("苹果", 3599), Brand("华为", 2599), Brand("小米", 1799), Brand("联想", 1499),
             Brand("荣耀", 1499), Brand("酷比魔方", 799, famous=False), Brand("台电", 699, famous=False)),
@@ -68,7 +67,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("防近视", "护眼治疗", "军工级品质", "永不卡顿"),
     ),
     Category(
-        name="笔记本电脑", weight=5, ccc=True, corpus=(("计算机", 1.0),), lab_fee=2000,
+        name="笔记本电脑", weight=5, ccc=True, corpus=(("计算机", 1.0),),
         standard="GB 4943.1-2022", white_price=1299, white_share=0.03, base=(-0.5, -1.7, -1.5, -4.2),
         brands=(Brand("联想", 4999), Brand("华为", 5999), Brand("苹果", 7999), Brand("戴尔", 4799),
             Brand("惠普", 4299), Brand("华硕", 4999), Brand("宏碁", 3699),
@@ -79,7 +78,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("防辐射", "军工级品质", "十年不卡"),
     ),
     Category(
-        name="电热水壶", weight=7, ccc=True, corpus=(("热水器", 0.5),), lab_fee=900,
+        name="电热水壶", weight=7, ccc=True, corpus=(("热水器", 0.5),),
         standard="GB 4706.19-2008", white_price=39, white_share=0.25, base=(-1.5, -1.4, -0.6, -1.8),
         brands=(Brand("美的", 129), Brand("苏泊尔", 139), Brand("九阳", 119), Brand("小熊", 99),
             Brand("飞利浦", 199), Brand("米家", 99), Brand("奥克斯", 69, famous=False),
@@ -91,7 +90,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("医用级不锈钢", "富氢养生", "除垢抗癌", "降三高"),
     ),
     Category(
-        name="电线电缆", weight=4, ccc=True, corpus=(), lab_fee=1400,
+        name="电线电缆", weight=4, ccc=True, corpus=(),
         standard="GB/T 5023.3-2008", white_price=129, white_share=0.3, base=(-1.6, -1.3, 0.2, -1.6),
         brands=(Brand("远东", 329), Brand("德力西", 269), Brand("正泰", 259), Brand("起帆", 289),
             Brand("熊猫", 279), Brand("金杯", 299, famous=False)),
@@ -101,7 +100,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("国标纯铜", "永不老化", "军工级", "无氧铜"),
     ),
     Category(
-        name="移动电源", weight=5, ccc=True, corpus=(), lab_fee=1000,
+        name="移动电源", weight=5, ccc=True, corpus=(),
         standard="GB 31241-2022", white_price=35, white_share=0.3, base=(-1.2, -1.1, -0.4, -1.6),
         brands=(Brand("小米", 99), Brand("安克", 199), Brand("罗马仕", 89), Brand("倍思", 129),
             Brand("品胜", 99, famous=False)),
@@ -111,7 +110,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("永不爆炸", "军工级电芯", "实标50000毫安", "零辐射"),
     ),
     Category(
-        name="蚕丝被", weight=5, ccc=False, corpus=(("衣服", 0.25),), lab_fee=700,
+        name="蚕丝被", weight=5, ccc=False, corpus=(("衣服", 0.25),),
         standard="GB/T 24252-2019", white_price=199, white_share=0.35, base=(-1.5, 0.0, -0.8, -1.5),
         brands=(Brand("富安娜", 899), Brand("罗莱", 999), Brand("水星家纺", 699), Brand("梦洁", 799),
             Brand("太湖雪", 599, famous=False), Brand("丝绸之路", 499, famous=False)),
@@ -121,7 +120,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("100%桑蚕丝", "治疗失眠", "助眠安神", "远红外理疗", "防螨抗菌", "盖上一觉到天亮"),
     ),
     Category(
-        name="纸尿裤", weight=6, ccc=False, corpus=(), lab_fee=600,
+        name="纸尿裤", weight=6, ccc=False, corpus=(),
         standard="GB/T 28004.1-2021", white_price=45, white_share=0.12, base=(-0.8, -1.3, -1.4, -1.9),
         brands=(Brand("帮宝适", 129), Brand("花王", 139), Brand("好奇", 119), Brand("尤妮佳", 149),
             Brand("大王", 139), Brand("巴布豆", 69, famous=False)),
@@ -131,7 +130,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("零过敏", "医用级", "治疗红屁屁", "100%不红屁屁"),
     ),
     Category(
-        name="婴幼儿牙胶", weight=3, ccc=False, corpus=(), lab_fee=700,
+        name="婴幼儿牙胶", weight=3, ccc=False, corpus=(),
         standard="GB 4806.11-2023", white_price=12, white_share=0.4, base=(-1.6, -1.1, -0.6, -1.3),
         brands=(Brand("贝亲", 45), Brand("世喜", 39), Brand("可优比", 35), Brand("NUK", 55),
             Brand("好孩子", 29, famous=False)),
@@ -141,7 +140,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("促进大脑发育", "缓解出牙发烧", "医用级", "抗菌消炎", "长牙不哭闹"),
     ),
     Category(
-        name="家具", weight=5, ccc=False, corpus=(), lab_fee=1500,
+        name="家具", weight=5, ccc=False, corpus=(),
         standard="GB 18584-2024", white_price=699, white_share=0.45, base=(-2.0, -0.7, -0.4, -1.7),
         brands=(Brand("全友", 2499), Brand("顾家家居", 3999), Brand("林氏家居", 1999), Brand("宜家", 1499),
             Brand("源氏木语", 2199, famous=False)),
@@ -151,7 +150,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("零甲醛", "纯实木", "母婴级", "E0级环保"),
     ),
     Category(
-        name="化肥", weight=3, ccc=False, corpus=(), lab_fee=800,
+        name="化肥", weight=3, ccc=False, corpus=(),
         standard="GB/T 15063-2020", white_price=79, white_share=0.35, base=(-1.3, -0.6, 0.1, -1.4),
         brands=(Brand("史丹利", 139), Brand("金正大", 149), Brand("心连心", 129), Brand("云天化", 135),
             Brand("中化", 145)),
@@ -161,7 +160,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("增产300%", "国家免检", "根治病虫害", "一次施肥管全年", "亩产翻一番"),
     ),
     Category(
-        name="农膜", weight=2, ccc=False, corpus=(), lab_fee=600,
+        name="农膜", weight=2, ccc=False, corpus=(),
         standard="GB 13735-2017", white_price=39, white_share=0.55, base=(-3.0, -0.8, 0.0, -1.2),
         brands=(Brand("天龙", 89, famous=False), Brand("华盾", 79, famous=False),
             Brand("鲁丰", 69, famous=False)),
@@ -171,7 +170,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("永不老化", "十年不破", "国家免检"),
     ),
     Category(
-        name="服装", weight=10, ccc=False, corpus=(("衣服", 1.0),), lab_fee=450,
+        name="服装", weight=10, ccc=False, corpus=(("衣服", 1.0),),
         standard="GB 18401-2010", white_price=59, white_share=0.4, base=(-0.8, -1.0, -1.2, -2.3),
         brands=(Brand("李宁", 259), Brand("安踏", 199), Brand("优衣库", 149), Brand("波司登", 899),
             Brand("太平鸟", 399), Brand("海澜之家", 199), Brand("耐克", 499), Brand("阿迪达斯", 499)),
@@ -181,7 +180,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("100%纯棉", "90%白鹅绒", "防辐射", "磁疗理疗"),
     ),
     Category(
-        name="洗发水", weight=7, ccc=False, corpus=(("洗发水", 1.0),), lab_fee=500,
+        name="洗发水", weight=7, ccc=False, corpus=(("洗发水", 1.0),),
         standard="GB/T 29679-2013", white_price=19, white_share=0.15, base=(-0.7, -0.5, -1.8, -2.3),
         brands=(Brand("海飞丝", 59), Brand("潘婷", 49), Brand("清扬", 59), Brand("飘柔", 39),
             Brand("滋源", 79), Brand("阿道夫", 69), Brand("霸王", 59, famous=False)),
@@ -191,7 +190,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("防脱生发", "根治头屑", "白发转黑", "7天长出新发", "治疗脱发", "发际线回来了"),
     ),
     Category(
-        name="水果", weight=8, ccc=False, corpus=(("水果", 1.0),), lab_fee=550,
+        name="水果", weight=8, ccc=False, corpus=(("水果", 1.0),),
         standard="GB 2763-2021", white_price=29, white_share=0.7, base=(-1.4, -1.2, -1.7, -2.0),
         brands=(Brand("褚橙", 98, products=("冰糖橙", "褚橙")),
             Brand("佳沛", 129, products=("阳光金果奇异果", "绿心猕猴桃")),
@@ -202,7 +201,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("抗癌", "降血糖", "降血压", "治疗便秘", "吃出好血管"),
     ),
     Category(
-        name="牛奶", weight=4, ccc=False, corpus=(("蒙牛", 1.0),), lab_fee=600,
+        name="牛奶", weight=4, ccc=False, corpus=(("蒙牛", 1.0),),
         standard="GB 25190-2010", white_price=29, white_share=0.1, base=(-1.0, -1.0, -2.2, -2.8),
         brands=(Brand("蒙牛", 69), Brand("伊利", 65), Brand("特仑苏", 79), Brand("光明", 59),
             Brand("君乐宝", 49, famous=False)),
@@ -212,7 +211,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("增强免疫力", "长高", "补脑益智", "治疗"),
     ),
     Category(
-        name="儿童玩具", weight=5, ccc=True, corpus=(), lab_fee=900,
+        name="儿童玩具", weight=5, ccc=True, corpus=(),
         standard="GB 6675.1-2014", white_price=29, white_share=0.45, base=(-0.9, -1.2, -0.5, -1.3),
         brands=(Brand("乐高", 399), Brand("奥迪双钻", 129), Brand("贝恩施", 89, famous=False),
             Brand("费雪", 149), Brand("澳贝", 79, famous=False)),
@@ -222,7 +221,7 @@ CATEGORIES: tuple[Category, ...] = (
         efficacy=("促进智力发育", "零毒", "医用级"),
     ),
     Category(
-        name="电吹风", weight=4, ccc=True, corpus=(), lab_fee=900,
+        name="电吹风", weight=4, ccc=True, corpus=(),
         standard="GB 4706.15-2008", white_price=35, white_share=0.35, base=(-0.7, -1.1, -0.8, -1.6),
         brands=(Brand("戴森", 2999), Brand("飞利浦", 199), Brand("松下", 299), Brand("徕芬", 599),
             Brand("米家", 149), Brand("奔腾", 79, famous=False)),

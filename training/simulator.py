@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import paths
+from core.reference import LAB_FEES, read_lab_fees
 from features.market import Market
 from features.records import _CREDIT_ALPHABET, _CREDIT_WEIGHTS, LabResult
 from training import sim_vocab as V
@@ -794,6 +796,9 @@ def _lab_results(
     sampled = np.zeros(n, dtype=bool)
     per_round = 0.0175 * n
     random_share = 0.3
+    # what a purchase cost: price plus the category's fee from the reference table the planner uses too
+    table = read_lab_fees(paths.REFERENCE_DIR / LAB_FEES)
+    fees = np.array([table[c.name].lab_fee_yuan for c in V.CATEGORIES])
     rows = []
     for plan_id, when in PLAN_ROUNDS:
         elig = (~sampled) & (lat["listed"] < _days(when) - 14)
@@ -814,7 +819,7 @@ def _lab_results(
                     "plan_id": plan_id,
                     "verdict": np.where(truth["fails"].to_numpy()[ix], "fail", "pass"),
                     "failure_types": truth["failure_types"].to_numpy()[ix],
-                    "cost": np.round(lat["price"][ix] + np.array([c.lab_fee for c in V.CATEGORIES])[lat["cat"][ix]], 2),
+                    "cost": np.round(lat["price"][ix] + fees[lat["cat"][ix]], 2),
                     "inclusion_prob": np.round(pi[ix], 8),
                 }
             )

@@ -164,17 +164,6 @@ def part_of(ids: pd.Series, split: SplitConfig, *, kind: str) -> NDArray[np.str_
     return out.astype(str)
 
 
-def hide_lab_results(market: Market, listing_ids: set[str]) -> Market:
-    """The market without the lab results of `listing_ids` (what training may see)."""
-    lab = market.lab_results
-    return Market(
-        merchants=market.merchants,
-        listings=market.listings,
-        reviews=market.reviews,
-        lab_results=lab[~lab["listing_id"].astype(str).isin(listing_ids)].reset_index(drop=True),
-    )
-
-
 def listing_labels(lab_results: pd.DataFrame, *, ipw_cap: float) -> pd.DataFrame:
     """One row per tested listing: 0/1 `lab_fail`, `counterfeit`, `false_advertising`, `pi`, `ipw`."""
     if lab_results.empty:
@@ -331,7 +320,7 @@ def listing_design(
 
     all_ids = market.listings["listing_id"].astype(str)
     holdout_ids = set(all_ids[holdout_mask(all_ids, config.split)])
-    seen = hide_lab_results(market, holdout_ids)
+    seen = market.without_lab_results(holdout_ids)
     fconf = features.FeatureConfig(**config.features)
     frame = features.listing_frame(seen)
     ids = frame["listing_id"].astype(str)
@@ -454,7 +443,7 @@ def fit_bundle(
     listing_text = None
     if config.listing_text.enabled:
         all_ids = market.listings["listing_id"].astype(str)
-        seen = hide_lab_results(market, set(all_ids[holdout_mask(all_ids, config.split)]))
+        seen = market.without_lab_results(all_ids[holdout_mask(all_ids, config.split)])
         listing_text = fit_listing_text(seen, config.listing_text, progress=step)
     step("building listing features")
     design = listing_design(market, config, review_scorer=review_scorer, listing_text=listing_text)
@@ -534,7 +523,7 @@ def holdout_scoring_market(market: Market, split: SplitConfig) -> tuple[Market, 
     """The market a held-out evaluation scores (held-out lab results hidden) and the held-out ids."""
     ids = market.listings["listing_id"].astype(str)
     held = sorted(ids[holdout_mask(ids, split)])
-    return hide_lab_results(market, set(held)), held
+    return market.without_lab_results(held), held
 
 
 def observed_holdout_metrics(
@@ -644,7 +633,7 @@ def train(
 
         step(f"scoring {len(result.holdout_ids)} held-out listings")
         scoring_market, holdout_ids = holdout_scoring_market(market, config.split)
-        scores = bundle.score_frame(_subset(scoring_market, holdout_ids))
+        scores = bundle.score_frame(scoring_market.subset(holdout_ids))
         metrics.update(observed_holdout_metrics(scores, market, holdout_ids, ipw_cap=config.ipw_cap))
         truth = load_ground_truth(data_dir)
         if truth is not None:
@@ -663,21 +652,6 @@ def train(
 
 def _combined_sha(fp: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()
-
-
-def _subset(market: Market, listing_ids: list[str]) -> Market:
-    """Only these listings, their merchants and reviews (scores do not depend on other rows)."""
-    keep = set(listing_ids)
-    listings = market.listings[market.listings["listing_id"].astype(str).isin(keep)].reset_index(drop=True)
-    merchants = market.merchants[market.merchants["merchant_id"].isin(set(listings["merchant_id"]))]
-    reviews = market.reviews[market.reviews["listing_id"].astype(str).isin(keep)]
-    lab = market.lab_results[market.lab_results["listing_id"].astype(str).isin(keep)]
-    return Market(
-        merchants=merchants.reset_index(drop=True),
-        listings=listings,
-        reviews=reviews.reset_index(drop=True),
-        lab_results=lab.reset_index(drop=True),
-    )
 
 
 def _log_training_plots(bundle: ScorerBundle) -> None:

@@ -12,18 +12,13 @@ Public API (imports are lazy, so `import models.text` does not load torch):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from models.text.inference import Backend, ReviewModel
 
-#: environment variable naming a review model directory (overrides the default path)
-REVIEW_MODEL_ENV = "CHOUJIAN_REVIEW_MODEL"
-
 __all__ = [
-    "REVIEW_MODEL_ENV",
     "ListingTextModel",
     "ReviewModel",
     "default_review_model_path",
@@ -34,10 +29,9 @@ __all__ = [
 
 def default_review_model_path() -> Path:
     """`$CHOUJIAN_REVIEW_MODEL` if set, else `data/processed/review_model` (written by `choujian reviews train`)."""
-    from models.text.config import DEFAULT_REVIEW_MODEL
+    from core.settings import shared_settings
 
-    env = os.environ.get(REVIEW_MODEL_ENV)
-    return Path(env) if env else DEFAULT_REVIEW_MODEL
+    return shared_settings().review_model_dir()
 
 
 def load_review_model(

@@ -9,13 +9,13 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import paths
 from models.text.precision import Precision
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: where `choujian pretrain` writes by default, and where fine-tuning looks for its encoder
-DEFAULT_PRETRAINED = REPO_ROOT / "data" / "pretrained" / "choujian-bert-mini"
+DEFAULT_PRETRAINED = paths.PRETRAINED_DIR
 #: where `choujian reviews train` writes the review model unless told otherwise
-DEFAULT_REVIEW_MODEL = REPO_ROOT / "data" / "processed" / "review_model"
+DEFAULT_REVIEW_MODEL = paths.REVIEW_MODEL_DIR
 
 
 class _Strict(BaseModel):
@@ -104,7 +104,7 @@ class FinetuneConfig(_Strict):
     """Fine-tuning the encoder into the review complaint classifier."""
 
     pretrained: str = Field(
-        str(DEFAULT_PRETRAINED.relative_to(REPO_ROOT)),
+        str(DEFAULT_PRETRAINED.relative_to(paths.PROJECT_ROOT)),
         description="local Hugging Face checkpoint directory (relative paths are from the repo root)",
     )
     max_len: int = Field(default=128, ge=8, le=512)
@@ -162,5 +162,4 @@ def load_config(path: str | Path, cls: type[C]) -> C:
 
 def resolve_path(path: str | Path) -> Path:
     """Relative paths in configs are relative to the repository root, not the working directory."""
-    p = Path(path)
-    return p if p.is_absolute() or p.exists() else REPO_ROOT / p
+    return paths.in_project(path)

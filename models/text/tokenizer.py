@@ -13,7 +13,7 @@ from pathlib import Path
 
 from transformers import BertTokenizer
 
-from training.corpus import VOCAB_TXT
+from core.paths import VOCAB_TXT
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from models.explain import plan_reasons
 from serving import service, store
 from serving.db import Plan as PlanRow
 from serving.deps import SessionDep
@@ -191,7 +192,7 @@ class ServiceBackend:
                 return cache.value
             ids = riskiest(scored.scores, TOP_LISTINGS)
             # the same reasons the plan targets get, from the service
-            reasons = service._reasons_for(model, scored, ids, self._settings.top_reasons)
+            reasons = plan_reasons(model.scorer, scored.market, ids, top=self._settings.top_reasons)
             value = summarise(scored.market, scored.scores, top_ids=ids, top_reasons=reasons)
             cache.key, cache.value = key, value
             return value

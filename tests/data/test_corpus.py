@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.paths import VOCAB_TXT
 from training.corpus import (
     SHOPPING_CATEGORIES,
     SHOPPING_ZIP,
-    VOCAB_TXT,
     WAIMAI_CSV,
     load_shopping_reviews,
     load_waimai_reviews,

@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from core import paths
+from core.reference import LAB_FEES, read_lab_fees
 from features.market import load_market
 from features.records import is_valid_credit_code
 from training import sim_vocab as V
@@ -260,7 +262,7 @@ def test_lab_results_share_and_consistency(sim: Simulation) -> None:
     assert ((j["verdict"] == "fail") == j["fails"]).all()
     assert (j["failure_types_x"] == j["failure_types_y"]).all()
     assert (j["sampled_date"] > j["listed_date"]).all()
-    fee = {c.name: c.lab_fee for c in V.CATEGORIES}
+    fee = {c: f.lab_fee_yuan for c, f in read_lab_fees(paths.REFERENCE_DIR / LAB_FEES).items()}
     np.testing.assert_allclose(j["cost"], j["price"] + j["category"].map(fee), atol=0.01)
 
 

@@ -113,3 +113,77 @@ def test_api_batch_and_in_process_scores_are_identical(world: tuple[Path, Path, 
     pd.testing.assert_frame_equal(batch, local, check_exact=True, check_dtype=False)
     for risk in RISKS:
         assert local[f"p_{risk}"].std() > 0, f"{risk} is constant: the comparison would prove little"
+
+
+def test_cli_plan_equals_api_plan(world: tuple[Path, Path, Any], tmp_path: Path) -> None:
+    """`choujian plan` and `POST /v1/plans` run one path: for the same market, model, seed and constraints
+    they buy the same listings with the same arms, inclusion probabilities and reasons."""
+    from serving import store
+    from serving.app import create_app
+    from serving.settings import Settings
+
+    market_dir, bundle_dir, _ = world
+    category = str(load_market(market_dir).listings["category"].value_counts().index[-1])  # the rarest
+    out = tmp_path / "plan.csv"
+    res = CliRunner().invoke(
+        cli_app,
+        [
+            "plan",
+            "--market",
+            str(market_dir),
+            "--model",
+            str(bundle_dir),
+            "--budget",
+            "60000",
+            "--epsilon",
+            "0.3",
+            "--per-merchant-cap",
+            "2",
+            "--seed",
+            "5",
+            "--quota",
+            f"{category}:min_purchases=3",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    cli = pd.read_csv(out, dtype={"listing_id": str, "merchant_id": str}, keep_default_na=False)
+    assert (cli["category"] == category).sum() >= 3  # the README's quota syntax binds
+
+    settings = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'plan.db'}",
+        market_dir=market_dir,
+        secret_key=SecretStr("x" * 32),
+        model_uri=str(bundle_dir),
+        warm_market_on_start=False,
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        with app.state.sessions() as s:
+            h = {"Authorization": f"Bearer {store.create_key(s, role='planner')[1]}"}
+        body = {
+            "budget": 60000,
+            "epsilon": 0.3,
+            "per_merchant_cap": 2,
+            "seed": 5,
+            "quotas": {category: {"min_purchases": 3}},
+        }
+        r = client.post("/v1/plans", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    api = pd.DataFrame(r.json()["targets"])
+    assert api["listing_id"].tolist() == cli["listing_id"].tolist()
+    assert api["arm"].tolist() == cli["arm"].tolist()
+    assert api["inclusion_prob"].tolist() == pytest.approx(cli["inclusion_prob"].tolist(), abs=1e-12)
+    assert api["reasons"].map(" | ".join).tolist() == cli["reasons"].tolist()
+    assert any(api["reasons"].map(len))  # the reasons are there, not two empty lists
+
+
+def test_cli_plan_refuses_an_unknown_quota_category_or_key(world: tuple[Path, Path, Any], tmp_path: Path) -> None:
+    market_dir, bundle_dir, _ = world
+    base = ["plan", "--market", str(market_dir), "--model", str(bundle_dir), "--out", str(tmp_path / "p.csv")]
+    res = CliRunner().invoke(cli_app, [*base, "--quota", "火星特产:min_purchases=1"])
+    assert res.exit_code == 2 and "火星特产" in res.output
+    res = CliRunner().invoke(cli_app, [*base, "--quota", "服装:min=1"])
+    assert res.exit_code == 2 and "unknown key 'min'" in res.output

@@ -48,7 +48,7 @@ def test_train_register_load_score_evaluate(tmp_path: Path, monkeypatch: pytest.
     assert info["version"] == "1" and info["aliases"] == ["challenger", "champion"]
     assert info["params"]["weighting"] == "ipw" and "holdout_lab_fail_pr_auc" in info["metrics"]
 
-    from training.registry import load_champion, load_scorer
+    from models.registry import load_champion, load_scorer
 
     scorer = load_champion()
     assert scorer.version == "1"

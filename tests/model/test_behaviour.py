@@ -17,7 +17,7 @@ from features.market import Market
 from models.bundle import ScorerBundle
 from training import metrics as M
 from training.simulator import simulate
-from training.train import _subset, fit_bundle, load_config
+from training.train import fit_bundle, load_config
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
@@ -43,7 +43,7 @@ def _clean(market: Market, n: int = 400) -> Market:
     """Listings with no lexicon evidence at all (no claims, no counterfeit cues)."""
     ev = features.evidence(market)
     ids = [lid for lid, hits in ev.items() if not hits][:n]
-    return _subset(market, ids)
+    return market.subset(ids)
 
 
 def _with_titles(market: Market, titles: pd.Series) -> Market:
@@ -54,7 +54,7 @@ def _with_titles(market: Market, titles: pd.Series) -> Market:
 # -- minimum functionality --------------------------------------------------------------------------
 def test_ranks_held_out_listings_far_better_than_random(model: tuple) -> None:
     market, bundle, truth, holdout = model
-    scores = bundle.score_frame(_subset(market, holdout)).set_index("listing_id").reindex(holdout)
+    scores = bundle.score_frame(market.subset(holdout)).set_index("listing_id").reindex(holdout)
     t = truth.set_index("listing_id").reindex(holdout)
     y, oracle = t["fails"].to_numpy(dtype=float), t["p_fail"].to_numpy()
     model_hit = M.hit_rate(scores["p_lab_fail"].to_numpy(), y, 0.1)
@@ -64,7 +64,7 @@ def test_ranks_held_out_listings_far_better_than_random(model: tuple) -> None:
 
 def test_scores_listing_without_description_reviews_or_brand(model: tuple) -> None:
     market, bundle, _, _ = model
-    one = _subset(market, [str(market.listings["listing_id"].iloc[0])])
+    one = market.subset([str(market.listings["listing_id"].iloc[0])])
     bare = Market(
         merchants=one.merchants,
         listings=one.listings.assign(description="", brand=""),
@@ -80,7 +80,7 @@ def test_counterfeit_cues_at_a_knock_off_price_raise_counterfeit_risk(model: tup
     market, bundle, _, _ = model
     clean = _clean(market)
     branded = clean.listings["brand"].fillna("").str.len() > 0
-    sub = _subset(clean, clean.listings.loc[branded, "listing_id"].astype(str).tolist())
+    sub = clean.subset(clean.listings.loc[branded, "listing_id"].astype(str).tolist())
     assert len(sub.listings) >= 30
     base = bundle.score_frame(sub)["p_counterfeit"].to_numpy()
     fake = sub.listings.assign(title=sub.listings["title"] + " 高仿 原单 1:1", price=sub.listings["price"] * 0.2)
@@ -118,7 +118,7 @@ def test_adding_claims_raises_false_advertising_risk(
 
 def test_evidence_points_at_the_added_claim(model: tuple) -> None:
     market, bundle, _, _ = model
-    clean = _subset(_clean(market, 5), _clean(market, 5).listings["listing_id"].astype(str).tolist())
+    clean = _clean(market, 5).subset(_clean(market, 5).listings["listing_id"].astype(str).tolist())
     titles = "【国家级】" + clean.listings["title"]
     scores = bundle.score_listings(_with_titles(clean, titles))
     for s, title in zip(scores, titles, strict=True):
@@ -131,7 +131,7 @@ def test_swapping_phone_for_earphones_does_not_flip_a_clean_listing(model: tuple
     market, bundle, _, _ = model
     clean = _clean(market, n=3000)
     has_phone = clean.listings["title"].str.contains("手机")
-    sub = _subset(clean, clean.listings.loc[has_phone, "listing_id"].astype(str).tolist())
+    sub = clean.subset(clean.listings.loc[has_phone, "listing_id"].astype(str).tolist())
     assert len(sub.listings) >= 20, "too few clean listings mention 手机"
     base = bundle.score_frame(sub)
     swapped = bundle.score_frame(_with_titles(sub, sub.listings["title"].str.replace("手机", "耳机")))

@@ -11,7 +11,7 @@ import pytest
 
 from models.bundle import ScorerBundle
 from training.simulator import simulate, write_simulation
-from training.train import _subset, fit_bundle, load_config
+from training.train import fit_bundle, load_config
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
@@ -39,7 +39,7 @@ def test_listing_text_model_is_cross_fitted_bundled_and_reloaded(tiny_checkpoint
     assert [p.name for p in (path / "text_models").iterdir()] == [f"00-{Path(step.text_model.path).name}"]
     loaded = ScorerBundle.load(path)
     sub = market.listings.head(60)
-    part = _subset(market, sub["listing_id"].astype(str).tolist())
+    part = market.subset(sub["listing_id"].astype(str).tolist())
     pd.testing.assert_frame_equal(bundle.score_frame(part), loaded.score_frame(part))
     # the feature is the model's reading of the title: a changed title changes it
     _, X = loaded.listing_features(part)

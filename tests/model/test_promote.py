@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from models import registry as read_side
 from training import registry
 from training.simulator import simulate, write_simulation
 from training.train import TrainConfig, load_config, train
@@ -38,15 +39,15 @@ def test_promotion_follows_the_same_holdout(store: Path) -> None:
     assert v1.version == "1"
     first = registry.promote()
     assert first.promoted and "no champion yet" in first.reason
-    assert str(registry.resolve_version("champion").version) == "1"
+    assert str(read_side.resolve_version("champion").version) == "1"
 
     v2 = train(good, store)
-    assert str(registry.resolve_version("challenger").version) == v2.version == "2"
+    assert str(read_side.resolve_version("challenger").version) == v2.version == "2"
     better = registry.promote()
     assert better.promoted, better.reason
     assert better.challenger_score is not None and better.champion_score is not None
     assert better.challenger_score > better.champion_score
-    assert str(registry.resolve_version("champion").version) == "2"
+    assert str(read_side.resolve_version("champion").version) == "2"
 
     train(bad, store)
     refused = registry.promote()
@@ -55,16 +56,16 @@ def test_promotion_follows_the_same_holdout(store: Path) -> None:
     assert refused.challenger_score is not None and refused.champion_score is not None
     assert refused.challenger_score < refused.champion_score
     assert refused.n_holdout > 0
-    assert str(registry.resolve_version("champion").version) == "2"
-    assert str(registry.resolve_version("challenger").version) == "3"
+    assert str(read_side.resolve_version("champion").version) == "2"
+    assert str(read_side.resolve_version("challenger").version) == "3"
     # aliases only: nothing is ever put in a stage
-    assert {r.version: r.aliases for r in registry.list_versions()} == {
+    assert {r.version: r.aliases for r in read_side.list_versions()} == {
         "3": ["challenger"],
         "2": ["champion"],
         "1": [],
     }
     # the champion loads and says which version it is
-    assert registry.load_champion().version == "2"
+    assert read_side.load_champion().version == "2"
 
 
 def test_promote_without_a_challenger_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

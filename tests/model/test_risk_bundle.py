@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.frames import single_listing_market
 from features.market import Market
 from models.bundle import ScorerBundle, as_matrix
 from models.contract import RISKS
 from models.union import union_transform
 from training.simulator import simulate
-from training.train import _subset, fit_bundle, holdout_mask, load_config
+from training.train import fit_bundle, holdout_mask, load_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 
@@ -27,7 +26,7 @@ def trained() -> tuple[Market, ScorerBundle]:
 
 
 def _some(market: Market, n: int) -> Market:
-    return _subset(market, market.listings["listing_id"].astype(str).head(n).tolist())
+    return market.subset(market.listings["listing_id"].astype(str).head(n).tolist())
 
 
 def test_score_frame_has_every_listing_and_risk(trained: tuple[Market, ScorerBundle]) -> None:
@@ -87,7 +86,7 @@ def test_one_listing_alone_scores_as_inside_the_batch(trained: tuple[Market, Sco
     batch = bundle.score_frame(market).set_index("listing_id")
     ids = market.listings["listing_id"].sample(8, random_state=0).tolist()
     for lid in ids:
-        alone = bundle.score_frame(single_listing_market(market, lid)).set_index("listing_id")
+        alone = bundle.score_frame(market.subset([lid])).set_index("listing_id")
         assert alone.index.tolist() == [lid]
         for risk in RISKS:
             assert alone.loc[lid, f"p_{risk}"] == pytest.approx(batch.loc[lid, f"p_{risk}"], abs=1e-12), (lid, risk)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from training.rounds import RoundsConfig, observable_features, run_rounds
 
-SMALL = {"markets": 1, "rounds": 2, "n_listings": 1500, "n_merchants": 200, "budget": 120_000, "explore": 0.5}
+SMALL = {"markets": 1, "rounds": 2, "n_listings": 1500, "n_merchants": 200, "budget": 120_000, "epsilon": 0.5}
 
 
 @pytest.mark.slow
@@ -24,7 +24,9 @@ def test_small_study_is_honest_and_targeting_pays() -> None:
     # with 24 plans the Monte-Carlo error is large: tolerances are 4 standard errors
     assert s["coverage"] >= 0.95 - 4 * np.sqrt(0.95 * 0.05 / 24)
     assert abs(s["bias"]) < 4 * s["bias_mc_se"] + 1e-9
-    assert s["naive_bias"] > 0.1  # the targeted picks' mean overstates the market's failure rate
+    # the targeted picks' mean overstates the market's failure rate (less than with a per-shop cap: the cap
+    # binds on linked shops, so the riskiest sellers' many shops cannot fill the targeted arm)
+    assert s["naive_bias"] > 0.02
     assert s["hit_rate_targeted"] > s["hit_rate_random"]
     assert s["hit_rate_oracle"] >= s["hit_rate_targeted"] - 0.05
     assert s["lift"] > 1
@@ -94,7 +96,7 @@ def test_cli_simulate_rounds_json_and_plan(tmp_path: Path) -> None:
             str(tmp_path / "scores.csv"),
             "--budget",
             "60000",
-            "--explore",
+            "--epsilon",
             "0.3",
             "--out",
             str(out),
@@ -144,13 +146,13 @@ def test_cli_simulate_rounds_json_and_plan(tmp_path: Path) -> None:
             str(tmp_path / "m"),
             "--scores",
             str(tmp_path / "scores.csv"),
-            "--per-merchant",
+            "--per-merchant-cap",
             "1",
             "--out",
             str(out),
         ],
     )
-    assert res.exit_code == 2 and "per_merchant" in res.output
+    assert res.exit_code == 2 and "per_merchant_cap" in res.output
 
 
 @pytest.mark.slow

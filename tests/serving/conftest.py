@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -119,8 +120,16 @@ def rules_loader(version: str = "1", bias: float = 0.0) -> Any:
 
 
 # --- databases ----------------------------------------------------------------------------------------
+class _TestServers(BaseSettings):
+    """Servers the tests may use, from `CHOUJIAN_TEST_*` variables (never part of the product's settings)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHOUJIAN_TEST_")
+
+    postgres_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
 def _postgres_url() -> str:
-    return Settings().test_postgres_url
+    return _TestServers().postgres_url
 
 
 def _postgres_reachable(url: str) -> str | None:

@@ -36,7 +36,7 @@ def outcomes_for(plan, fails: pd.Series, three_no: pd.Series) -> pd.DataFrame:  
 
 def test_ht_is_exactly_unbiased_over_every_possible_draw() -> None:
     cands, fails, three_no = market()
-    plan = make_plan(cands, PlanConfig(budget=6_000, explore=0.4, per_merchant=2))
+    plan = make_plan(cands, PlanConfig(budget=6_000, epsilon=0.4, per_merchant_cap=2))
     frame = plan.frame
     targeted = frame["targeted"].to_numpy(bool)
     draws = plan.enumerate_random_draws()
@@ -63,7 +63,7 @@ def test_ht_is_exactly_unbiased_over_every_possible_draw() -> None:
 
 def test_variance_estimator_tracks_the_exact_design_variance() -> None:
     cands, fails, three_no = market(n=400, seed=3)
-    plan = make_plan(cands, PlanConfig(budget=30_000, explore=0.5, per_merchant=3))
+    plan = make_plan(cands, PlanConfig(budget=30_000, epsilon=0.5, per_merchant_cap=3))
     frame, targeted = plan.frame, plan.frame["targeted"].to_numpy(bool)
     truth = fails.mean()
     sq_err, est_var = 0.0, 0.0
@@ -79,7 +79,7 @@ def test_variance_estimator_tracks_the_exact_design_variance() -> None:
 
 def test_many_draw_coverage_is_near_nominal() -> None:
     cands, _, _ = market(n=600, seed=5)
-    plan0 = make_plan(cands, PlanConfig(budget=40_000, explore=0.5, per_merchant=3))
+    plan0 = make_plan(cands, PlanConfig(budget=40_000, epsilon=0.5, per_merchant_cap=3))
     design = plan0.design
     rng = np.random.default_rng(0)
     p = cands.set_index("listing_id")["p_fail"]
@@ -99,11 +99,11 @@ def test_many_draw_coverage_is_near_nominal() -> None:
 def test_naive_mean_is_biased_by_targeting_and_census_is_exact() -> None:
     cands, fails, three_no = market(n=200, seed=1)
     fails = pd.Series(cands["p_fail"].to_numpy() > 0.5, index=cands["listing_id"])  # risk scores are right
-    plan = make_plan(cands, PlanConfig(budget=20_000, explore=0.3, per_merchant=3, seed=2))
+    plan = make_plan(cands, PlanConfig(budget=20_000, epsilon=0.3, per_merchant_cap=3, seed=2))
     r = estimate(plan, outcomes_for(plan, fails, three_no)).get()
     assert r.naive is not None and r.naive > fails.mean() + 0.1
     assert r.ht_low <= r.ht <= r.ht_high
-    census = make_plan(cands, PlanConfig(budget=10_000_000, explore=0.0))
+    census = make_plan(cands, PlanConfig(budget=10_000_000, epsilon=0.0))
     rc = estimate(census, outcomes_for(census, fails, three_no)).get()
     assert rc.ht == pytest.approx(fails.mean()) and rc.ht_se == 0.0 and rc.ht_low == rc.ht_high
 
@@ -112,7 +112,7 @@ def test_small_domain_with_all_passes_gets_an_honest_interval() -> None:
     cands, fails, three_no = market(n=300, seed=2)
     fails[:] = False
     three_no[:] = False
-    plan = make_plan(cands, PlanConfig(budget=15_000, explore=0.5, per_merchant=3))
+    plan = make_plan(cands, PlanConfig(budget=15_000, epsilon=0.5, per_merchant_cap=3))
     rep = estimate(plan, outcomes_for(plan, fails, three_no))
     for r in rep.rates:
         if r.n_random >= 2:
@@ -121,7 +121,7 @@ def test_small_domain_with_all_passes_gets_an_honest_interval() -> None:
 
 def test_outcome_inputs_and_missing_results() -> None:
     cands, fails, three_no = market()
-    plan = make_plan(cands, PlanConfig(budget=6_000, explore=0.4, per_merchant=2))
+    plan = make_plan(cands, PlanConfig(budget=6_000, epsilon=0.4, per_merchant_cap=2))
     out = outcomes_for(plan, fails, three_no)
     typed = [LabOutcome(**r) for r in out.to_dict("records")]
     assert estimate(plan, typed) == estimate(plan, out)

@@ -20,7 +20,6 @@ import pytest
 from pydantic import ValidationError
 
 import features
-from features.frames import single_listing_market
 from features.market import Market
 from models.explain import Meaning, resolve_meanings
 
@@ -63,7 +62,7 @@ def test_one_listing_alone_scores_as_in_the_batch(
 ) -> None:
     pipe, frame, X = fitted
     for i, lid in enumerate(frame["listing_id"]):
-        alone = pipe.transform(features.listing_frame(single_listing_market(feature_market, lid)))  # type: ignore[attr-defined]
+        alone = pipe.transform(features.listing_frame(feature_market.subset([lid])))  # type: ignore[attr-defined]
         np.testing.assert_array_equal(alone[0], X[i], err_msg=lid)
 
 
@@ -162,6 +161,6 @@ def test_simulated_market_round_trip_and_invariance(tmp_path: Path) -> None:
     assert np.isfinite(X[:, [not n.startswith("reviews__") for n in pipe.get_feature_names_out()]]).all()
     for i in (0, 7, 700, 1499):
         lid = frame["listing_id"].iat[i]
-        alone = pipe.transform(features.listing_frame(single_listing_market(market, lid)))
+        alone = pipe.transform(features.listing_frame(market.subset([lid])))
         np.testing.assert_array_equal(alone[0], X[i])
     np.testing.assert_array_equal(_fresh_process_transform(pipe, market, tmp_path, "listing"), X)

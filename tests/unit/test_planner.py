@@ -13,7 +13,6 @@ from sampling.planner import (
     PlanConfig,
     PlanInfeasibleError,
     arc_extremes,
-    candidates_from_scores,
     design_plan,
     make_plan,
     topup_mask,
@@ -43,17 +42,17 @@ def all_draws(plan) -> list[tuple[float, np.ndarray]]:  # type: ignore[no-untype
 
 
 CONFIGS = [
-    PlanConfig(budget=8_000, explore=0.3, per_merchant=2, seed=1),
-    PlanConfig(budget=12_000, explore=0.5, per_merchant=3, seed=2),
-    PlanConfig(budget=8_000, explore=0.3, per_merchant=2, cap_scope="targeted", seed=3),
+    PlanConfig(budget=8_000, epsilon=0.3, per_merchant_cap=2, seed=1),
+    PlanConfig(budget=12_000, epsilon=0.5, per_merchant_cap=3, seed=2),
+    PlanConfig(budget=8_000, epsilon=0.3, per_merchant_cap=2, cap_scope="targeted", seed=3),
     PlanConfig(
         budget=15_000,
-        explore=0.4,
-        per_merchant=2,
+        epsilon=0.4,
+        per_merchant_cap=2,
         seed=4,
         quotas={"手机": CategoryQuota(min_purchases=2, max_purchases=4), "水果": CategoryQuota(max_yuan=3_000)},
     ),
-    PlanConfig(budget=6_000, explore=0.0, per_merchant=None, seed=5),
+    PlanConfig(budget=6_000, epsilon=0.0, per_merchant_cap=None, seed=5),
 ]
 
 
@@ -68,12 +67,12 @@ def test_every_possible_draw_respects_budget_caps_and_quotas(config: PlanConfig)
     for (_, chosen), (_, drawn) in zip(draws, plan.enumerate_random_draws(), strict=True):
         assert fr["cost"][chosen].sum() <= config.budget + 1e-6
         per_m = fr[chosen].groupby("group_id").size()
-        if config.per_merchant is not None:
+        if config.per_merchant_cap is not None:
             if config.cap_scope == "plan":
-                assert per_m.max() <= config.per_merchant
+                assert per_m.max() <= config.per_merchant_cap
             else:  # the cap binds the planner's own picks (targets and top-up); the random arm adds one at most
                 own = targeted | topup_mask(fr, drawn)
-                assert fr[own].groupby("group_id").size().max() <= config.per_merchant
+                assert fr[own].groupby("group_id").size().max() <= config.per_merchant_cap
                 only_random = drawn & ~own
                 assert not only_random.any() or fr[only_random].groupby("group_id").size().max() <= 1
         for cat, q in config.quotas.items():
@@ -100,12 +99,12 @@ def test_inclusion_probabilities_are_exact_and_sum_to_expected_size(config: Plan
 
 def test_every_listing_has_a_chance_when_exploring() -> None:
     pop = population()
-    plan = make_plan(pop, PlanConfig(budget=8_000, explore=0.3, per_merchant=2))
+    plan = make_plan(pop, PlanConfig(budget=8_000, epsilon=0.3, per_merchant_cap=2))
     assert plan.summary.n_unreachable == 0
     assert (plan.frame["pi"] > 0).all()
     # a listing dearer than the random arm's budget cannot be bought by any draw, and is reported
     dear = pop.assign(cost=pop["cost"].where(pop.index != 0, 5_000.0))
-    plan = make_plan(dear, PlanConfig(budget=8_000, explore=0.3, per_merchant=2))
+    plan = make_plan(dear, PlanConfig(budget=8_000, epsilon=0.3, per_merchant_cap=2))
     row = plan.frame.set_index("listing_id").loc["L000"]
     assert plan.summary.n_unreachable == (0 if row["targeted"] else 1)
     assert (plan.frame.drop(plan.frame.index[plan.frame["listing_id"] == "L000"])["pi"] > 0).all()
@@ -113,7 +112,7 @@ def test_every_listing_has_a_chance_when_exploring() -> None:
 
 def test_same_seed_same_plan_and_seeds_differ() -> None:
     pop = population(n=200, merchants=40)
-    cfg = PlanConfig(budget=20_000, explore=0.4, per_merchant=2, seed=11)
+    cfg = PlanConfig(budget=20_000, epsilon=0.4, per_merchant_cap=2, seed=11)
     a, b = make_plan(pop, cfg), make_plan(pop.sample(frac=1, random_state=3), cfg)  # row order must not matter
     pd.testing.assert_frame_equal(a.selected(), b.selected())
     assert a.summary == b.summary
@@ -123,7 +122,7 @@ def test_same_seed_same_plan_and_seeds_differ() -> None:
 
 def test_targets_are_the_best_failures_per_yuan_when_unconstrained() -> None:
     pop = population(n=50).assign(cost=500.0)
-    plan = make_plan(pop, PlanConfig(budget=5_000, explore=0.0))
+    plan = make_plan(pop, PlanConfig(budget=5_000, epsilon=0.0))
     chosen = set(plan.selected()["listing_id"])
     assert chosen == set(pop.nlargest(10, "p_fail")["listing_id"])
     sel = plan.selected()
@@ -135,10 +134,10 @@ def test_targets_are_the_best_failures_per_yuan_when_unconstrained() -> None:
 
 def test_targets_prefer_cheap_risk_and_random_share_is_respected() -> None:
     pop = population(n=300, merchants=80, seed=4)
-    cfg = PlanConfig(budget=30_000, explore=0.25, per_merchant=2, seed=0)
+    cfg = PlanConfig(budget=30_000, epsilon=0.25, per_merchant_cap=2, seed=0)
     plan = make_plan(pop, cfg)
     s = plan.summary
-    assert s.random_worst_cost <= cfg.budget * cfg.explore + 1e-6
+    assert s.random_worst_cost <= cfg.budget * cfg.epsilon + 1e-6
     assert s.targeted_budget == pytest.approx(cfg.budget - s.random_worst_cost)
     assert s.targeted_cost <= s.targeted_budget + 1e-6
     fr = plan.frame
@@ -150,16 +149,16 @@ def test_targets_prefer_cheap_risk_and_random_share_is_respected() -> None:
     # its merchant's cap (one slot is the random arm's) or the budget left at the end
     better = ~targeted & (ratio > ratio[targeted].min())
     for _, r in fr[better].iterrows():
-        assert per_group.get(r["group_id"], 0) >= cfg.per_merchant - 1 or r["cost"] > left
+        assert per_group.get(r["group_id"], 0) >= cfg.per_merchant_cap - 1 or r["cost"] > left
     assert targeted.any() and s.n_random_draws >= 1
 
 
 def test_infeasible_and_contradictory_requests_are_refused() -> None:
     pop = population()
     with pytest.raises(PlanInfeasibleError, match="手机"):
-        make_plan(pop, PlanConfig(budget=3_000, explore=0.2, quotas={"手机": CategoryQuota(min_purchases=30)}))
-    with pytest.raises(ValueError, match="per_merchant=1"):
-        PlanConfig(budget=1_000, explore=0.2, per_merchant=1)
+        make_plan(pop, PlanConfig(budget=3_000, epsilon=0.2, quotas={"手机": CategoryQuota(min_purchases=30)}))
+    with pytest.raises(ValueError, match="per_merchant_cap=1"):
+        PlanConfig(budget=1_000, epsilon=0.2, per_merchant_cap=1)
     with pytest.raises(ValueError, match="max_purchases"):
         CategoryQuota(min_purchases=3, max_purchases=2)
     with pytest.raises(ValueError, match="duplicate"):
@@ -171,7 +170,7 @@ def test_infeasible_and_contradictory_requests_are_refused() -> None:
 def test_typed_candidates_and_quota_zero_excludes_category() -> None:
     pop = population(n=30)
     typed = [Candidate(**r) for r in pop.to_dict("records")]
-    cfg = PlanConfig(budget=6_000, explore=0.3, per_merchant=2, quotas={"水果": CategoryQuota(max_purchases=0)})
+    cfg = PlanConfig(budget=6_000, epsilon=0.3, per_merchant_cap=2, quotas={"水果": CategoryQuota(max_purchases=0)})
     a, b = make_plan(typed, cfg), make_plan(pop, cfg)
     pd.testing.assert_frame_equal(a.selected(), b.selected())
     fruit = a.frame["category"] == "水果"
@@ -192,23 +191,10 @@ def test_arc_extremes_match_brute_force() -> None:
 
 def test_design_is_reused_across_seeds() -> None:
     pop = population(n=120, merchants=30)
-    design = design_plan(pop, PlanConfig(budget=12_000, explore=0.4, per_merchant=2))
+    design = design_plan(pop, PlanConfig(budget=12_000, epsilon=0.4, per_merchant_cap=2))
     p1, p2 = design.draw(1), design.draw(2)
     assert (p1.frame["pi"].to_numpy() == p2.frame["pi"].to_numpy()).all()
     assert p1.summary.random_start != p2.summary.random_start
-
-
-def test_candidates_from_scores_adds_lab_fees_and_checks_coverage() -> None:
-    listings = pd.DataFrame(
-        {"listing_id": ["a", "b"], "merchant_id": ["m", "n"], "category": ["服装", "其他"], "price": [100.0, 50.0]}
-    )
-    scores = pd.DataFrame({"listing_id": ["b", "a"], "p_lab_fail": [0.2, 0.7], "reasons": [["x"], ["y", "z"]]})
-    c = candidates_from_scores(listings, scores, lab_fees={"服装": 450.0}, default_lab_fee=800.0)
-    assert c["cost"].tolist() == [550.0, 850.0]
-    assert c["p_fail"].tolist() == [0.7, 0.2]
-    assert c["reasons"].tolist() == [["y", "z"], ["x"]]
-    with pytest.raises(ValueError, match="no score"):
-        candidates_from_scores(listings, scores.head(1), lab_fees={}, default_lab_fee=1.0)
 
 
 @pytest.mark.parametrize("config", CONFIGS[:3])

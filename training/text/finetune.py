@@ -259,7 +259,7 @@ def save_text_model(
     vocab.txt) and `text_model.json` (backend, mode, labels, max_len, metrics, provenance)."""
     import shutil
 
-    from training.corpus import VOCAB_TXT
+    from core.paths import VOCAB_TXT
 
     out = Path(out)
     enc = out / "encoder"

@@ -31,11 +31,11 @@ import torch
 import transformers
 from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerBase
 
+from core.paths import VOCAB_TXT
 from models.text.batching import bucket_batches, pad
 from models.text.config import PretrainConfig, resolve_path
 from models.text.precision import use_bf16
 from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, normalizer_name, prepare_texts
-from training.corpus import VOCAB_TXT
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Entry point for `spark-submit`, which needs a Python file: runs `choujian score-batch --engine spark`
 inside the session spark-submit started (its master and settings are kept). See docs/spark.md.
 
-    spark-submit [spark options] training/batch/submit.py --input DIR --output OUT.parquet [--model ...]
+    spark-submit [spark options] cli/spark_submit.py --input DIR --output OUT.parquet [--model ...]
 """
 
 from __future__ import annotations

@@ -1,0 +1,387 @@
+"""`choujian plan`, `choujian estimate`, `choujian simulate-rounds`: budgeted sampling plans and their estimates."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from core.paths import MARKET_DIR
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from features.market import Market
+    from models.contract import RiskScorer
+    from sampling.planner import Plan
+
+
+class CapScope(StrEnum):
+    plan = "plan"
+    targeted = "targeted"
+
+
+class RoundsModel(StrEnum):
+    team = "team"
+    own = "own"
+
+
+def fail(message: str) -> NoReturn:
+    """One red line on stderr and exit code 2: a known failure, never a traceback."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _read_scores(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype={"listing_id": str})
+
+
+def _score_market(market: Market, model: str, console: Console) -> tuple[RiskScorer, pd.DataFrame]:
+    """The scorer and its `score_frame` over the whole market (as the service scores its market)."""
+    from models.registry import load_scorer
+    from models.review_cache import use_default_score_store
+
+    use_default_score_store()
+    try:
+        scorer = load_scorer(model)
+    except Exception as e:  # MLflow raises its own types for a missing model or alias
+        fail(
+            f"no scorer {model!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): train and "
+            "promote one (`choujian train`, `choujian promote`), pass a bundle folder to --model, or pass --scores"
+        )
+    with console.status(f"scoring {len(market.listings):,} listings with {scorer.name} {scorer.version}"):
+        scores = scorer.score_frame(market)
+    return scorer, scores
+
+
+def plan_command(
+    budget: Annotated[float, typer.Option(min=1, help="Budget in yuan: purchase prices plus lab fees.")] = 50_000,
+    epsilon: Annotated[
+        float, typer.Option(min=0, max=0.99, help="Share of the budget for the stratified random arm (ε).")
+    ] = 0.2,
+    per_merchant_cap: Annotated[
+        int | None, typer.Option(min=1, help="Most purchases per seller (linked shops count as one; none: no cap).")
+    ] = 2,
+    cap_scope: Annotated[
+        CapScope, typer.Option(help="'plan': the cap binds both arms; 'targeted': only targeted picks.")
+    ] = CapScope.plan,
+    quota: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Category quota, repeatable: 'CATEGORY:min_purchases=3,max_purchases=10,min_yuan=0,max_yuan=20000'."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random arm: the same seed gives the same plan.")] = 0,
+    out: Annotated[Path, typer.Option(help="Purchases CSV; the design frame and summary go beside it.")] = Path(
+        "plan.csv"
+    ),
+    market: Annotated[Path, typer.Option(help="Market directory (as `choujian simulate` writes).")] = MARKET_DIR,
+    model: Annotated[str, typer.Option(help="Scorer: alias, version, models:/ URI or local bundle folder.")] = (
+        "champion"
+    ),
+    scores: Annotated[
+        Path | None,
+        typer.Option(help="Use this scores CSV/Parquet (listing_id, p_lab_fail, optional reasons) instead of a model."),
+    ] = None,
+    lab_fee: Annotated[
+        float | None,
+        typer.Option(min=0, help="Lab fee (yuan) for categories the reference table lacks (default: the setting)."),
+    ] = None,
+    show: Annotated[int, typer.Option(min=0, help="Rows of the plan to print.")] = 30,
+) -> None:
+    """Score the market and draw a budgeted plan: risk-ranked targets plus a random arm with known probabilities.
+
+    The same path as `POST /v1/plans`: the same candidates, plan and reasons for the same market, model,
+    seed and constraints.
+    """
+    from rich.console import Console
+
+    from core import reference
+    from core.settings import shared_settings
+    from features.market import RecordError, load_market
+    from models.explain import plan_reasons
+    from sampling.candidates import LabFees, UnknownCategoryError, draw_plan, plan_candidates
+    from sampling.planner import CategoryQuota, PlanConfig, PlanInfeasibleError
+
+    console = Console(stderr=True)
+    quotas: dict[str, CategoryQuota] = {}
+    for spec in quota or []:
+        try:
+            cat, q = CategoryQuota.parse(spec)
+        except ValueError as e:
+            raise typer.BadParameter(str(e).splitlines()[0], param_hint="--quota") from e
+        quotas[cat] = q
+    try:
+        config = PlanConfig(
+            budget=budget,
+            epsilon=epsilon,
+            per_merchant_cap=per_merchant_cap,
+            cap_scope=cap_scope.value,
+            quotas=quotas,
+            seed=seed,
+            plan_id=out.stem,
+        )
+    except ValueError as e:
+        fail(f"cannot plan: {_first_error(e)}")
+    try:
+        mk = load_market(market)
+    except (RecordError, FileNotFoundError) as e:
+        raise typer.BadParameter(str(e), param_hint="--market") from e
+    scorer = None
+    if scores is not None:
+        sc, source = _read_scores(scores), f"scores {scores}"
+    else:
+        scorer, sc = _score_market(mk, model, console)
+        source = f"{scorer.name} {scorer.version}"
+    fees = LabFees(reference.lab_fees(), default=shared_settings().lab_fee_default if lab_fee is None else lab_fee)
+    try:
+        plan = draw_plan(plan_candidates(mk.listings, mk.merchants, sc, lab_fees=fees), config)
+    except UnknownCategoryError as e:
+        raise typer.BadParameter(str(e), param_hint="--quota") from e
+    except (PlanInfeasibleError, ValueError) as e:
+        fail(f"cannot plan: {e}")
+    sel = plan.selected()
+    if scorer is not None:
+        reasons = plan_reasons(scorer, mk, sel["listing_id"].tolist(), top=3)
+        sel["reasons"] = [reasons.get(str(i), []) for i in sel["listing_id"]]
+    paths = _write_plan(plan, sel, out)
+    _print_plan(plan, sel, source=source, show=show)
+    Console().print(
+        f"wrote {', '.join(str(p) for p in paths)} (the frame holds every candidate's inclusion probability)"
+    )
+
+
+def _first_error(e: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {err['msg']}" if where else str(err["msg"]).removeprefix("Value error, ")
+    return str(e)
+
+
+def _write_plan(plan: Plan, sel: pd.DataFrame, out: Path) -> list[Path]:
+    """The purchases CSV, the design frame (every candidate) and the summary JSON."""
+    import json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = sel.assign(reasons=sel["reasons"].map(" | ".join), plan_id=plan.plan_id)
+    written = written[
+        ["plan_id", "rank", "listing_id", "merchant_id", "category", "cost", "p_fail", "arm", "pi", "reasons"]
+    ].rename(columns={"pi": "inclusion_prob"})
+    written.to_csv(out, index=False)
+    frame_path = out.with_suffix(".frame.parquet")
+    plan.frame.to_parquet(frame_path, index=False)
+    summary_path = out.with_suffix(".json")
+    summary_path.write_text(json.dumps(plan.summary.model_dump(), ensure_ascii=False, indent=2))
+    return [out, frame_path, summary_path]
+
+
+def _print_plan(plan: Plan, sel: pd.DataFrame, *, source: str, show: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    s = plan.summary
+    table = Table(
+        title=f"plan {plan.plan_id}: {len(sel)} purchases, {s.total_cost:,.0f} of {s.budget:,.0f} yuan "
+        f"(scores: {source})"
+    )
+    columns = ("rank", "listing", "merchant", "category", "cost ¥", "p(fail)", "arm", "π", "top reasons")
+    for name in columns:
+        just = "left" if name in ("listing", "merchant", "category", "arm", "top reasons") else "right"
+        table.add_column(name, justify=just, no_wrap=name != "top reasons")  # type: ignore[arg-type]
+    for r in sel.head(show).to_dict("records"):
+        table.add_row(
+            str(r["rank"]),
+            r["listing_id"],
+            r["merchant_id"],
+            r["category"],
+            f"{r['cost']:,.0f}",
+            f"{r['p_fail']:.2f}",
+            r["arm"],
+            f"{r['pi']:.3g}",
+            "; ".join(r["reasons"][:3]),
+        )
+    out = Console() if Console().is_terminal else Console(width=160)
+    out.print(table)
+    if len(sel) > show:
+        out.print(f"… {len(sel) - show} more rows in the CSV")
+    out.print(
+        f"targeted {s.n_targeted} ({s.targeted_cost:,.0f} ¥), random draws {s.n_random_draws} "
+        f"(λ={s.random_lambda:.4f}, worst case {s.random_worst_cost:,.0f} ¥ of {s.random_budget:,.0f}), "
+        f"top-up {s.n_topup} ({s.topup_cost:,.0f} ¥ this draw's random arm left); spend {s.total_cost:,.0f} ¥ "
+        f"of {s.budget:,.0f}, expected failures {s.expected_failures:.1f}, "
+        f"expected spend {s.expected_total_cost:,.0f} ¥"
+    )
+    if s.n_unreachable:
+        out.print(
+            f"[yellow]{s.n_unreachable} listing(s) cost more than the random arm can spend and have no chance; "
+            "raise --epsilon or --budget to cover them[/yellow]"
+        )
+    if s.default_fee_categories:
+        out.print(
+            f"[yellow]no lab fee in the reference table for {', '.join(s.default_fee_categories)}: costed at the "
+            "default fee (--lab-fee, CHOUJIAN_LAB_FEES, or your own lab_fees.csv in CHOUJIAN_REFERENCE_DIR)[/yellow]"
+        )
+
+
+def simulate_rounds_command(
+    plans: Annotated[int, typer.Option(min=1, help="Plans to draw in all (spread over markets x rounds).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the markets, lab outcomes and plan draws.")] = 0,
+    markets: Annotated[int, typer.Option(min=1, help="Simulated markets.")] = 2,
+    rounds: Annotated[int, typer.Option(min=1, help="plan → lab results → retrain cycles per market.")] = 3,
+    listings: Annotated[int, typer.Option(min=100, help="Listings per market.")] = 8000,
+    merchants: Annotated[int, typer.Option(min=10, help="Shops per market.")] = 1000,
+    budget: Annotated[float, typer.Option(min=1, help="Budget per plan, yuan.")] = 400_000,
+    epsilon: Annotated[float, typer.Option(min=0, max=0.99, help="Random arm's share of the budget (ε).")] = 0.5,
+    per_merchant_cap: Annotated[int | None, typer.Option(min=1, help="Most purchases per seller (none: no cap).")] = 2,
+    model: Annotated[
+        RoundsModel,
+        typer.Option(help="team (the registered bundle's pipeline) or own (a quick LightGBM, ~20x faster)."),
+    ] = RoundsModel.team,
+    per_plan: Annotated[bool, typer.Option(help="Print one row per plan.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on the last line.")] = False,
+) -> None:
+    """Prove the planner honest by simulation: coverage and bias of its estimates, hit rates vs random and oracle."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from training.rounds import RoundsConfig, run_rounds
+
+    console = Console(stderr=True)
+    config = RoundsConfig(
+        plans=plans,
+        seed=seed,
+        markets=markets,
+        rounds=rounds,
+        n_listings=listings,
+        n_merchants=merchants,
+        budget=budget,
+        epsilon=epsilon,
+        per_merchant_cap=per_merchant_cap,
+        model=model.value,
+    )
+    with console.status("simulating") as status:
+        result = run_rounds(config, progress=lambda msg: status.update(msg))
+    out = Console() if Console().is_terminal else Console(width=150)
+    if per_plan:
+        t = Table(title="plans: hit rate = failures found per purchase")
+        for c in (
+            "mkt",
+            "round",
+            "plan",
+            "true rate",
+            "HT [95% CI]",
+            "naive (all bought)",
+            "targeted",
+            "random arm",
+            "all-random",
+            "oracle",
+            "lift",
+        ):
+            t.add_column(c, justify="right")
+        for r in result.records:
+            t.add_row(
+                str(r.market),
+                str(r.round),
+                str(r.rep),
+                f"{r.truth:.3f}",
+                f"{r.ht:.3f} [{r.ht_low:.3f}, {r.ht_high:.3f}]" + ("" if r.ht_low <= r.truth <= r.ht_high else " ✗"),
+                f"{r.naive_all:.3f}",
+                f"{r.fails_targeted / max(r.n_targeted, 1):.3f}",
+                f"{r.fails_random / max(r.n_random_draws, 1):.3f}",
+                f"{r.fails_all_random / max(r.n_all_random, 1):.3f}",
+                f"{r.fails_oracle / max(r.n_oracle, 1):.3f}",
+                f"{r.fails_plan / max(r.fails_all_random, 1):.2f}",
+            )
+        out.print(t)
+    rt = Table(title=f"rounds (model: {result.model})")
+    cols = {
+        "labels": "lab results",
+        "auc_vs_realised": "AUC",
+        "hit_rate_targeted": "hit targeted",
+        "hit_rate_random": "hit random arm",
+        "hit_rate_oracle": "hit oracle",
+        "lift": "lift",
+        "coverage": "coverage",
+        "bias": "bias",
+    }
+    rt.add_column("round", justify="right")
+    for label in cols.values():
+        rt.add_column(label, justify="right")
+    for row in result.summary["rounds_detail"]:
+        rt.add_row(str(row["round"]), *(f"{row[k]:.4g}" for k in cols))
+    out.print(rt)
+    s = result.summary
+    out.print(
+        f"{s['plans']} plans: coverage {s['coverage']:.3f} (±{s['coverage_mc_se']:.3f} MC), bias {s['bias']:+.4f} "
+        f"(±{s['bias_mc_se']:.4f}), naive bias (targeted picks) {s['naive_bias']:+.3f}; hit rate targeted "
+        f"{s['hit_rate_targeted']:.3f} vs random arm {s['hit_rate_random']:.3f} "
+        f"(×{s['targeted_vs_random']}) vs oracle {s['hit_rate_oracle']:.3f}; market failure rate "
+        f"{s['market_fail_rate']:.3f}; {s['seconds']} s"
+    )
+    if as_json:
+        print(json.dumps(s, ensure_ascii=False, default=float))
+
+
+def estimate_command(
+    plan: Annotated[Path, typer.Option(help="The plan's design frame (plan.frame.parquet, written by `plan`).")],
+    results: Annotated[
+        Path, typer.Option(help="Lab results CSV/Parquet: listing_id, verdict (pass/fail), failure_types.")
+    ],
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence level of the intervals.")] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the estimates as JSON.")] = False,
+) -> None:
+    """Market and per-category failure and three-no rates (Horvitz–Thompson, Hájek, naive) from a plan's results."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from features.market import RecordError, read_table
+    from sampling.estimation import estimate
+
+    frame = pd.read_parquet(plan)
+    try:
+        lab = read_table(results, "lab_results")
+    except RecordError as e:
+        raise typer.BadParameter(str(e), param_hint="--results") from e
+    try:
+        rep = estimate(frame, lab, confidence=confidence)
+    except ValueError as e:
+        Console(stderr=True).print(f"[red]cannot estimate:[/red] {e}")
+        raise typer.Exit(2) from e
+    if as_json:
+        print(rep.model_dump_json())
+        return
+    table = Table(title=f"{plan.name}: rates with {confidence:.0%} intervals ({rep.excluded} listings outside)")
+    for c in ("outcome", "domain", "N", "bought", "random", "HT [CI]", "Hájek [CI]", "naive"):
+        table.add_column(c, justify="left" if c in ("outcome", "domain") else "right")
+    for r in rep.rates:
+        hj = "–" if r.hajek is None else f"{r.hajek:.3f} [{r.hajek_low:.3f}, {r.hajek_high:.3f}]"
+        table.add_row(
+            r.outcome,
+            r.domain,
+            str(r.population),
+            str(r.n_sampled),
+            str(r.n_random),
+            f"{r.ht:.3f} [{r.ht_low:.3f}, {r.ht_high:.3f}]",
+            hj,
+            "–" if r.naive is None else f"{r.naive:.3f}",
+        )
+    (Console() if Console().is_terminal else Console(width=150)).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
+    app.command("estimate")(estimate_command)
+    app.command("simulate-rounds")(simulate_rounds_command)

@@ -1,0 +1,118 @@
+"""Plan candidates: every listing of a market with its cost, its failure probability and its seller group.
+
+`plan_candidates` is the one way a listing becomes a candidate, for the CLI, the API, the planner pages
+and the round simulation alike: cost is the purchase price plus the category's lab fee, and shops linked
+by credit code, phone or shop name (`features.identity.link`) are one seller for the per-merchant cap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from features.identity import link
+from sampling.planner import Plan, PlanConfig, make_plan
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownCategoryError(ValueError):
+    """A quota names a category the market does not have."""
+
+    def __init__(self, category: str, known: list[str]):
+        self.category, self.known = category, known
+        super().__init__(f"no category {category!r} in the market; known: {', '.join(known)}")
+
+
+@dataclass(frozen=True)
+class LabFees:
+    """Lab fee per category (yuan) and the fee of a category the table lacks."""
+
+    by_category: Mapping[str, float]
+    default: float = 800.0
+
+    def of(self, categories: pd.Series) -> np.ndarray:
+        """The fee of each category, the default for those the table lacks."""
+        return categories.map(lambda c: float(self.by_category.get(c, self.default))).to_numpy(float)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate frame (`sampling.planner.Candidate` columns) and what it had to assume."""
+
+    frame: pd.DataFrame
+    default_fee_categories: list[str] = field(default_factory=list)
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(set(self.frame["category"]))
+
+    def check_quotas(self, quota_categories: list[str]) -> None:
+        """Refuse a quota on a category the market has no listing in (it could never bind)."""
+        known = self.categories
+        for cat in quota_categories:
+            if cat not in known:
+                raise UnknownCategoryError(cat, known)
+
+
+def seller_groups(merchants: pd.DataFrame) -> dict[str, str]:
+    """merchant_id → seller group: shops linked by credit code, phone or shop name share one."""
+    cols = [merchants[c].tolist() if c in merchants else [None] * len(merchants) for c in ("credit_code", "phone")]
+    names = merchants["shop_name"].tolist() if "shop_name" in merchants else [None] * len(merchants)
+    ids = link(list(zip(cols[0], cols[1], names, strict=True)))
+    return {str(m): f"seller-{k}" for m, k in zip(merchants["merchant_id"].astype(str), ids, strict=True)}
+
+
+def plan_candidates(
+    listings: pd.DataFrame,
+    merchants: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    lab_fees: LabFees,
+) -> Candidates:
+    """Join listings (price, category, merchant) with scores (`listing_id`, `p_lab_fail` or `p_fail`,
+    optional `reasons`) into candidates; cost = price + the category's lab fee."""
+    col = next((c for c in ("p_lab_fail", "p_fail") if c in scores.columns), None)
+    if col is None:
+        raise ValueError("scores need a p_lab_fail (or p_fail) column")
+    s = scores.drop_duplicates("listing_id").set_index(scores["listing_id"].astype(str).to_numpy())
+    ids = listings["listing_id"].astype(str)
+    missing = ~ids.isin(s.index)
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} listing(s) have no score, e.g. {ids[missing].iat[0]!r}")
+    cats = listings["category"].astype(str)
+    groups = seller_groups(merchants)
+    merchant_ids = listings["merchant_id"].astype(str)
+    frame = pd.DataFrame(
+        {
+            "listing_id": ids.to_numpy(),
+            "merchant_id": merchant_ids.to_numpy(),
+            "identity_id": merchant_ids.map(groups).to_numpy(),
+            "category": cats.to_numpy(),
+            "cost": np.round(listings["price"].to_numpy(float) + lab_fees.of(cats), 2),
+            "p_fail": s[col].reindex(ids.to_numpy()).to_numpy(float),
+            "reasons": (
+                list(s["reasons"].reindex(ids.to_numpy())) if "reasons" in s.columns else [[] for _ in range(len(ids))]
+            ),
+        }
+    )
+    unknown = sorted(set(cats) - set(lab_fees.by_category))
+    if unknown:
+        logger.warning("no lab fee for %s: costed at the default %.0f yuan", ", ".join(unknown), lab_fees.default)
+    return Candidates(frame=frame, default_fee_categories=unknown)
+
+
+def draw_plan(candidates: Candidates, config: PlanConfig) -> Plan:
+    """Design and draw the plan over these candidates: what the CLI, the API and the planner pages all call.
+
+    Raises `UnknownCategoryError` for a quota on a category the market lacks and `PlanInfeasibleError`
+    when the constraints cannot all hold; the summary names the categories costed at the default fee.
+    """
+    candidates.check_quotas(list(config.quotas))
+    plan = make_plan(candidates.frame, config)
+    summary = plan.summary.model_copy(update={"default_fee_categories": candidates.default_fee_categories})
+    return replace(plan, summary=summary)

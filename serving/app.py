@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import store
 from serving.db import make_engine, make_sessionmaker
+from serving.inputs import TextGuardMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.runtime import Loader, MarketCache, ModelHolder, registry_loader
 from serving.service import RequestProblem, Unavailable
@@ -79,7 +80,7 @@ def _items(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
-            "msg": str(e.get("msg", "")),
+            "msg": str(e.get("msg", "")).removeprefix("Value error, "),
             "type": str(e.get("type", "value_error")),
         }
         for e in errors
@@ -246,7 +247,9 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
         app.include_router(r)
     _include_web(app)
 
-    # outermost first: the size limit answers before anything reads the body; metrics time everything
+    # the last added runs outermost: the size limit answers before anything reads the body, metrics time
+    # everything else, and the text guard reads the (size-checked) body before any route parses it
+    app.add_middleware(TextGuardMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app

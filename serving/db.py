@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Float,
@@ -79,7 +80,7 @@ class Plan(Base):
     budget: Mapped[float] = mapped_column(Float)
     epsilon: Mapped[float] = mapped_column(Float)
     per_merchant_cap: Mapped[int | None] = mapped_column(Integer, default=None)
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)  # the API takes seeds up to 2^63 - 1
     quotas: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(64))

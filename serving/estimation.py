@@ -74,7 +74,7 @@ class RateEstimate(BaseModel):
     population: int = Field(description="listings in the domain with a non-zero inclusion probability")
     n_sampled: int
     n_random: int = Field(description="random draws in the domain that were not targeted")
-    ht: float
+    ht: float | None = Field(description="None only for an empty domain: no listing had a chance of selection")
     ht_se: float | None
     ht_low: float
     ht_high: float
@@ -175,6 +175,22 @@ def _one_rate(
     extra = d & ~t & dom
     m = int(extra.sum())
     sum_e, sum_w = float((y[extra] / pi[extra]).sum()), float((1 / pi[extra]).sum())
+    if n_dom == 0:  # nothing in the estimand (e.g. a budget that affords no listing): a rate has no meaning
+        return {
+            "population": 0,
+            "n_sampled": 0,
+            "n_random": 0,
+            "ht": None,
+            "hajek": None,
+            "naive": None,
+            "ht_se": None,
+            "hajek_se": None,
+            "ht_low": 0.0,
+            "ht_high": 1.0,
+            "hajek_low": 0.0,
+            "hajek_high": 1.0,
+            "df": None,
+        }
     rest_ht = sum_e / n_rest if n_rest else 0.0
     rest_hj = sum_e / sum_w if m else None
     ht = (known + sum_e) / n_dom

@@ -6,10 +6,10 @@ exactly what the files and the batch scorer accept.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
 from models.contract import ListingScore, Reason
@@ -175,7 +175,7 @@ class MerchantRiskResponse(BaseModel):
 class QuotaIn(BaseModel):
     """Limits on one category over the whole plan: purchases and/or yuan."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     min_purchases: int = Field(default=0, ge=0, le=1_000_000)
     max_purchases: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -188,6 +188,7 @@ class PlanCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -265,6 +266,7 @@ class ResultIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -283,6 +285,14 @@ class ResultIn(BaseModel):
     verdict: Verdict
     failure_types: list[FailureType] = Field(default_factory=list, max_length=4)
     cost: float = Field(default=0.0, ge=0, le=1e9)
+
+    @field_validator("sampled_date")
+    @classmethod
+    def _not_future(cls, v: date) -> date:
+        # a day of slack, as on the web page: the lab's clock and the server's may sit either side of midnight
+        if v > date.today() + timedelta(days=1):
+            raise ValueError(f"{v.isoformat()} is in the future")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> ResultIn:
@@ -339,7 +349,7 @@ class RateOut(BaseModel):
     lower: float
     upper: float
     se: float | None
-    ht: float
+    ht: float | None = Field(description="None only when no listing had a chance of selection")
     ht_low: float
     ht_high: float
     hajek: float | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,9 +80,15 @@ def hash_key(key: str) -> str:
 def split_key(key: str) -> tuple[str, str] | None:
     """`cj_<key_id>_<secret>` → (key_id, secret), or None when the shape is wrong."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not _KEY_ID.fullmatch(parts[1]) or not parts[2]:
         return None
     return parts[1], parts[2]
+
+
+#: key ids as the store's column holds them; anything else (a NUL, 500 characters) is simply not a key
+_KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
+#: plan ids as `new_plan_id` makes them, with room for ids made elsewhere; others are never looked up
+_PLAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def create_key(session: Session, *, role: str, name: str = "", key: str | None = None) -> tuple[ApiKey, str]:
@@ -126,7 +133,8 @@ def find_active_key(session: Session, key: str) -> ApiKey | None:
 
 def get_key(session: Session, key_id: str) -> ApiKey | None:
     """A key row by its public id."""
-    return session.get(ApiKey, key_id)
+    # PostgreSQL refuses a NUL in a query parameter: an id no key can have is answered without asking it
+    return session.get(ApiKey, key_id) if _KEY_ID.fullmatch(key_id) else None
 
 
 def list_keys(session: Session, *, include_revoked: bool = False) -> Sequence[ApiKey]:
@@ -139,7 +147,7 @@ def list_keys(session: Session, *, include_revoked: bool = False) -> Sequence[Ap
 
 def revoke_key(session: Session, key_id: str) -> ApiKey | None:
     """Revoke a key (idempotent); None when there is no such key."""
-    row = session.get(ApiKey, key_id)
+    row = get_key(session, key_id)
     if row is None:
         return None
     if row.revoked_at is None:
@@ -164,7 +172,7 @@ def save_plan(session: Session, plan: Plan, targets: Sequence[PlanTarget]) -> Pl
 
 def get_plan(session: Session, plan_id: str) -> Plan | None:
     """A plan with its targets (ranked), or None."""
-    return session.get(Plan, plan_id)
+    return session.get(Plan, plan_id) if _PLAN_ID.fullmatch(plan_id) else None
 
 
 def list_plans(session: Session, *, limit: int = 50, offset: int = 0) -> tuple[Sequence[Plan], int]:

@@ -16,6 +16,21 @@ from serving.schemas import EstimateOut, PlanCreate, PlanList, PlanOut, ResultLi
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=AUTH)
 
+
+def _links(**targets: str) -> dict[str, dict[str, object]]:
+    """OpenAPI links from a response's `plan_id` to the operations that take it (clients and fuzzers follow them)."""
+    return {
+        name: {"operationId": op, "parameters": {"plan_id": "$response.body#/plan_id"}} for name, op in targets.items()
+    }
+
+
+_PLAN_LINKS = _links(
+    GetPlan="get_plan_v1_plans__plan_id__get",
+    RecordResults="record_results_v1_plans__plan_id__results_post",
+    ListResults="list_results_v1_plans__plan_id__results_get",
+    Estimate="estimate_v1_plans__plan_id__estimate_get",
+)
+
 PlanId = Annotated[str, Path(min_length=1, max_length=64, description="plan id", examples=["plan-20261123-1a2b3c4d"])]
 
 
@@ -34,7 +49,7 @@ def _n_results(session: Session, plan_id: str) -> int:
     "",
     response_model=PlanOut,
     status_code=201,
-    responses={**BODY, **NO_MODEL},
+    responses={201: {"description": "the stored plan", "links": _PLAN_LINKS}, **BODY, **NO_MODEL},
     summary="生成抽检计划 — create a sampling plan",
 )
 def create_plan(
@@ -78,7 +93,7 @@ def get_plan(_: PlannerKey, plan_id: PlanId, session: SessionDep) -> PlanOut:
 @router.post(
     "/{plan_id}/results",
     response_model=ResultsOut,
-    responses={**NOT_FOUND, **CONFLICT, **BODY},
+    responses={200: {"description": "what was stored", "links": _PLAN_LINKS}, **NOT_FOUND, **CONFLICT, **BODY},
     summary="录入检测结果 — record lab results",
 )
 def record_results(who: PlannerKey, plan_id: PlanId, body: ResultsIn, session: SessionDep) -> ResultsOut:

@@ -134,10 +134,10 @@ def _postgres_reachable(url: str) -> str | None:
         return f"{type(e).__name__}: {e}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def private_store(kind: str, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a private schema on the test PostgreSQL server."""
-    if request.param == "sqlite":
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
     base = _postgres_url()
@@ -157,6 +157,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def store_of() -> Any:
+    """`store_of(kind, tmp_path)`: the `private_store` context manager, for module-scoped stores."""
+    return private_store
+
+
+@pytest.fixture(params=STORES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a private schema on the test PostgreSQL server."""
+    with private_store(request.param, tmp_path) as url:
+        yield url
 
 
 # --- a small simulated market -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving import store
+from serving import security, store
 from serving.db import make_engine, make_sessionmaker
 from serving.inputs import TextGuardMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
@@ -204,6 +204,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             store.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        app.state.web_secret = security.session_secret(settings)
         if settings.bootstrap_admin_key is not None:
             with app.state.sessions() as s:
                 if store.ensure_key(

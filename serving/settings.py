@@ -45,8 +45,11 @@ class Settings(BaseSettings):
     lab_fees: dict[str, float] = Field(default_factory=dict, description="per category; empty: simulator's fees")
     lab_fee_default: float = Field(default=800.0, ge=0)
 
-    # secrets
-    secret_key: SecretStr = Field(default=SecretStr("changethis"), description="signs web session cookies")
+    # secrets: without CHOUJIAN_SECRET_KEY each installation generates its own (serving/security.py)
+    secret_key: SecretStr | None = Field(default=None, description="signs web session cookies")
+    secret_key_file: Path = Field(
+        default=Path(".choujian/secret_key"), description="the generated secret when none is set (mode 0600)"
+    )
     bootstrap_admin_key: SecretStr | None = Field(
         default=None, description="if set, an admin key with this value is ensured at start (first deployment)"
     )
@@ -86,7 +89,7 @@ class Settings(BaseSettings):
         if self.grade_yellow_at > self.grade_red_at:
             raise ValueError("grade_yellow_at must not exceed grade_red_at")
         if self.environment != "development":
-            _refuse_placeholder("secret_key", self.secret_key)
+            _refuse_placeholder("secret_key", self.secret_key or SecretStr(""))
             if self.bootstrap_admin_key is not None:
                 _refuse_placeholder("bootstrap_admin_key", self.bootstrap_admin_key)
         return self

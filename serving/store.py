@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +91,18 @@ _KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
 _PLAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def create_key(session: Session, *, role: str, name: str = "", key: str | None = None) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session, *, role: str, name: str = "", key: str | None = None, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
     """Create a key for `role`; returns the row and the plaintext key, which is shown once and never stored."""
     if key is None:
         key = f"{KEY_PREFIX}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
     parts = split_key(key)
     if parts is None:
         raise ValueError("an API key must look like cj_<id>_<secret>")
-    row = ApiKey(key_id=parts[0], key_hash=hash_key(key), role=role, name=name, created_at=utcnow())
+    row = ApiKey(
+        key_id=parts[0], key_hash=hash_key(key), role=role, name=name, created_at=utcnow(), expires_at=expires_at
+    )
     session.add(row)
     session.commit()
     return row, key
@@ -118,15 +122,21 @@ def ensure_key(session: Session, *, key: str, role: str, name: str) -> bool:
     return True
 
 
+def key_is_active(row: ApiKey, now: datetime | None = None) -> bool:
+    """Neither revoked nor past its expiry."""
+    now = now or utcnow()
+    return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
+
 def find_active_key(session: Session, key: str) -> ApiKey | None:
-    """The unrevoked key row matching plaintext `key`, compared in constant time; None otherwise."""
+    """The unrevoked, unexpired key row matching plaintext `key`, compared in constant time; None otherwise."""
     parts = split_key(key)
     if parts is None:
         return None
     row = session.get(ApiKey, parts[0])
     # hash anyway so an unknown id costs the same as a wrong secret
     digest = hash_key(key)
-    if row is None or row.revoked_at is not None:
+    if row is None or not key_is_active(row):
         return None
     return row if secrets.compare_digest(row.key_hash, digest) else None
 
@@ -154,6 +164,21 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
         row.revoked_at = utcnow()
         session.commit()
     return row
+
+
+def rotate_key(session: Session, key_id: str, *, grace: timedelta) -> tuple[ApiKey, str, ApiKey] | None:
+    """A new key with the old one's role and name; the old one expires after `grace` (at once when zero).
+
+    Returns (new row, new plaintext key, old row), or None when there is no active key `key_id`.
+    """
+    old = get_key(session, key_id)
+    if old is None or not key_is_active(old):
+        return None
+    until = utcnow() + grace
+    if old.expires_at is None or old.expires_at > until:
+        old.expires_at = until
+    row, key = create_key(session, role=old.role, name=old.name, expires_at=None)  # commits both
+    return row, key, old
 
 
 # --- plans -------------------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from serving import service, store
+from serving import security, service, store
 from serving.db import Plan as PlanRow
 from serving.deps import SessionDep
 from serving.runtime import LoadedModel, MarketCache, ModelHolder, ScoredMarket
@@ -67,10 +67,20 @@ SESSION_MAX_AGE_S = 8 * 3600
 
 
 def web_config(request: Request) -> WebConfig:
-    """The cookie-signing secret and cookie flags; Secure is forced outside development."""
+    """The cookie-signing secret and cookie flags; Secure is forced outside development.
+
+    Without a usable secret the pages refuse to serve (503): a guessable one would let anyone sign a session.
+    """
     settings: Settings = request.app.state.settings
+    if not hasattr(request.app.state, "web_secret"):  # resolved at start; an app used without its lifespan
+        request.app.state.web_secret = security.session_secret(settings)
+    secret: str | None = request.app.state.web_secret
+    if secret is None:
+        raise HTTPException(
+            503, "未配置会话密钥：请设置 CHOUJIAN_SECRET_KEY，或让服务可以写入 CHOUJIAN_SECRET_KEY_FILE 所指的文件。"
+        )
     return WebConfig(
-        secret=settings.secret_key.get_secret_value(),
+        secret=secret,
         max_age_s=SESSION_MAX_AGE_S,
         cookie_secure=settings.environment == "production",
     )
@@ -148,14 +158,14 @@ class ServiceBackend:
     def authenticate(self, api_key: str) -> Principal | None:
         """The key's principal when it is a valid, unrevoked key (the API's own check)."""
         row = store.find_active_key(self._session, api_key)
-        return None if row is None else Principal(key_id=row.key_id, role=str(row.role))
+        return None if row is None else Principal(key_id=row.key_id, role=str(row.role), key_hash=row.key_hash)
 
     def principal(self, key_id: str) -> Principal | None:
-        """The principal for a logged-in key id, or None once the key is revoked or gone."""
+        """The principal for a logged-in key id, or None once the key is revoked, expired or gone."""
         row = store.get_key(self._session, key_id)
-        if row is None or row.revoked_at is not None:
+        if row is None or not store.key_is_active(row):
             return None
-        return Principal(key_id=row.key_id, role=str(row.role))
+        return Principal(key_id=row.key_id, role=str(row.role), key_hash=row.key_hash)
 
     # --- model and market -------------------------------------------------------------------------------
     def _model(self) -> LoadedModel:

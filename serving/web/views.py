@@ -29,6 +29,8 @@ class Principal:
 
     key_id: str
     role: str
+    # the stored hash, server side only: sessions are bound to it (serving/security.py), never rendered
+    key_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -199,14 +199,8 @@ class Api:
 
 
 def make_settings(db_url: str, market_dir: Path, **overrides: Any) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=db_url,
-        market_dir=market_dir,
-        secret_key=SecretStr("x" * 32),
-        warm_market_on_start=False,
-        **overrides,
-    )
+    given: dict[str, Any] = {"environment": "test", "secret_key": SecretStr("x" * 32), **overrides}
+    return Settings(database_url=db_url, market_dir=market_dir, warm_market_on_start=False, **given)
 
 
 def make_keys(app: Any) -> dict[str, str]:

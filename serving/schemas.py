@@ -210,6 +210,11 @@ class PlanCreate(BaseModel):
     cap_scope: Literal["plan", "targeted"] = "plan"
     quotas: dict[Annotated[str, Field(min_length=1, max_length=64)], QuotaIn] = Field(default_factory=dict)
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    require_estimate: bool = Field(
+        default=False,
+        description="refuse (422, before drawing) when the random arm is expected to draw fewer listings outside "
+        "the targets than an estimate needs (min_random_draws); the message names the budget or ε that would do",
+    )
 
 
 class PlanTargetOut(BaseModel):
@@ -250,6 +255,9 @@ class PlanSummaryOut(BaseModel):
 class PlanOut(PlanSummaryOut):
     quotas: dict[str, QuotaIn]
     design: dict[str, Any] = Field(description="the planner's design numbers (random arm λ, worst-case cost, …)")
+    warnings: list[str] = Field(
+        default_factory=list, description="e.g. a random arm too small to estimate the pass rate from"
+    )
     targets: list[PlanTargetOut]
 
 
@@ -356,14 +364,35 @@ class RateOut(BaseModel):
     hajek_low: float
     hajek_high: float
     naive: float | None = Field(description="mean over purchases: biased upwards by targeting, for comparison")
+    n_eff: float | None = Field(
+        default=None,
+        description="effective random sample size of the primary estimate, p(1−p) / its variance; null where the "
+        "draws do not vary (all pass or all fail) or the domain is a census",
+    )
+    design_effect: float | None = Field(
+        default=None, description="n_random / n_eff: the variance relative to a simple random sample of that size"
+    )
+    no_data: bool = Field(
+        default=False,
+        description="no random draw with a result covers the untargeted part of the domain: the estimate is null, "
+        "never 0 failures",
+    )
+    too_few_draws: bool = Field(
+        default=False, description="resting on fewer random draws than min_random_draws: indicative only"
+    )
 
 
 class PassRate(BaseModel):
-    """The market pass rate (1 − failure rate) with its interval."""
+    """The market pass rate (1 − failure rate) with its interval, and how much evidence it rests on."""
 
     estimate: float | None = Field(examples=[0.87])
     lower: float = Field(examples=[0.82])
     upper: float = Field(examples=[0.91])
+    n_random: int = Field(default=0, description="random draws with results outside the targets")
+    n_eff: float | None = Field(default=None, description="effective random sample size (see RateOut)")
+    design_effect: float | None = None
+    no_data: bool = False
+    too_few_draws: bool = Field(default=False, description="fewer random draws than min_random_draws")
 
 
 class EstimateOut(BaseModel):
@@ -379,6 +408,9 @@ class EstimateOut(BaseModel):
     fail_rate: RateOut
     three_no_rate: RateOut
     by_category: list[RateOut] = Field(description="failure and three-no rates per category")
+    min_random_draws: int = Field(
+        default=30, description="an estimate resting on fewer random draws is flagged too_few_draws"
+    )
     notes: list[str] = Field(default_factory=list)
 
 

@@ -207,6 +207,13 @@ def list_plans(session: Session, *, limit: int = 50, offset: int = 0) -> tuple[S
     return session.scalars(stmt).all(), int(total)
 
 
+def plans_with_results(session: Session) -> Sequence[Plan]:
+    """Every plan that has at least one lab result, oldest first."""
+    has = select(LabResultRow.plan_id).distinct()
+    stmt = select(Plan).where(Plan.plan_id.in_(has)).order_by(Plan.created_at, Plan.plan_id)
+    return session.scalars(stmt).all()
+
+
 # --- lab results -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NewResult:

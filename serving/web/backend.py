@@ -41,12 +41,14 @@ logger = logging.getLogger(__name__)
 
 #: how many of the riskiest listings the overview lists with reasons
 TOP_LISTINGS = 8
-#: how many recent plans the trend chart estimates (each estimate reads the plan's whole frame)
-TREND_PLANS = 40
 
 
 class PlanInputError(ValueError):
     """The service refused a plan or a result for a reason the planner can fix; the message says which."""
+
+
+class RandomArmTooSmall(PlanInputError):
+    """The plan's random arm would be too small to estimate from: the planner confirms before it is drawn."""
 
 
 class Unavailable(RuntimeError):
@@ -290,12 +292,15 @@ class ServiceBackend:
                 per_merchant_cap=req.per_merchant,
                 seed=req.seed,
                 quotas={cat: QuotaIn(min_purchases=lo or 0, max_purchases=hi) for cat, (lo, hi) in req.quotas.items()},
+                require_estimate=not req.confirm_small,
             )
         except ValidationError as e:
             raise PlanInputError(f"计划参数无效（{_first_message(e)}）") from e
         model = self._model()
         try:
             row = service.create_plan(self._session, model, self._state.market, self._settings, body, created_by=key_id)
+        except service.SmallRandomArm as e:
+            raise RandomArmTooSmall(e.check.message_zh()) from e
         except service.RequestProblem as e:
             raise PlanInputError(f"无法生成计划：{e.msg}") from e
         except service.Unavailable as e:
@@ -367,6 +372,11 @@ class ServiceBackend:
             high=float(est.pass_rate.upper),
             three_no=None if three is None else float(three),
             method=est.method,
+            n_random=est.pass_rate.n_random,
+            n_eff=est.pass_rate.n_eff,
+            design_effect=est.pass_rate.design_effect,
+            too_few_draws=est.pass_rate.too_few_draws,
+            min_random_draws=est.min_random_draws,
             by_category=sorted(
                 (
                     CategoryRate(
@@ -376,6 +386,8 @@ class ServiceBackend:
                         pass_rate=None if c.estimate is None else 1 - float(c.estimate),
                         low=1 - float(c.upper),
                         high=1 - float(c.lower),
+                        n_random=c.n_random,
+                        too_few_draws=c.too_few_draws,
                     )
                     for c in est.by_category
                     if c.outcome == "fail"
@@ -390,10 +402,13 @@ class ServiceBackend:
         return None if row is None else self._estimate(row)
 
     def estimates(self) -> list[EstimateRow]:
-        """One pass-rate estimate per recent plan with results, oldest first (the trend over time)."""
-        rows, _ = store.list_plans(self._session, limit=TREND_PLANS)
-        out = [e for r in reversed(rows) if (e := self._estimate(r)) is not None]
-        return out
+        """One pass-rate estimate per plan with results, oldest first (the trend over time).
+
+        Every such plan, however many plans without results came after it (the page once read only the
+        newest 40 plans and said "no results" while older plans had them); estimates are cached per result
+        count, so a visit re-estimates only plans with new results.
+        """
+        return [e for r in store.plans_with_results(self._session) if (e := self._estimate(r)) is not None]
 
 
 def get_backend(request: Request, session: SessionDep) -> ServiceBackend:

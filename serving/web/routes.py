@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving import security
 from serving.web import session as websession
-from serving.web.backend import PlanInputError, Unavailable, WebBackend, get_backend, web_config
+from serving.web.backend import PlanInputError, RandomArmTooSmall, Unavailable, WebBackend, get_backend, web_config
 from serving.web.charts import IntervalPoint, interval_chart, risk_bars
 from serving.web.forms import parse_plan_form
 from serving.web.views import FAILURE_TYPES_ZH, ROLES_ZH, PlanForm
@@ -328,13 +328,19 @@ def plan_new(request: Request, sess: Session, backend: Backend) -> HTMLResponse:
 
 
 def _plan_form(
-    request: Request, sess: websession.WebSession, backend: WebBackend, form: PlanForm, errors: list[str]
+    request: Request,
+    sess: websession.WebSession,
+    backend: WebBackend,
+    form: PlanForm,
+    errors: list[str],
+    *,
+    offer_confirm: bool = False,
 ) -> HTMLResponse:
     try:
         categories = backend.market_overview().by_category
     except Unavailable as e:
         return _unavailable(request, e, sess, backend)
-    ctx = {"nav": "new", "form": form, "errors": errors, "categories": categories}
+    ctx = {"nav": "new", "form": form, "errors": errors, "categories": categories, "offer_confirm": offer_confirm}
     return _render(request, "plan_new.html", ctx, sess=sess, backend=backend, status_code=422 if errors else 200)
 
 
@@ -356,6 +362,8 @@ def _plan_create(
         return _plan_form(request, sess, backend, form, errors)
     try:
         plan_id = backend.create_plan(req, key_id=sess.key_id)
+    except RandomArmTooSmall as e:  # nothing drawn yet: say so, and let the planner confirm or change the plan
+        return _plan_form(request, sess, backend, form, [str(e)], offer_confirm=True)
     except PlanInputError as e:
         return _plan_form(request, sess, backend, form, [str(e)])
     except Unavailable as e:

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving import security, store
+from serving import limits, security, store
 from serving.db import make_engine, make_sessionmaker
 from serving.inputs import TextGuardMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
@@ -236,6 +236,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.state.models = holder
     app.state.metrics = metrics
     app.state.market = MarketCache(settings.market_dir)
+    app.state.plan_gate = limits.Gate(1)  # one plan drawn at a time, API and pages together
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestProblem, _problem)

@@ -425,14 +425,6 @@ class KeyCreate(BaseModel):
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="none: the key never expires")
 
 
-class KeyRotate(BaseModel):
-    """Replace a key: a new secret with the same role and name; the old one keeps working for `grace_hours`."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"grace_hours": 24}]})
-
-    grace_hours: int = Field(default=24, ge=0, le=24 * 90, description="0: the old key stops at once")
-
-
 class KeyOut(BaseModel):
     key_id: str
     role: str

@@ -295,10 +295,17 @@ def create_plan(
     body: PlanCreate,
     *,
     created_by: str | None,
+    idempotency: tuple[str, str] | None = None,
 ) -> PlanRow:
     """Score the current market, design and draw a plan, store it with its frame; returns the stored plan."""
     from serving import planner
 
+    if body.budget > settings.max_plan_budget:
+        raise RequestProblem(
+            ["body", "budget"],
+            f"{body.budget:,.0f} yuan is over this service's limit of {settings.max_plan_budget:,.0f} per plan "
+            "(CHOUJIAN_MAX_PLAN_BUDGET); split the work into several plans",
+        )
     try:
         scored = cache.get(model)
     except (FileNotFoundError, RecordError) as e:
@@ -332,6 +339,12 @@ def create_plan(
     except planner.PlanInfeasibleError as e:
         raise RequestProblem(["body"], f"infeasible plan: {e}") from e
     selected = plan.selected()
+    if len(selected) > settings.max_plan_targets:  # before the per-purchase reasons and the store's rows
+        raise RequestProblem(
+            ["body", "budget"],
+            f"this plan would buy {len(selected):,} listings, over the limit of {settings.max_plan_targets:,} "
+            "(CHOUJIAN_MAX_PLAN_TARGETS); lower the budget",
+        )
     reasons = _reasons_for(model, scored, selected["listing_id"].tolist(), settings.top_reasons)
     targets = [
         PlanTargetRow(
@@ -371,6 +384,8 @@ def create_plan(
             "expected_random_draws": arm.expected_draws,
             "warnings": [arm.message()] if arm.too_small else [],
         },
+        idempotency_key=None if idempotency is None else idempotency[0],
+        request_hash=None if idempotency is None else idempotency[1],
     )
     row.frame = PlanFrameRow(plan_id=plan_id, n_rows=len(plan.frame), parquet=_frame_bytes(plan.frame))
     store.save_plan(session, row, targets)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # 1,000 listings with long descriptions and a few dozen reviews each is a few MB of UTF-8 JSON
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     top_reasons: int = Field(default=3, ge=0, le=20)
+    # one plan request's work (serving/limits.py): the demo's plan is 200,000 yuan and ~200 purchases
+    max_plan_budget: float = Field(default=5_000_000, gt=0, le=1e10, description="yuan")
+    max_plan_targets: int = Field(default=2_000, ge=1, le=100_000, description="purchases in one plan")
 
     # tests only: the PostgreSQL server the store tests also run against
     test_postgres_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

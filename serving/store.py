@@ -195,16 +195,36 @@ def save_plan(session: Session, plan: Plan, targets: Sequence[PlanTarget]) -> Pl
     return plan
 
 
+def find_idempotent_plan(session: Session, *, created_by: str, idempotency_key: str) -> Plan | None:
+    """The plan `created_by` already made with this Idempotency-Key, if any."""
+    stmt = select(Plan).where(Plan.created_by == created_by, Plan.idempotency_key == idempotency_key)
+    return session.scalars(stmt).first()
+
+
 def get_plan(session: Session, plan_id: str) -> Plan | None:
     """A plan with its targets (ranked), or None."""
     return session.get(Plan, plan_id) if _PLAN_ID.fullmatch(plan_id) else None
 
 
 def list_plans(session: Session, *, limit: int = 50, offset: int = 0) -> tuple[Sequence[Plan], int]:
-    """One page of plans, newest first, and the total count."""
+    """One page of plans, newest first, and the total count; neither their targets nor their frames are loaded."""
     total = session.scalar(select(func.count()).select_from(Plan)) or 0
+    # targets and frame are lazy relationships (serving/db.py): a page of plans reads the plans table only
     stmt = select(Plan).order_by(Plan.created_at.desc(), Plan.plan_id).limit(limit).offset(offset)
     return session.scalars(stmt).all(), int(total)
+
+
+def result_counts(session: Session, plan_ids: Sequence[str]) -> dict[str, int]:
+    """How many lab results each plan has (one grouped query, not a read of every result)."""
+    if not plan_ids:
+        return {}
+    stmt = (
+        select(LabResultRow.plan_id, func.count())
+        .where(LabResultRow.plan_id.in_(list(plan_ids)))
+        .group_by(LabResultRow.plan_id)
+    )
+    counts = {str(pid): int(n) for pid, n in session.execute(stmt).all()}
+    return {pid: counts.get(pid, 0) for pid in plan_ids}
 
 
 def plans_with_results(session: Session) -> Sequence[Plan]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from serving import store
 from serving.auth import AdminKey
@@ -14,7 +15,7 @@ from serving.db import ApiKey, utcnow
 from serving.deps import SessionDep
 from serving.routers._responses import AUTH, BODY, CONFLICT, NO_MODEL, NOT_FOUND
 from serving.runtime import ModelHolder
-from serving.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, ModelInfoOut
+from serving.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, ModelInfoOut
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=AUTH)
@@ -44,13 +45,23 @@ def create_key(_: AdminKey, body: KeyCreate, session: SessionDep) -> KeyCreated:
     "/keys/{key_id}/rotate",
     response_model=KeyCreated,
     status_code=201,
-    responses={**NOT_FOUND, **BODY},
+    responses={**NOT_FOUND, **CONFLICT},
     summary="轮换密钥 — rotate a key",
 )
-def rotate_key(_: AdminKey, key_id: str, session: SessionDep, body: KeyRotate | None = None) -> KeyCreated:
+def rotate_key(
+    who: AdminKey,
+    key_id: str,
+    session: SessionDep,
+    grace_hours: Annotated[
+        int, Query(ge=0, le=24 * 90, description="how long the old key keeps working; 0: it stops at once")
+    ] = 24,
+) -> KeyCreated:
     """A new key with the same role and name (its secret is in this response only); the old key, and the web
-    sessions logged in with it, stop after `grace_hours`, so clients can switch over."""
-    grace = timedelta(hours=(body or KeyRotate()).grace_hours)
+    sessions logged in with it, stop after `grace_hours`, so clients can switch over. An admin may rotate its
+    own key only with a grace period (without one it would lock itself out mid-request, as revoking would)."""
+    grace = timedelta(hours=grace_hours)
+    if key_id == who.key_id and not grace:
+        raise HTTPException(status.HTTP_409_CONFLICT, "refusing to stop the key this request uses at once")
     out = store.rotate_key(session, key_id, grace=grace)
     if out is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {key_id!r}")

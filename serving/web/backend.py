@@ -19,7 +19,7 @@ from fastapi import HTTPException, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from serving import security, service, store
+from serving import limits, security, service, store
 from serving.db import Plan as PlanRow
 from serving.deps import SessionDep
 from serving.runtime import LoadedModel, MarketCache, ModelHolder, ScoredMarket
@@ -213,7 +213,7 @@ class ServiceBackend:
         return len(store.list_results(self._session, plan_id))
 
     @staticmethod
-    def _summary(row: PlanRow, n_results: int) -> PlanSummary:
+    def _summary(row: PlanRow, n_results: int, *, expected_failures: float | None = None) -> PlanSummary:
         design = dict(row.summary or {})
         return PlanSummary(
             plan_id=row.plan_id,
@@ -228,14 +228,18 @@ class ServiceBackend:
             n_random=int(design.get("n_random", 0)),
             n_topup=int(design.get("n_topup", 0)),
             n_results=n_results,
-            expected_failures=float(sum(t.p_fail for t in row.targets)),
+            # the plan page sums its targets; a list of plans takes the design's figure and loads no targets
+            expected_failures=float(design.get("expected_failures", 0.0))
+            if expected_failures is None
+            else expected_failures,
             model=f"{row.model_name} · 版本 {row.model_version}",
         )
 
     def list_plans(self) -> list[PlanSummary]:
         """Recent plans, newest first."""
         rows, _ = store.list_plans(self._session, limit=200)
-        return [self._summary(r, self._n_results(r.plan_id)) for r in rows]
+        counts = store.result_counts(self._session, [r.plan_id for r in rows])
+        return [self._summary(r, counts[r.plan_id]) for r in rows]
 
     def _listing_info(self) -> dict[str, tuple[str, str]]:
         """listing id -> (title, platform) from the current market, when one is loaded (display only)."""
@@ -281,7 +285,7 @@ class ServiceBackend:
                     else [FAILURE_TYPES_ZH.get(x, x) for x in res.failure_types.split(";") if x],
                 )
             )
-        return self._summary(row, len(results)), targets
+        return self._summary(row, len(results), expected_failures=sum(t.p_fail for t in row.targets)), targets
 
     def create_plan(self, req: PlanRequest, *, key_id: str) -> str:
         """Create a plan through `service.create_plan`, exactly as `POST /v1/plans` does; returns its id."""
@@ -298,7 +302,12 @@ class ServiceBackend:
             raise PlanInputError(f"计划参数无效（{_first_message(e)}）") from e
         model = self._model()
         try:
-            row = service.create_plan(self._session, model, self._state.market, self._settings, body, created_by=key_id)
+            with self._state.plan_gate.slot():
+                row = service.create_plan(
+                    self._session, model, self._state.market, self._settings, body, created_by=key_id
+                )
+        except limits.Busy as e:
+            raise PlanInputError("另一个抽检计划正在生成，请几秒钟后再提交。") from e
         except service.SmallRandomArm as e:
             raise RandomArmTooSmall(e.check.message_zh()) from e
         except service.RequestProblem as e:

@@ -71,7 +71,7 @@ def test_rotation_keeps_the_old_key_for_its_grace_period_only(api: Any) -> None:
     c = api.client
     assert _login(c, api.keys["planner"]).status_code == 303 and _opens(c)
     key_id = api.keys["planner"].split("_")[1]
-    r = c.post(f"/v1/admin/keys/{key_id}/rotate", json={"grace_hours": 1}, headers=api.as_("admin"))
+    r = c.post(f"/v1/admin/keys/{key_id}/rotate?grace_hours=1", headers=api.as_("admin"))
     assert r.status_code == 201, r.text
     new = r.json()
     assert new["role"] == "planner" and new["key_id"] != key_id
@@ -79,9 +79,7 @@ def test_rotation_keeps_the_old_key_for_its_grace_period_only(api: Any) -> None:
     assert c.get("/v1/plans", headers=api.as_("planner")).status_code == 200  # within the grace period
     assert c.get("/v1/plans", headers=new_h).status_code == 200 and _opens(c)
     # no grace: the old key, and every session bound to it, stops now
-    assert (
-        c.post(f"/v1/admin/keys/{key_id}/rotate", json={"grace_hours": 0}, headers=api.as_("admin")).status_code == 201
-    )
+    assert c.post(f"/v1/admin/keys/{key_id}/rotate?grace_hours=0", headers=api.as_("admin")).status_code == 201
     assert c.get("/v1/plans", headers=api.as_("planner")).status_code == 401
     assert not _opens(c)
     assert c.post(f"/v1/admin/keys/{key_id}/rotate", headers=api.as_("admin")).status_code == 404

@@ -374,7 +374,7 @@ def estimate_command(
             str(r.population),
             str(r.n_sampled),
             str(r.n_random),
-            f"{r.ht:.3f} [{r.ht_low:.3f}, {r.ht_high:.3f}]",
+            "–" if r.ht is None else f"{r.ht:.3f} [{r.ht_low:.3f}, {r.ht_high:.3f}]",
             hj,
             "–" if r.naive is None else f"{r.naive:.3f}",
         )

@@ -46,13 +46,20 @@ def serve_command(
 def keys_create_command(
     role: Annotated[KeyRole, typer.Option(help="platform (scores), planner (plans) or admin (keys, reload).")],
     name: Annotated[str, typer.Option(help="Who the key is for (shown in listings).")] = "",
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Refuse the key after this many days (default: never).")
+    ] = None,
     database_url: Annotated[str | None, typer.Option(help="Store URL (default: CHOUJIAN_DATABASE_URL).")] = None,
 ) -> None:
     """Create a key and print it ALONE on stdout (it is not stored and cannot be shown again)."""
-    from serving import store
+    from datetime import timedelta
 
+    from serving import store
+    from serving.db import utcnow
+
+    expires = None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days)
     with _store_sessions(database_url)() as s:
-        row, key = store.create_key(s, role=role.value, name=name)
+        row, key = store.create_key(s, role=role.value, name=name, expires_at=expires)
     typer.echo(f"created {role.value} key {row.key_id}", err=True)
     typer.echo(key)
 
@@ -70,10 +77,12 @@ def keys_list_command(
     with _store_sessions(database_url)() as s:
         rows = store.list_keys(s, include_revoked=revoked)
     table = Table(title="API keys")
-    for c in ("key id", "role", "name", "created", "revoked"):
+    for c in ("key id", "role", "name", "created", "revoked", "expires"):
         table.add_column(c)
     for r in rows:
-        table.add_row(r.key_id, r.role, r.name, f"{r.created_at:%Y-%m-%d %H:%M}", f"{r.revoked_at or ''}")
+        table.add_row(
+            r.key_id, r.role, r.name, f"{r.created_at:%Y-%m-%d %H:%M}", f"{r.revoked_at or ''}", f"{r.expires_at or ''}"
+        )
     Console().print(table)
 
 

@@ -74,7 +74,8 @@ _Text = Annotated[str, Field(max_length=20_000)]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+    # NaN and infinity are never a price, a count or a cost: say "finite number", not "less than 10000000"
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True, allow_inf_nan=False)
 
 
 class Merchant(_Record):
@@ -88,7 +89,8 @@ class Merchant(_Record):
     region: Annotated[str, Field(max_length=64)] = ""
     opened_date: _Date
     registry_status: RegistryStatus = RegistryStatus.normal
-    removals_elsewhere: Annotated[int, Field(ge=0)] = Field(
+    # bounded where the feature pipeline's int64 columns and any real shop's history end
+    removals_elsewhere: Annotated[int, Field(ge=0, le=10_000)] = Field(
         default=0, description="times this shop was removed from other platforms, as the shop reports or is known"
     )
 
@@ -129,7 +131,7 @@ class Listing(_Record):
     title: Annotated[str, Field(min_length=1, max_length=500)]
     description: _Text = ""
     price: Annotated[float, Field(gt=0, lt=10_000_000)]
-    sales: Annotated[int, Field(ge=0)] = 0
+    sales: Annotated[int, Field(ge=0, le=10_000_000_000)] = 0  # above any listing's sales; fits int64 and float
     ccc_cert: str | None = Field(default=None, description="3C certificate number, if the listing shows one")
     listed_date: _Date
 
@@ -161,7 +163,7 @@ class LabResult(_Record):
     plan_id: _Id
     verdict: Verdict
     failure_types: list[FailureType] = Field(default_factory=list)
-    cost: Annotated[float, Field(ge=0)] = 0.0
+    cost: Annotated[float, Field(ge=0, le=1e9)] = 0.0
     inclusion_prob: float | None = Field(
         default=None, gt=0, le=1, description="probability the plan that bought it had of choosing this listing"
     )

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from features.identity import link
-from sampling.planner import Plan, PlanConfig, make_plan
+from sampling.plan_checks import SmallRandomArmError, check_random_arm
+from sampling.planner import Plan, PlanConfig, design_plan
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +107,25 @@ def plan_candidates(
     return Candidates(frame=frame, default_fee_categories=unknown)
 
 
-def draw_plan(candidates: Candidates, config: PlanConfig) -> Plan:
+def draw_plan(candidates: Candidates, config: PlanConfig, *, require_estimate: bool = False) -> Plan:
     """Design and draw the plan over these candidates: what the CLI, the API and the planner pages all call.
 
+    Before the draw, the design's random arm is checked (`sampling.plan_checks`): too small to estimate
+    the pass rate from, it is a warning in the summary, or `SmallRandomArmError` with `require_estimate`.
     Raises `UnknownCategoryError` for a quota on a category the market lacks and `PlanInfeasibleError`
     when the constraints cannot all hold; the summary names the categories costed at the default fee.
     """
     candidates.check_quotas(list(config.quotas))
-    plan = make_plan(candidates.frame, config)
-    summary = plan.summary.model_copy(update={"default_fee_categories": candidates.default_fee_categories})
+    design = design_plan(candidates.frame, config)
+    arm = check_random_arm(design)
+    if arm.too_small and require_estimate:
+        raise SmallRandomArmError(arm)
+    plan = design.draw(config.seed, plan_id=config.plan_id)
+    summary = plan.summary.model_copy(
+        update={
+            "default_fee_categories": candidates.default_fee_categories,
+            "expected_random_draws": arm.expected_draws,
+            "warnings": [arm.message()] if arm.too_small else [],
+        }
+    )
     return replace(plan, summary=summary)

@@ -53,6 +53,11 @@ from sampling.planner import Plan
 
 logger = logging.getLogger(__name__)
 
+#: below this many random draws (outside the targets) in a domain an estimate is flagged, not shown as a
+#: confident number: the variance comes from successive differences between draws, and with fewer than
+#: the usual n >= 30 of a normal-approximation interval it (and the design effect) is itself too noisy
+MIN_RANDOM_DRAWS = 30
+
 Outcome = Literal["fail", "three_no"]
 Variance = Literal["sd", "stratified"]
 OUTCOMES: tuple[Outcome, ...] = ("fail", "three_no")
@@ -74,7 +79,7 @@ class RateEstimate(BaseModel):
     population: int = Field(description="listings in the domain with a non-zero inclusion probability")
     n_sampled: int
     n_random: int = Field(description="random draws in the domain that were not targeted")
-    ht: float
+    ht: float | None = Field(description="None only for an empty domain: no listing had a chance of selection")
     ht_se: float | None
     ht_low: float
     ht_high: float
@@ -84,6 +89,8 @@ class RateEstimate(BaseModel):
     hajek_high: float
     naive: float | None = Field(description="mean outcome over the purchases: biased by targeting")
     df: int | None = Field(description="degrees of freedom of the t interval; None where bounds were used")
+    ht_n_eff: float | None = Field(default=None, description="effective sample size p(1-p)/var of the remainder")
+    hajek_n_eff: float | None = Field(default=None, description="the same for the Hájek estimate")
 
 
 class EstimationReport(BaseModel):
@@ -175,6 +182,22 @@ def _one_rate(
     extra = d & ~t & dom
     m = int(extra.sum())
     sum_e, sum_w = float((y[extra] / pi[extra]).sum()), float((1 / pi[extra]).sum())
+    if n_dom == 0:  # nothing in the estimand (e.g. a budget that affords no listing): a rate has no meaning
+        return {
+            "population": 0,
+            "n_sampled": 0,
+            "n_random": 0,
+            "ht": None,
+            "hajek": None,
+            "naive": None,
+            "ht_se": None,
+            "hajek_se": None,
+            "ht_low": 0.0,
+            "ht_high": 1.0,
+            "hajek_low": 0.0,
+            "hajek_high": 1.0,
+            "df": None,
+        }
     rest_ht = sum_e / n_rest if n_rest else 0.0
     rest_hj = sum_e / sum_w if m else None
     ht = (known + sum_e) / n_dom
@@ -224,8 +247,10 @@ def _one_rate(
         pc = min(max(p_rest, 0.0), 1.0)
         # Wilson interval on the remainder's rate with the design's effective sample size, which keeps
         # rare outcomes and all-pass samples honest where a Wald interval would collapse to a point
-        n_eff = pc * (1 - pc) / var_p if (var_p > 0 and 0 < pc < 1) else float(m)
+        measured = var_p > 0 and 0 < pc < 1
+        n_eff = pc * (1 - pc) / var_p if measured else float(m)
         lo, hi = _wilson(pc, n_eff, q)
+        out[f"{name}_n_eff"] = n_eff if measured else None  # all draws alike: no variance to compare
         out[f"{name}_se"] = float(np.sqrt(var_p)) * scale
         out[f"{name}_low"] = max(low_b, (known + n_rest * lo) / n_dom)
         out[f"{name}_high"] = min(high_b, (known + n_rest * hi) / n_dom)

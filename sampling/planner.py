@@ -225,6 +225,10 @@ class PlanSummary(BaseModel):
     default_fee_categories: list[str] = Field(
         default_factory=list, description="categories without a lab fee in the reference table: costed at the default"
     )
+    expected_random_draws: float | None = Field(
+        default=None, description="random draws the design expects outside the targets (what an estimate rests on)"
+    )
+    warnings: list[str] = Field(default_factory=list, description="what the planner should know before buying")
     expected_sample_size: float
     expected_failures: float
 

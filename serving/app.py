@@ -18,8 +18,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving import store
+from serving import limits, security, store
 from serving.db import make_engine, make_sessionmaker
+from serving.inputs import TextGuardMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.runtime import Loader, MarketCache, ModelHolder, registry_loader
 from serving.service import RequestProblem, Unavailable
@@ -79,7 +80,7 @@ def _items(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
-            "msg": str(e.get("msg", "")),
+            "msg": str(e.get("msg", "")).removeprefix("Value error, "),
             "type": str(e.get("type", "value_error")),
         }
         for e in errors
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             store.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        app.state.web_secret = security.session_secret(settings)
         if settings.bootstrap_admin_key is not None:
             with app.state.sessions() as s:
                 if store.ensure_key(
@@ -234,6 +236,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.state.models = holder
     app.state.metrics = metrics
     app.state.market = MarketCache(settings.market_dir)
+    app.state.plan_gate = limits.Gate(1)  # one plan drawn at a time, API and pages together
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RequestProblem, _problem)
@@ -246,7 +249,9 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
         app.include_router(r)
     _include_web(app)
 
-    # outermost first: the size limit answers before anything reads the body; metrics time everything
+    # the last added runs outermost: the size limit answers before anything reads the body, metrics time
+    # everything else, and the text guard reads the (size-checked) body before any route parses it
+    app.add_middleware(TextGuardMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     return app

@@ -44,7 +44,7 @@ def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[Session, Depends(get_session)],
 ) -> Principal:
-    """The principal behind the bearer key; 401 when it is missing, malformed, unknown or revoked."""
+    """The principal behind the bearer key; 401 when it is missing, malformed, unknown, revoked or expired."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing API key: send Authorization: Bearer <key>", _CHALLENGE
@@ -54,7 +54,7 @@ def authenticate(
     # end the lookup's transaction now, so a long scoring request holds no database lock
     session.rollback()
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key", _CHALLENGE)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid, revoked or expired API key", _CHALLENGE)
     return principal
 
 

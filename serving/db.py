@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Float,
@@ -65,12 +66,15 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # None: never
 
 
 class Plan(Base):
     """A stored sampling plan: its parameters, the model and market it was made from, and its summary."""
 
     __tablename__ = "plans"
+
+    __table_args__ = (UniqueConstraint("created_by", "idempotency_key", name="uq_plans_idempotency"),)
 
     plan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -79,7 +83,7 @@ class Plan(Base):
     budget: Mapped[float] = mapped_column(Float)
     epsilon: Mapped[float] = mapped_column(Float)
     per_merchant_cap: Mapped[int | None] = mapped_column(Integer, default=None)
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)  # the API takes seeds up to 2^63 - 1
     quotas: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(64))
@@ -89,9 +93,13 @@ class Plan(Base):
     spent: Mapped[float] = mapped_column(Float)
     # population counts per category etc.: what the estimators need besides the targets
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # a client's Idempotency-Key and its request's hash: a retried POST returns this plan, not a second one
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), default=None)
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
+    # loaded when a plan's targets are used, never with a list of plans (one plan may have 50,000)
     targets: Mapped[list[PlanTarget]] = relationship(
-        back_populates="plan", order_by="PlanTarget.rank", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="plan", order_by="PlanTarget.rank", cascade="all, delete-orphan", lazy="select"
     )
     frame: Mapped[PlanFrame | None] = relationship(cascade="all, delete-orphan", lazy="select")
 

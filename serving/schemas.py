@@ -6,10 +6,10 @@ exactly what the files and the batch scorer accept.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
 from models.contract import ListingScore, Reason
@@ -175,7 +175,7 @@ class MerchantRiskResponse(BaseModel):
 class QuotaIn(BaseModel):
     """Limits on one category over the whole plan: purchases and/or yuan."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     min_purchases: int = Field(default=0, ge=0, le=1_000_000)
     max_purchases: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -188,6 +188,7 @@ class PlanCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -209,6 +210,11 @@ class PlanCreate(BaseModel):
     cap_scope: Literal["plan", "targeted"] = "plan"
     quotas: dict[Annotated[str, Field(min_length=1, max_length=64)], QuotaIn] = Field(default_factory=dict)
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    require_estimate: bool = Field(
+        default=False,
+        description="refuse (422, before drawing) when the random arm is expected to draw fewer listings outside "
+        "the targets than an estimate needs (min_random_draws); the message names the budget or ε that would do",
+    )
 
 
 class PlanTargetOut(BaseModel):
@@ -249,6 +255,9 @@ class PlanSummaryOut(BaseModel):
 class PlanOut(PlanSummaryOut):
     quotas: dict[str, QuotaIn]
     design: dict[str, Any] = Field(description="the planner's design numbers (random arm λ, worst-case cost, …)")
+    warnings: list[str] = Field(
+        default_factory=list, description="e.g. a random arm too small to estimate the pass rate from"
+    )
     targets: list[PlanTargetOut]
 
 
@@ -265,6 +274,7 @@ class ResultIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -283,6 +293,14 @@ class ResultIn(BaseModel):
     verdict: Verdict
     failure_types: list[FailureType] = Field(default_factory=list, max_length=4)
     cost: float = Field(default=0.0, ge=0, le=1e9)
+
+    @field_validator("sampled_date")
+    @classmethod
+    def _not_future(cls, v: date) -> date:
+        # a day of slack, as on the web page: the lab's clock and the server's may sit either side of midnight
+        if v > date.today() + timedelta(days=1):
+            raise ValueError(f"{v.isoformat()} is in the future")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> ResultIn:
@@ -339,21 +357,42 @@ class RateOut(BaseModel):
     lower: float
     upper: float
     se: float | None
-    ht: float
+    ht: float | None = Field(description="None only when no listing had a chance of selection")
     ht_low: float
     ht_high: float
     hajek: float | None
     hajek_low: float
     hajek_high: float
     naive: float | None = Field(description="mean over purchases: biased upwards by targeting, for comparison")
+    n_eff: float | None = Field(
+        default=None,
+        description="effective random sample size of the primary estimate, p(1−p) / its variance; null where the "
+        "draws do not vary (all pass or all fail) or the domain is a census",
+    )
+    design_effect: float | None = Field(
+        default=None, description="n_random / n_eff: the variance relative to a simple random sample of that size"
+    )
+    no_data: bool = Field(
+        default=False,
+        description="no random draw with a result covers the untargeted part of the domain: the estimate is null, "
+        "never 0 failures",
+    )
+    too_few_draws: bool = Field(
+        default=False, description="resting on fewer random draws than min_random_draws: indicative only"
+    )
 
 
 class PassRate(BaseModel):
-    """The market pass rate (1 − failure rate) with its interval."""
+    """The market pass rate (1 − failure rate) with its interval, and how much evidence it rests on."""
 
     estimate: float | None = Field(examples=[0.87])
     lower: float = Field(examples=[0.82])
     upper: float = Field(examples=[0.91])
+    n_random: int = Field(default=0, description="random draws with results outside the targets")
+    n_eff: float | None = Field(default=None, description="effective random sample size (see RateOut)")
+    design_effect: float | None = None
+    no_data: bool = False
+    too_few_draws: bool = Field(default=False, description="fewer random draws than min_random_draws")
 
 
 class EstimateOut(BaseModel):
@@ -369,6 +408,9 @@ class EstimateOut(BaseModel):
     fail_rate: RateOut
     three_no_rate: RateOut
     by_category: list[RateOut] = Field(description="failure and three-no rates per category")
+    min_random_draws: int = Field(
+        default=30, description="an estimate resting on fewer random draws is flagged too_few_draws"
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -380,6 +422,7 @@ class KeyCreate(BaseModel):
 
     role: Literal["platform", "planner", "admin"]
     name: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="none: the key never expires")
 
 
 class KeyOut(BaseModel):
@@ -388,6 +431,7 @@ class KeyOut(BaseModel):
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(default=None, description="after this the key is refused; none: never")
 
 
 class KeyCreated(KeyOut):

@@ -22,6 +22,7 @@ from features.market import RecordError
 from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
 from models.contract import LISTING_RISKS, MERCHANT_RISK
 from models.explain import plan_reasons
+from sampling import plan_checks
 from sampling.candidates import Candidates, LabFees, UnknownCategoryError, draw_plan, plan_candidates
 from serving import store
 from serving.db import LabResultRow, utcnow
@@ -199,6 +200,14 @@ class Unavailable(Exception):
     """The service cannot do this now (no model, no market): 503 with the reason."""
 
 
+class SmallRandomArm(RequestProblem):
+    """The plan's random arm would be too small to estimate from, and the request asked to be told first."""
+
+    def __init__(self, check: plan_checks.RandomArmCheck):
+        self.check = check
+        super().__init__(["body", "budget"], check.message())
+
+
 def lab_fees(settings: Settings) -> LabFees:
     """The reference table's lab fees (`data/reference/lab_fees.csv` or the deployment's), then the
     settings' `lab_fees` on top; a category in neither costs `lab_fee_default`."""
@@ -243,10 +252,17 @@ def create_plan(
     body: PlanCreate,
     *,
     created_by: str | None,
+    idempotency: tuple[str, str] | None = None,
 ) -> PlanRow:
     """Score the current market, design and draw a plan, store it with its frame; returns the stored plan."""
     from sampling import planner
 
+    if body.budget > settings.max_plan_budget:
+        raise RequestProblem(
+            ["body", "budget"],
+            f"{body.budget:,.0f} yuan is over this service's limit of {settings.max_plan_budget:,.0f} per plan "
+            "(CHOUJIAN_MAX_PLAN_BUDGET); split the work into several plans",
+        )
     try:
         scored = cache.get(model)
     except (FileNotFoundError, RecordError) as e:
@@ -266,12 +282,20 @@ def create_plan(
     except ValidationError as e:
         raise _plan_config_problem(e) from e
     try:
-        plan = draw_plan(cands, config)
+        plan = draw_plan(cands, config, require_estimate=body.require_estimate)
+    except plan_checks.SmallRandomArmError as e:
+        raise SmallRandomArm(e.check) from e
     except UnknownCategoryError as e:
         raise RequestProblem(["body", "quotas", e.category], f"{e} (current market)") from e
     except planner.PlanInfeasibleError as e:
         raise RequestProblem(["body"], f"infeasible plan: {e}") from e
     selected = plan.selected()
+    if len(selected) > settings.max_plan_targets:  # before the per-purchase reasons and the store's rows
+        raise RequestProblem(
+            ["body", "budget"],
+            f"this plan would buy {len(selected):,} listings, over the limit of {settings.max_plan_targets:,} "
+            "(CHOUJIAN_MAX_PLAN_TARGETS); lower the budget",
+        )
     reasons = plan_reasons(model.scorer, scored.market, selected["listing_id"].tolist(), top=settings.top_reasons)
     targets = [
         PlanTargetRow(
@@ -306,6 +330,8 @@ def create_plan(
         n_targets=len(targets),
         spent=s.total_cost,
         summary={**s.model_dump(), "cap_scope": body.cap_scope},
+        idempotency_key=None if idempotency is None else idempotency[0],
+        request_hash=None if idempotency is None else idempotency[1],
     )
     row.frame = PlanFrameRow(plan_id=plan_id, n_rows=len(plan.frame), parquet=_frame_bytes(plan.frame))
     store.save_plan(session, row, targets)
@@ -339,6 +365,7 @@ def plan_out(row: PlanRow, n_results: int) -> PlanOut:
         **plan_summary(row, n_results).model_dump(),
         quotas={k: QuotaIn(**v) for k, v in dict(row.quotas or {}).items()},
         design=dict(row.summary or {}),
+        warnings=list(dict(row.summary or {}).get("warnings", [])),
         targets=[
             PlanTargetOut(
                 rank=t.rank,
@@ -467,6 +494,12 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
         est, lo, hi, se = (
             (e.ht, e.ht_low, e.ht_high, e.ht_se) if method == "ht" else (e.hajek, e.hajek_low, e.hajek_high, e.hajek_se)
         )
+        census = e.df == 0  # every listing of the domain was targeted: known exactly
+        # untargeted listings no random draw covers: HT would say "0 failures" there, which is no evidence
+        no_data = e.population == 0 or (e.n_random == 0 and not census)
+        n_eff = None if census else (e.ht_n_eff if method == "ht" else e.hajek_n_eff)
+        if no_data:
+            est, se = None, None
         return RateOut(
             outcome=e.outcome,
             domain=e.domain,
@@ -484,13 +517,28 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
             hajek_low=e.hajek_low,
             hajek_high=e.hajek_high,
             naive=e.naive,
+            n_eff=n_eff,
+            design_effect=None if not n_eff else e.n_random / n_eff,
+            no_data=no_data,
+            too_few_draws=not no_data and not census and e.n_random < estimation.MIN_RANDOM_DRAWS,
         )
 
     fail = rate(rep.get("fail", "all"))
+    by_category = [rate(e) for e in rep.rates if e.domain != "all"]
     if rep.excluded:
         notes.append(f"{rep.excluded} candidate(s) had no chance of selection and are outside the estimate")
-    if fail.se is None:
+    if fail.no_data:
+        notes.append("no random draw has a result: there is no estimate of the market, only the logical bounds")
+    elif fail.se is None:
         notes.append("fewer than two random draws with results: the interval is the logical bounds only")
+    if fail.too_few_draws:
+        notes.append(
+            f"the estimate rests on {fail.n_random} random draw(s), fewer than {estimation.MIN_RANDOM_DRAWS}: "
+            "indicative only; a larger budget or ε gives the random arm more draws"
+        )
+    empty = sorted({c.domain for c in by_category if c.no_data})
+    if empty:
+        notes.append(f"no data (no random draw with a result) for {len(empty)} categor(ies): {', '.join(empty)}")
     return EstimateOut(
         plan_id=row.plan_id,
         complete=complete,
@@ -503,8 +551,14 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
             estimate=None if fail.estimate is None else 1 - fail.estimate,
             lower=1 - fail.upper,
             upper=1 - fail.lower,
+            n_random=fail.n_random,
+            n_eff=fail.n_eff,
+            design_effect=fail.design_effect,
+            no_data=fail.no_data,
+            too_few_draws=fail.too_few_draws,
         ),
         three_no_rate=rate(rep.get("three_no", "all")),
-        by_category=[rate(e) for e in rep.rates if e.domain != "all"],
+        by_category=by_category,
+        min_random_draws=estimation.MIN_RANDOM_DRAWS,
         notes=notes,
     )

@@ -45,8 +45,11 @@ class Settings(SharedSettings):
     load_model_on_start: bool = True
     warm_market_on_start: bool = Field(default=True, description="score the market in the background at start")
 
-    # secrets
-    secret_key: SecretStr = Field(default=SecretStr("changethis"), description="signs web session cookies")
+    # secrets: without CHOUJIAN_SECRET_KEY each installation generates its own (serving/security.py)
+    secret_key: SecretStr | None = Field(default=None, description="signs web session cookies")
+    secret_key_file: Path = Field(
+        default=Path(".choujian/secret_key"), description="the generated secret when none is set (mode 0600)"
+    )
     bootstrap_admin_key: SecretStr | None = Field(
         default=None, description="if set, an admin key with this value is ensured at start (first deployment)"
     )
@@ -62,6 +65,9 @@ class Settings(SharedSettings):
     # 1,000 listings with long descriptions and a few dozen reviews each is a few MB of UTF-8 JSON
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     top_reasons: int = Field(default=3, ge=0, le=20)
+    # one plan request's work (serving/limits.py): the demo's plan is 200,000 yuan and ~200 purchases
+    max_plan_budget: float = Field(default=5_000_000, gt=0, le=1e10, description="yuan")
+    max_plan_targets: int = Field(default=2_000, ge=1, le=100_000, description="purchases in one plan")
 
     @field_validator("review_thresholds", "block_thresholds")
     @classmethod
@@ -83,7 +89,7 @@ class Settings(SharedSettings):
         if self.grade_yellow_at > self.grade_red_at:
             raise ValueError("grade_yellow_at must not exceed grade_red_at")
         if self.environment != "development":
-            _refuse_placeholder("secret_key", self.secret_key)
+            _refuse_placeholder("secret_key", self.secret_key or SecretStr(""))
             if self.bootstrap_admin_key is not None:
                 _refuse_placeholder("bootstrap_admin_key", self.bootstrap_admin_key)
         return self

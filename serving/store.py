@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,19 +80,29 @@ def hash_key(key: str) -> str:
 def split_key(key: str) -> tuple[str, str] | None:
     """`cj_<key_id>_<secret>` → (key_id, secret), or None when the shape is wrong."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not _KEY_ID.fullmatch(parts[1]) or not parts[2]:
         return None
     return parts[1], parts[2]
 
 
-def create_key(session: Session, *, role: str, name: str = "", key: str | None = None) -> tuple[ApiKey, str]:
+#: key ids as the store's column holds them; anything else (a NUL, 500 characters) is simply not a key
+_KEY_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
+#: plan ids as `new_plan_id` makes them, with room for ids made elsewhere; others are never looked up
+_PLAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def create_key(
+    session: Session, *, role: str, name: str = "", key: str | None = None, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
     """Create a key for `role`; returns the row and the plaintext key, which is shown once and never stored."""
     if key is None:
         key = f"{KEY_PREFIX}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
     parts = split_key(key)
     if parts is None:
         raise ValueError("an API key must look like cj_<id>_<secret>")
-    row = ApiKey(key_id=parts[0], key_hash=hash_key(key), role=role, name=name, created_at=utcnow())
+    row = ApiKey(
+        key_id=parts[0], key_hash=hash_key(key), role=role, name=name, created_at=utcnow(), expires_at=expires_at
+    )
     session.add(row)
     session.commit()
     return row, key
@@ -111,22 +122,29 @@ def ensure_key(session: Session, *, key: str, role: str, name: str) -> bool:
     return True
 
 
+def key_is_active(row: ApiKey, now: datetime | None = None) -> bool:
+    """Neither revoked nor past its expiry."""
+    now = now or utcnow()
+    return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
+
 def find_active_key(session: Session, key: str) -> ApiKey | None:
-    """The unrevoked key row matching plaintext `key`, compared in constant time; None otherwise."""
+    """The unrevoked, unexpired key row matching plaintext `key`, compared in constant time; None otherwise."""
     parts = split_key(key)
     if parts is None:
         return None
     row = session.get(ApiKey, parts[0])
     # hash anyway so an unknown id costs the same as a wrong secret
     digest = hash_key(key)
-    if row is None or row.revoked_at is not None:
+    if row is None or not key_is_active(row):
         return None
     return row if secrets.compare_digest(row.key_hash, digest) else None
 
 
 def get_key(session: Session, key_id: str) -> ApiKey | None:
     """A key row by its public id."""
-    return session.get(ApiKey, key_id)
+    # PostgreSQL refuses a NUL in a query parameter: an id no key can have is answered without asking it
+    return session.get(ApiKey, key_id) if _KEY_ID.fullmatch(key_id) else None
 
 
 def list_keys(session: Session, *, include_revoked: bool = False) -> Sequence[ApiKey]:
@@ -139,13 +157,28 @@ def list_keys(session: Session, *, include_revoked: bool = False) -> Sequence[Ap
 
 def revoke_key(session: Session, key_id: str) -> ApiKey | None:
     """Revoke a key (idempotent); None when there is no such key."""
-    row = session.get(ApiKey, key_id)
+    row = get_key(session, key_id)
     if row is None:
         return None
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.commit()
     return row
+
+
+def rotate_key(session: Session, key_id: str, *, grace: timedelta) -> tuple[ApiKey, str, ApiKey] | None:
+    """A new key with the old one's role and name; the old one expires after `grace` (at once when zero).
+
+    Returns (new row, new plaintext key, old row), or None when there is no active key `key_id`.
+    """
+    old = get_key(session, key_id)
+    if old is None or not key_is_active(old):
+        return None
+    until = utcnow() + grace
+    if old.expires_at is None or old.expires_at > until:
+        old.expires_at = until
+    row, key = create_key(session, role=old.role, name=old.name, expires_at=None)  # commits both
+    return row, key, old
 
 
 # --- plans -------------------------------------------------------------------------------------------
@@ -162,16 +195,43 @@ def save_plan(session: Session, plan: Plan, targets: Sequence[PlanTarget]) -> Pl
     return plan
 
 
+def find_idempotent_plan(session: Session, *, created_by: str, idempotency_key: str) -> Plan | None:
+    """The plan `created_by` already made with this Idempotency-Key, if any."""
+    stmt = select(Plan).where(Plan.created_by == created_by, Plan.idempotency_key == idempotency_key)
+    return session.scalars(stmt).first()
+
+
 def get_plan(session: Session, plan_id: str) -> Plan | None:
     """A plan with its targets (ranked), or None."""
-    return session.get(Plan, plan_id)
+    return session.get(Plan, plan_id) if _PLAN_ID.fullmatch(plan_id) else None
 
 
 def list_plans(session: Session, *, limit: int = 50, offset: int = 0) -> tuple[Sequence[Plan], int]:
-    """One page of plans, newest first, and the total count."""
+    """One page of plans, newest first, and the total count; neither their targets nor their frames are loaded."""
     total = session.scalar(select(func.count()).select_from(Plan)) or 0
+    # targets and frame are lazy relationships (serving/db.py): a page of plans reads the plans table only
     stmt = select(Plan).order_by(Plan.created_at.desc(), Plan.plan_id).limit(limit).offset(offset)
     return session.scalars(stmt).all(), int(total)
+
+
+def result_counts(session: Session, plan_ids: Sequence[str]) -> dict[str, int]:
+    """How many lab results each plan has (one grouped query, not a read of every result)."""
+    if not plan_ids:
+        return {}
+    stmt = (
+        select(LabResultRow.plan_id, func.count())
+        .where(LabResultRow.plan_id.in_(list(plan_ids)))
+        .group_by(LabResultRow.plan_id)
+    )
+    counts = {str(pid): int(n) for pid, n in session.execute(stmt).all()}
+    return {pid: counts.get(pid, 0) for pid in plan_ids}
+
+
+def plans_with_results(session: Session) -> Sequence[Plan]:
+    """Every plan that has at least one lab result, oldest first."""
+    has = select(LabResultRow.plan_id).distinct()
+    stmt = select(Plan).where(Plan.plan_id.in_(has)).order_by(Plan.created_at, Plan.plan_id)
+    return session.scalars(stmt).all()
 
 
 # --- lab results -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_E, "description": "no suc
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {**_E, "description": "conflicts with what is stored"}}
 TOO_LARGE: dict[int | str, dict[str, Any]] = {413: {**_E, "description": "request body too large"}}
 INVALID: dict[int | str, dict[str, Any]] = {422: {**_E, "description": "a field is invalid: `message` names it"}}
+BUSY: dict[int | str, dict[str, Any]] = {429: {**_E, "description": "another plan is being drawn: retry later"}}
 NO_MODEL: dict[int | str, dict[str, Any]] = {503: {**_E, "description": "no model loaded (or no market for plans)"}}
 
 AUTH = {**UNAUTHORIZED, **FORBIDDEN}

@@ -3,28 +3,70 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from serving import store
 from serving.auth import AdminKey
-from serving.db import ApiKey
+from serving.db import ApiKey, utcnow
 from serving.deps import SessionDep
 from serving.routers._responses import AUTH, BODY, CONFLICT, NO_MODEL, NOT_FOUND
 from serving.runtime import ModelHolder
 from serving.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, ModelInfoOut
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=AUTH)
 
 
 def _key_out(row: ApiKey) -> KeyOut:
-    return KeyOut(key_id=row.key_id, role=row.role, name=row.name, created_at=row.created_at, revoked_at=row.revoked_at)
+    return KeyOut(
+        key_id=row.key_id,
+        role=row.role,
+        name=row.name,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+    )
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=201, responses=BODY, summary="创建密钥 — create a key")
 def create_key(_: AdminKey, body: KeyCreate, session: SessionDep) -> KeyCreated:
     """Create an API key; the secret is in this response only (only its hash is stored)."""
-    row, key = store.create_key(session, role=body.role, name=body.name)
+    expires = None if body.expires_in_days is None else utcnow() + timedelta(days=body.expires_in_days)
+    row, key = store.create_key(session, role=body.role, name=body.name, expires_at=expires)
+    logger.info("key %s (%s) created, expires %s", row.key_id, row.role, expires or "never")
+    return KeyCreated(**_key_out(row).model_dump(), key=key)
+
+
+@router.post(
+    "/keys/{key_id}/rotate",
+    response_model=KeyCreated,
+    status_code=201,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="轮换密钥 — rotate a key",
+)
+def rotate_key(
+    who: AdminKey,
+    key_id: str,
+    session: SessionDep,
+    grace_hours: Annotated[
+        int, Query(ge=0, le=24 * 90, description="how long the old key keeps working; 0: it stops at once")
+    ] = 24,
+) -> KeyCreated:
+    """A new key with the same role and name (its secret is in this response only); the old key, and the web
+    sessions logged in with it, stop after `grace_hours`, so clients can switch over. An admin may rotate its
+    own key only with a grace period (without one it would lock itself out mid-request, as revoking would)."""
+    grace = timedelta(hours=grace_hours)
+    if key_id == who.key_id and not grace:
+        raise HTTPException(status.HTTP_409_CONFLICT, "refusing to stop the key this request uses at once")
+    out = store.rotate_key(session, key_id, grace=grace)
+    if out is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {key_id!r}")
+    row, key, old = out
+    logger.info("key %s rotated to %s; the old one expires %s", old.key_id, row.key_id, old.expires_at)
     return KeyCreated(**_key_out(row).model_dump(), key=key)
 
 

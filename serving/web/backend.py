@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from models.explain import plan_reasons
-from serving import service, store
+from serving import limits, security, service, store
 from serving.db import Plan as PlanRow
 from serving.deps import SessionDep
 from serving.runtime import LoadedModel, MarketCache, ModelHolder, ScoredMarket
@@ -42,12 +42,14 @@ logger = logging.getLogger(__name__)
 
 #: how many of the riskiest listings the overview lists with reasons
 TOP_LISTINGS = 8
-#: how many recent plans the trend chart estimates (each estimate reads the plan's whole frame)
-TREND_PLANS = 40
 
 
 class PlanInputError(ValueError):
     """The service refused a plan or a result for a reason the planner can fix; the message says which."""
+
+
+class RandomArmTooSmall(PlanInputError):
+    """The plan's random arm would be too small to estimate from: the planner confirms before it is drawn."""
 
 
 class Unavailable(RuntimeError):
@@ -68,10 +70,20 @@ SESSION_MAX_AGE_S = 8 * 3600
 
 
 def web_config(request: Request) -> WebConfig:
-    """The cookie-signing secret and cookie flags; Secure is forced outside development."""
+    """The cookie-signing secret and cookie flags; Secure is forced outside development.
+
+    Without a usable secret the pages refuse to serve (503): a guessable one would let anyone sign a session.
+    """
     settings: Settings = request.app.state.settings
+    if not hasattr(request.app.state, "web_secret"):  # resolved at start; an app used without its lifespan
+        request.app.state.web_secret = security.session_secret(settings)
+    secret: str | None = request.app.state.web_secret
+    if secret is None:
+        raise HTTPException(
+            503, "未配置会话密钥：请设置 CHOUJIAN_SECRET_KEY，或让服务可以写入 CHOUJIAN_SECRET_KEY_FILE 所指的文件。"
+        )
     return WebConfig(
-        secret=settings.secret_key.get_secret_value(),
+        secret=secret,
         max_age_s=SESSION_MAX_AGE_S,
         cookie_secure=settings.environment == "production",
     )
@@ -149,14 +161,14 @@ class ServiceBackend:
     def authenticate(self, api_key: str) -> Principal | None:
         """The key's principal when it is a valid, unrevoked key (the API's own check)."""
         row = store.find_active_key(self._session, api_key)
-        return None if row is None else Principal(key_id=row.key_id, role=str(row.role))
+        return None if row is None else Principal(key_id=row.key_id, role=str(row.role), key_hash=row.key_hash)
 
     def principal(self, key_id: str) -> Principal | None:
-        """The principal for a logged-in key id, or None once the key is revoked or gone."""
+        """The principal for a logged-in key id, or None once the key is revoked, expired or gone."""
         row = store.get_key(self._session, key_id)
-        if row is None or row.revoked_at is not None:
+        if row is None or not store.key_is_active(row):
             return None
-        return Principal(key_id=row.key_id, role=str(row.role))
+        return Principal(key_id=row.key_id, role=str(row.role), key_hash=row.key_hash)
 
     # --- model and market -------------------------------------------------------------------------------
     def _model(self) -> LoadedModel:
@@ -202,7 +214,7 @@ class ServiceBackend:
         return len(store.list_results(self._session, plan_id))
 
     @staticmethod
-    def _summary(row: PlanRow, n_results: int) -> PlanSummary:
+    def _summary(row: PlanRow, n_results: int, *, expected_failures: float | None = None) -> PlanSummary:
         design = dict(row.summary or {})
         return PlanSummary(
             plan_id=row.plan_id,
@@ -217,14 +229,18 @@ class ServiceBackend:
             n_random=int(design.get("n_random", 0)),
             n_topup=int(design.get("n_topup", 0)),
             n_results=n_results,
-            expected_failures=float(sum(t.p_fail for t in row.targets)),
+            # the plan page sums its targets; a list of plans takes the design's figure and loads no targets
+            expected_failures=float(design.get("expected_failures", 0.0))
+            if expected_failures is None
+            else expected_failures,
             model=f"{row.model_name} · 版本 {row.model_version}",
         )
 
     def list_plans(self) -> list[PlanSummary]:
         """Recent plans, newest first."""
         rows, _ = store.list_plans(self._session, limit=200)
-        return [self._summary(r, self._n_results(r.plan_id)) for r in rows]
+        counts = store.result_counts(self._session, [r.plan_id for r in rows])
+        return [self._summary(r, counts[r.plan_id]) for r in rows]
 
     def _listing_info(self) -> dict[str, tuple[str, str]]:
         """listing id -> (title, platform) from the current market, when one is loaded (display only)."""
@@ -270,7 +286,7 @@ class ServiceBackend:
                     else [FAILURE_TYPES_ZH.get(x, x) for x in res.failure_types.split(";") if x],
                 )
             )
-        return self._summary(row, len(results)), targets
+        return self._summary(row, len(results), expected_failures=sum(t.p_fail for t in row.targets)), targets
 
     def create_plan(self, req: PlanRequest, *, key_id: str) -> str:
         """Create a plan through `service.create_plan`, exactly as `POST /v1/plans` does; returns its id."""
@@ -281,12 +297,20 @@ class ServiceBackend:
                 per_merchant_cap=req.per_merchant,
                 seed=req.seed,
                 quotas={cat: QuotaIn(min_purchases=lo or 0, max_purchases=hi) for cat, (lo, hi) in req.quotas.items()},
+                require_estimate=not req.confirm_small,
             )
         except ValidationError as e:
             raise PlanInputError(f"计划参数无效（{_first_message(e)}）") from e
         model = self._model()
         try:
-            row = service.create_plan(self._session, model, self._state.market, self._settings, body, created_by=key_id)
+            with self._state.plan_gate.slot():
+                row = service.create_plan(
+                    self._session, model, self._state.market, self._settings, body, created_by=key_id
+                )
+        except limits.Busy as e:
+            raise PlanInputError("另一个抽检计划正在生成，请几秒钟后再提交。") from e
+        except service.SmallRandomArm as e:
+            raise RandomArmTooSmall(e.check.message_zh()) from e
         except service.RequestProblem as e:
             raise PlanInputError(f"无法生成计划：{e.msg}") from e
         except service.Unavailable as e:
@@ -358,6 +382,11 @@ class ServiceBackend:
             high=float(est.pass_rate.upper),
             three_no=None if three is None else float(three),
             method=est.method,
+            n_random=est.pass_rate.n_random,
+            n_eff=est.pass_rate.n_eff,
+            design_effect=est.pass_rate.design_effect,
+            too_few_draws=est.pass_rate.too_few_draws,
+            min_random_draws=est.min_random_draws,
             by_category=sorted(
                 (
                     CategoryRate(
@@ -367,6 +396,8 @@ class ServiceBackend:
                         pass_rate=None if c.estimate is None else 1 - float(c.estimate),
                         low=1 - float(c.upper),
                         high=1 - float(c.lower),
+                        n_random=c.n_random,
+                        too_few_draws=c.too_few_draws,
                     )
                     for c in est.by_category
                     if c.outcome == "fail"
@@ -381,10 +412,13 @@ class ServiceBackend:
         return None if row is None else self._estimate(row)
 
     def estimates(self) -> list[EstimateRow]:
-        """One pass-rate estimate per recent plan with results, oldest first (the trend over time)."""
-        rows, _ = store.list_plans(self._session, limit=TREND_PLANS)
-        out = [e for r in reversed(rows) if (e := self._estimate(r)) is not None]
-        return out
+        """One pass-rate estimate per plan with results, oldest first (the trend over time).
+
+        Every such plan, however many plans without results came after it (the page once read only the
+        newest 40 plans and said "no results" while older plans had them); estimates are cached per result
+        count, so a visit re-estimates only plans with new results.
+        """
+        return [e for r in store.plans_with_results(self._session) if (e := self._estimate(r)) is not None]
 
 
 def get_backend(request: Request, session: SessionDep) -> ServiceBackend:

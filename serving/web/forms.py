@@ -74,6 +74,11 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
     if errors or budget is None or explore is None or seed is None:
         return form, None, errors
     req = PlanRequest(
-        budget=budget, explore=explore, per_merchant=None if cap is None else int(cap), seed=int(seed), quotas=quotas
+        budget=budget,
+        explore=explore,
+        per_merchant=None if cap is None else int(cap),
+        seed=int(seed),
+        quotas=quotas,
+        confirm_small=one("confirm_small") == "1",
     )
     return form, req, []

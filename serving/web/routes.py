@@ -23,8 +23,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from serving import security
 from serving.web import session as websession
-from serving.web.backend import PlanInputError, Unavailable, WebBackend, get_backend, web_config
+from serving.web.backend import PlanInputError, RandomArmTooSmall, Unavailable, WebBackend, get_backend, web_config
 from serving.web.charts import IntervalPoint, interval_chart, risk_bars
 from serving.web.forms import parse_plan_form
 from serving.web.views import FAILURE_TYPES_ZH, ROLES_ZH, PlanForm
@@ -98,6 +99,10 @@ def current_session(request: Request, backend: Backend) -> websession.WebSession
         raise _login_redirect(request)
     principal = backend.principal(sess.key_id)  # a revoked key or changed role ends the session
     if principal is None or principal.role not in WEB_ROLES:
+        raise _login_redirect(request)
+    # signed but not bound to the key's current hash: forged with a leaked secret, or the key was rotated
+    if not security.bound(cfg.secret, principal.key_hash, sess.binding):
+        logger.warning("web session for key %s refused: not bound to the key's current secret", sess.key_id)
         raise _login_redirect(request)
     return sess
 
@@ -263,7 +268,9 @@ def _login_submit(request: Request, backend: WebBackend, form: dict[str, list[st
         )
         return resp
     cfg = web_config(request)
-    sess = websession.new_session(key_id=principal.key_id, role=principal.role)
+    sess = websession.new_session(
+        key_id=principal.key_id, role=principal.role, binding=security.binding(cfg.secret, principal.key_hash)
+    )
     sep = "&" if "?" in nxt else "?"
     ok = RedirectResponse(f"{nxt}{sep}msg=login" if nxt == request.url_for("web_overview").path else nxt, 303)
     ok.set_cookie(
@@ -321,13 +328,19 @@ def plan_new(request: Request, sess: Session, backend: Backend) -> HTMLResponse:
 
 
 def _plan_form(
-    request: Request, sess: websession.WebSession, backend: WebBackend, form: PlanForm, errors: list[str]
+    request: Request,
+    sess: websession.WebSession,
+    backend: WebBackend,
+    form: PlanForm,
+    errors: list[str],
+    *,
+    offer_confirm: bool = False,
 ) -> HTMLResponse:
     try:
         categories = backend.market_overview().by_category
     except Unavailable as e:
         return _unavailable(request, e, sess, backend)
-    ctx = {"nav": "new", "form": form, "errors": errors, "categories": categories}
+    ctx = {"nav": "new", "form": form, "errors": errors, "categories": categories, "offer_confirm": offer_confirm}
     return _render(request, "plan_new.html", ctx, sess=sess, backend=backend, status_code=422 if errors else 200)
 
 
@@ -349,6 +362,8 @@ def _plan_create(
         return _plan_form(request, sess, backend, form, errors)
     try:
         plan_id = backend.create_plan(req, key_id=sess.key_id)
+    except RandomArmTooSmall as e:  # nothing drawn yet: say so, and let the planner confirm or change the plan
+        return _plan_form(request, sess, backend, form, [str(e)], offer_confirm=True)
     except PlanInputError as e:
         return _plan_form(request, sess, backend, form, [str(e)])
     except Unavailable as e:

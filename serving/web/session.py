@@ -1,8 +1,9 @@
 """Signed session cookie and CSRF tokens for the planner pages.
 
 The cookie holds no secret: only the API key's id (never the key itself), its role, a per-session CSRF
-token and the login time, signed with itsdangerous so it cannot be forged or altered. Every request
-re-checks the key against the store, so revoking a key logs its web sessions out too.
+token, the login time and a binding to the key's stored hash (`serving.security.binding`), signed with
+itsdangerous so it cannot be forged or altered. Every request re-checks the key and the binding against
+the store, so revoking a key, or its expiry, logs its web sessions out too.
 """
 
 from __future__ import annotations
@@ -26,20 +27,21 @@ class WebSession:
     role: str
     csrf: str
     issued: float
+    binding: str = ""  # empty: bound to nothing, accepted nowhere
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=_SALT)
 
 
-def new_session(*, key_id: str, role: str) -> WebSession:
+def new_session(*, key_id: str, role: str, binding: str = "") -> WebSession:
     """A fresh session with its own CSRF token (a new token on every login defeats session fixation)."""
-    return WebSession(key_id=key_id, role=role, csrf=secrets.token_urlsafe(32), issued=time.time())
+    return WebSession(key_id=key_id, role=role, csrf=secrets.token_urlsafe(32), issued=time.time(), binding=binding)
 
 
 def encode(session: WebSession, secret: str) -> str:
     """Sign the session for the cookie."""
-    payload = {"k": session.key_id, "r": session.role, "c": session.csrf, "t": session.issued}
+    payload = {"k": session.key_id, "r": session.role, "c": session.csrf, "t": session.issued, "b": session.binding}
     return str(_serializer(secret).dumps(payload))
 
 
@@ -54,7 +56,13 @@ def decode(token: str | None, secret: str, *, max_age_s: int) -> WebSession | No
     if not isinstance(data, dict):
         return None
     try:
-        return WebSession(key_id=str(data["k"]), role=str(data["r"]), csrf=str(data["c"]), issued=float(data["t"]))
+        return WebSession(
+            key_id=str(data["k"]),
+            role=str(data["r"]),
+            csrf=str(data["c"]),
+            issued=float(data["t"]),
+            binding=str(data.get("b", "")),
+        )
     except (KeyError, TypeError, ValueError):
         return None
 

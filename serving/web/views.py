@@ -29,6 +29,8 @@ class Principal:
 
     key_id: str
     role: str
+    # the stored hash, server side only: sessions are bound to it (serving/security.py), never rendered
+    key_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class PlanRequest:
     per_merchant: int | None
     seed: int
     quotas: dict[str, tuple[int | None, int | None]]  # category -> (min purchases, max purchases)
+    # the planner saw that the random arm is too small to estimate from, and wants the plan anyway
+    confirm_small: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,11 @@ class EstimateRow:
     three_no: float | None = None
     method: str = "hajek"  # "ht" once every purchase has a result
     by_category: list[CategoryRate] = field(default_factory=list)
+    n_random: int = 0  # random draws with results outside the targets: what the estimate rests on
+    n_eff: float | None = None  # effective random sample size
+    design_effect: float | None = None
+    too_few_draws: bool = False  # fewer than min_random_draws: shown as indicative, with a warning
+    min_random_draws: int = 30
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,8 @@ class CategoryRate:
     category: str
     population: int
     n: int
-    pass_rate: float | None
+    pass_rate: float | None  # None: no data (no random draw with a result in the category)
     low: float
     high: float
+    n_random: int = 0
+    too_few_draws: bool = False

@@ -143,10 +143,10 @@ def _postgres_reachable(url: str) -> str | None:
         return f"{type(e).__name__}: {e}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def private_store(kind: str, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a private schema on the test PostgreSQL server."""
-    if request.param == "sqlite":
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
     base = _postgres_url()
@@ -166,6 +166,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def store_of() -> Any:
+    """`store_of(kind, tmp_path)`: the `private_store` context manager, for module-scoped stores."""
+    return private_store
+
+
+@pytest.fixture(params=STORES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a private schema on the test PostgreSQL server."""
+    with private_store(request.param, tmp_path) as url:
+        yield url
 
 
 # --- a small simulated market -------------------------------------------------------------------------
@@ -192,14 +208,8 @@ class Api:
 
 
 def make_settings(db_url: str, market_dir: Path, **overrides: Any) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=db_url,
-        market_dir=market_dir,
-        secret_key=SecretStr("x" * 32),
-        warm_market_on_start=False,
-        **overrides,
-    )
+    given: dict[str, Any] = {"environment": "test", "secret_key": SecretStr("x" * 32), **overrides}
+    return Settings(database_url=db_url, market_dir=market_dir, warm_market_on_start=False, **given)
 
 
 def make_keys(app: Any) -> dict[str, str]:

@@ -1,11 +1,16 @@
-"""Schemathesis fuzzes the whole API from its own OpenAPI schema: no 5xx, no response off its schema.
+"""Schemathesis fuzzes the whole API from its own OpenAPI schema, on SQLite and on PostgreSQL: no 5xx, no
+response off its schema.
 
 Requests carry an admin key (admins may call every operation) so the fuzzer reaches past authentication;
-unauthenticated and wrong-role calls are covered by the route tests.
+unauthenticated and wrong-role calls are covered by the route tests. Plan-scoped operations are fuzzed
+against real plans in each state an estimate can meet: no purchase at all (a budget that affords
+nothing), some results, and every result. A stateful run then follows the schema's links (a created
+plan's id into its results and estimate), so generated plans of every size are estimated too.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +19,8 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
-from pydantic import SecretStr
+from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -22,46 +28,72 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-MAX_EXAMPLES = 25
+#: generated requests per operation and plan state: enough to have found each server error issue 21 lists
+MAX_EXAMPLES = 60
+STATEFUL_STEPS = 12
+STATEFUL_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory, market_dir: Path, rec: Any) -> Iterator[tuple[Any, str]]:
+def _result(t: dict[str, Any]) -> dict[str, Any]:
+    fail = t["rank"] % 3 == 0
+    return {
+        "listing_id": t["listing_id"],
+        "sampled_date": "2026-11-20",
+        "verdict": "fail" if fail else "pass",
+        "failure_types": ["quality"] if fail else [],
+    }
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fuzz_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, market_dir: Path, rec: Any, store_of: Any
+) -> Iterator[tuple[Any, str, list[str]]]:
+    """The app on a fresh store with an admin key and three plans: empty, partly reported, fully reported."""
     from serving import store
     from serving.app import create_app
     from serving.settings import Settings
 
-    db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
-    s = Settings(
-        environment="test",
-        database_url=f"sqlite:///{db}",
-        market_dir=market_dir,
-        secret_key=SecretStr("x" * 32),
-        warm_market_on_start=False,
-    )
-    app = create_app(s, loader=rec.rules_loader())
-    with TestClient(app):  # runs the lifespan: store migrated, model loaded
-        with app.state.sessions() as session:
-            key = store.create_key(session, role="admin", name="fuzz")[1]
-        yield app, key
-
-
-@pytest.fixture(scope="module")
-def plan_id(fuzz_app: tuple[Any, str]) -> str:
-    """A real plan, so plan-scoped operations are fuzzed past the 404 (random ids never exist)."""
-    app, key = fuzz_app
-    c = TestClient(app)  # not as a context manager: the app's lifespan already runs in fuzz_app
-    body = {"budget": 20000, "epsilon": 0.3, "seed": 1}
-    r = c.post("/v1/plans", json=body, headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 201, r.text
-    return str(r.json()["plan_id"])
+    with store_of(request.param, tmp_path_factory.mktemp("fuzz")) as url:
+        s = Settings(
+            environment="test",
+            database_url=url,
+            market_dir=market_dir,
+            secret_key="x" * 32,
+            warm_market_on_start=False,
+        )
+        app = create_app(s, loader=rec.rules_loader())
+        with TestClient(app) as c:  # runs the lifespan: store migrated, model loaded
+            with app.state.sessions() as session:
+                key = store.create_key(session, role="admin", name="fuzz")[1]
+            h = {"Authorization": f"Bearer {key}"}
+            plans = []
+            # no purchase at all; five of many results; every result (None: all targets)
+            states: list[tuple[dict[str, Any], int | None]] = [
+                ({"budget": 1}, 0),
+                ({"budget": 20000, "epsilon": 0.3, "seed": 1}, 5),
+                ({"budget": 9000, "epsilon": 0.5, "seed": 2}, None),
+            ]
+            for body, report in states:
+                r = c.post("/v1/plans", json=body, headers=h)
+                assert r.status_code == 201, r.text
+                plan = r.json()
+                targets = plan["targets"] if report is None else plan["targets"][:report]
+                if targets:
+                    got = c.post(
+                        f"/v1/plans/{plan['plan_id']}/results",
+                        json={"results": [_result(t) for t in targets]},
+                        headers=h,
+                    )
+                    assert got.status_code == 200, got.text
+                plans.append(plan["plan_id"])
+            yield app, key, plans
 
 
 @pytest.mark.slow
-def test_api_fuzz(fuzz_app: tuple[Any, str], plan_id: str) -> None:
+def test_api_fuzz(fuzz_app: tuple[Any, str, list[str]]) -> None:
     """Every operation, a bounded number of generated requests each; all failures are reported together."""
-    app, key = fuzz_app
+    app, key, plan_ids = fuzz_app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = {"Authorization": f"Bearer {key}"}
     failures: list[str] = []
@@ -70,7 +102,7 @@ def test_api_fuzz(fuzz_app: tuple[Any, str], plan_id: str) -> None:
         op = result.ok()  # type: ignore[union-attr]  # an Err raises here, naming the broken operation
         n_ops += 1
 
-        @given(case=op.as_strategy())
+        @given(case=op.as_strategy(), plan_id=st.sampled_from(plan_ids))
         @settings(
             max_examples=MAX_EXAMPLES,
             deadline=None,
@@ -78,7 +110,7 @@ def test_api_fuzz(fuzz_app: tuple[Any, str], plan_id: str) -> None:
             derandomize=True,
             phases=[Phase.explicit, Phase.generate],  # report the first failure as found: shrinking takes minutes
         )
-        def run(case: Any) -> None:
+        def run(case: Any, plan_id: str) -> None:
             if case.path_parameters and "plan_id" in case.path_parameters:
                 case.path_parameters["plan_id"] = plan_id
             case.call_and_validate(headers=headers, checks=CHECKS)
@@ -86,6 +118,34 @@ def test_api_fuzz(fuzz_app: tuple[Any, str], plan_id: str) -> None:
         try:
             run()
         except Exception as e:  # collect every operation's failure, then fail once
-            failures.append(f"{op.label}: {type(e).__name__}: {str(e)[:2000]}")
+            failures.append(f"{op.label}: {type(e).__name__}: {str(e)[:2000]}\n{traceback.format_exc()[-1500:]}")
     assert n_ops >= 12
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.slow
+def test_api_fuzz_stateful(fuzz_app: tuple[Any, str, list[str]]) -> None:
+    """Sequences that follow the schema's links: a generated plan, then its results and its estimate."""
+    app, key, _ = fuzz_app
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = {"Authorization": f"Bearer {key}"}
+    base = schema.as_state_machine()
+
+    class Machine(base):  # type: ignore[valid-type, misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kw: Any) -> None:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    run_state_machine_as_test(
+        Machine,
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+        ),
+    )

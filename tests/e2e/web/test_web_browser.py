@@ -78,6 +78,11 @@ def test_planner_journey(browser: Any, live_server: Any, artifacts: Path) -> Non
     page.locator("[data-testid=quotas] tbody tr").first.locator("input[type=number]").first.fill("1")
     page.screenshot(path=str(out / "03-plan-builder.png"), full_page=True)
     page.click("[data-testid=create-plan]")
+    page.wait_for_load_state()
+    if page.locator("[data-testid=confirm-small]").count():  # a small market: the random arm is told first
+        assert "随机抽样预计只抽到" in page.locator("[data-testid=form-errors]").inner_text()
+        page.locator("[data-testid=confirm-small] input").check()
+        page.click("[data-testid=create-plan]")
     page.wait_for_url(re.compile(r".*/web/plans/plan-[^/?]+\?msg=plan$"), timeout=120_000)
     plan_id = page.locator("[data-testid=plan-id]").inner_text().strip()
 
@@ -119,7 +124,7 @@ def test_planner_journey(browser: Any, live_server: Any, artifacts: Path) -> Non
     assert done.inner_text() == "不合格"
     est1 = page.locator("[data-testid=plan-estimate]").inner_text()
     # one targeted result says nothing about the rest of the market: no point estimate yet, only bounds
-    assert "n = 1" in est1 and "尚无点估计" in est1
+    assert "已检测 1 件" in est1 and "无数据" in est1
 
     # then every random-arm purchase: the first one fails (quality), the others pass
     random_ids = [
@@ -133,10 +138,10 @@ def test_planner_journey(browser: Any, live_server: Any, artifacts: Path) -> Non
         row = page.locator(f"[data-testid=targets] tbody tr[data-listing='{lid}']")
         record(row, "fail" if j == 0 else "pass", ["quality"] if j == 0 else [])
         estimates.append(page.locator("[data-testid=plan-estimate]").inner_text())
-        assert f"n = {j + 2}" in estimates[-1]
+        assert f"已检测 {j + 2} 件" in estimates[-1]
     est2 = estimates[-1]
     rate2 = _pct(est2)
-    assert "尚无点估计" not in est2 and "95% 区间" in est2
+    assert "无数据" not in est2 and "95% 区间" in est2
     assert len({_pct(e) for e in estimates[1:]}) >= 2  # the estimate moves as results come in
     assert page.locator("[data-testid=category-estimates] tbody tr").count() >= 1
     page.screenshot(path=str(out / "05-plan-with-results.png"), full_page=True)

@@ -157,14 +157,19 @@ def test_static_assets_ship_with_the_package(client: TestClient) -> None:
     assert client.get("/web/static/secret.txt").status_code == 404
 
 
+def _planner(client: TestClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {client.app_keys['planner']}"}  # type: ignore[attr-defined]
+
+
 def _make_plan(client: TestClient) -> tuple[str, str, dict[str, Any]]:
     """Create a plan through the page; returns (plan id, the plan page's CSRF token, the API's view of it)."""
     token = _csrf(client.get("/web/plans/new").text)
-    r = client.post(
-        "/web/plans",
-        data={"csrf_token": token, "budget": "20000", "explore": "0.3", "per_merchant": "2", "seed": "3"},
-        follow_redirects=False,
-    )
+    fields = {"csrf_token": token, "budget": "20000", "explore": "0.3", "per_merchant": "2", "seed": "3"}
+    r = client.post("/web/plans", data=fields, follow_redirects=False)
+    # the small test market's random arm is too small to estimate from: the page says so before drawing
+    assert r.status_code == 422 and "随机抽样预计只抽到" in r.text and 'name="confirm_small"' in r.text
+    assert client.get("/v1/plans", headers=_planner(client)).json()["total"] == 0
+    r = client.post("/web/plans", data={**fields, "confirm_small": "1"}, follow_redirects=False)
     assert r.status_code == 303, r.text[:500]
     plan_id = r.headers["location"].split("/web/plans/")[1].split("?")[0]
     api = client.get(f"/v1/plans/{plan_id}", headers={"Authorization": f"Bearer {client.app_keys['planner']}"})  # type: ignore[attr-defined]

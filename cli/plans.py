@@ -226,6 +226,8 @@ def _print_plan(plan: Plan, sel: pd.DataFrame, *, source: str, show: int) -> Non
             f"[yellow]{s.n_unreachable} listing(s) cost more than the random arm can spend and have no chance; "
             "raise --epsilon or --budget to cover them[/yellow]"
         )
+    for warning in s.warnings:
+        out.print(f"[yellow]{warning}[/yellow]")
     if s.default_fee_categories:
         out.print(
             f"[yellow]no lab fee in the reference table for {', '.join(s.default_fee_categories)}: costed at the "

@@ -221,8 +221,8 @@ class ServiceBackend:
             created=f"{row.created_at:%Y-%m-%d %H:%M} UTC",
             budget=float(row.budget),
             spent=float(row.spent),
-            explore=float(row.epsilon),
-            per_merchant=row.per_merchant_cap,
+            epsilon=float(row.epsilon),
+            per_merchant_cap=row.per_merchant_cap,
             seed=int(row.seed),
             n_targets=int(row.n_targets),
             n_targeted=int(design.get("n_targeted", 0)),
@@ -293,8 +293,8 @@ class ServiceBackend:
         try:
             body = PlanCreate(
                 budget=req.budget,
-                epsilon=req.explore,
-                per_merchant_cap=req.per_merchant,
+                epsilon=req.epsilon,
+                per_merchant_cap=req.per_merchant_cap,
                 seed=req.seed,
                 quotas={cat: QuotaIn(min_purchases=lo or 0, max_purchases=hi) for cat, (lo, hi) in req.quotas.items()},
                 require_estimate=not req.confirm_small,

@@ -13,7 +13,9 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
     def one(name: str) -> str:
         return (fields.get(name) or [""])[0].strip()
 
-    form = PlanForm(budget=one("budget"), explore=one("explore"), per_merchant=one("per_merchant"), seed=one("seed"))
+    form = PlanForm(
+        budget=one("budget"), epsilon=one("epsilon"), per_merchant_cap=one("per_merchant_cap"), seed=one("seed")
+    )
     errors: list[str] = []
 
     def number(name: str, label: str, *, integer: bool = False) -> float | None:
@@ -38,12 +40,12 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
         errors.append("请填写预算。")
     elif budget is not None and budget <= 0:
         errors.append("预算必须大于 0 元。")
-    explore = number("explore", "探索比例 ε")
-    if explore is None and one("explore") == "":
+    epsilon = number("epsilon", "探索比例 ε")
+    if epsilon is None and one("epsilon") == "":
         errors.append("请填写探索比例 ε。")
-    elif explore is not None and not 0 <= explore <= 1:
-        errors.append("探索比例 ε 必须在 0 到 1 之间。")
-    cap = number("per_merchant", "每商家上限", integer=True)
+    elif epsilon is not None and not 0 <= epsilon < 1:
+        errors.append("探索比例 ε 必须不小于 0 且小于 1（例如 0.2）。")
+    cap = number("per_merchant_cap", "每商家上限", integer=True)
     if cap is not None and cap < 1:
         errors.append("每商家上限至少为 1 件（留空表示不限）。")
     seed = number("seed", "随机种子", integer=True)
@@ -71,12 +73,12 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
             errors.append(f"类目“{cat}”的最少件数（{lo:.0f}）大于最多件数（{hi:.0f}）。")
         if lo is not None or hi is not None:
             quotas[cat] = (None if lo is None else int(lo), None if hi is None else int(hi))
-    if errors or budget is None or explore is None or seed is None:
+    if errors or budget is None or epsilon is None or seed is None:
         return form, None, errors
     req = PlanRequest(
         budget=budget,
-        explore=explore,
-        per_merchant=None if cap is None else int(cap),
+        epsilon=epsilon,
+        per_merchant_cap=None if cap is None else int(cap),
         seed=int(seed),
         quotas=quotas,
         confirm_small=one("confirm_small") == "1",

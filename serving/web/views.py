@@ -64,8 +64,8 @@ class PlanForm:
     """The plan builder's fields as typed (strings), so a rejected form comes back as the user left it."""
 
     budget: str = "20000"
-    explore: str = "0.2"
-    per_merchant: str = "2"
+    epsilon: str = "0.2"
+    per_merchant_cap: str = "2"
     seed: str = "7"
     quota_min: dict[str, str] = field(default_factory=dict)
     quota_max: dict[str, str] = field(default_factory=dict)
@@ -76,8 +76,8 @@ class PlanRequest:
     """A validated plan request, in the units the planner takes."""
 
     budget: float
-    explore: float
-    per_merchant: int | None
+    epsilon: float
+    per_merchant_cap: int | None
     seed: int
     quotas: dict[str, tuple[int | None, int | None]]  # category -> (min purchases, max purchases)
     # the planner saw that the random arm is too small to estimate from, and wants the plan anyway
@@ -90,8 +90,8 @@ class PlanSummary:
     created: str
     budget: float
     spent: float
-    explore: float
-    per_merchant: int | None
+    epsilon: float
+    per_merchant_cap: int | None
     seed: int
     n_targets: int
     n_targeted: int

@@ -118,7 +118,7 @@ def test_revoking_the_key_ends_the_session(client: TestClient) -> None:
 def test_forms_refuse_a_missing_or_foreign_csrf_token(client: TestClient) -> None:
     login(client, client.app_keys["planner"])  # type: ignore[attr-defined]
     for token in ("", "not-the-token"):
-        r = client.post("/web/plans", data={"csrf_token": token, "budget": "5000", "explore": "0.2", "seed": "1"})
+        r = client.post("/web/plans", data={"csrf_token": token, "budget": "5000", "epsilon": "0.2", "seed": "1"})
         assert r.status_code == 403 and "安全令牌" in r.text
     assert "plan-" not in client.get("/web/plans").text  # nothing was created
 
@@ -126,15 +126,16 @@ def test_forms_refuse_a_missing_or_foreign_csrf_token(client: TestClient) -> Non
 def test_plan_form_errors_name_the_field_and_keep_the_input(client: TestClient) -> None:
     login(client, client.app_keys["planner"])  # type: ignore[attr-defined]
     token = _csrf(client.get("/web/plans/new").text)
-    r = client.post("/web/plans", data={"csrf_token": token, "budget": "-3", "explore": "0.2", "seed": "1"})
+    r = client.post("/web/plans", data={"csrf_token": token, "budget": "-3", "epsilon": "0.2", "seed": "1"})
     assert r.status_code == 422 and "预算必须大于" in r.text and 'value="-3"' in r.text
     # a per-merchant cap of 1 with a random arm is refused by the planner itself, via the service
     r = client.post(
-        "/web/plans", data={"csrf_token": token, "budget": "5000", "explore": "0.2", "per_merchant": "1", "seed": "1"}
+        "/web/plans",
+        data={"csrf_token": token, "budget": "5000", "epsilon": "0.2", "per_merchant_cap": "1", "seed": "1"},
     )
     assert r.status_code == 422
     assert "无法生成计划" in r.text or "计划参数无效" in r.text
-    assert "per_merchant" in r.text  # the planner's own message names the field
+    assert "per_merchant_cap" in r.text  # the planner's own message names the field
 
 
 def test_unknown_plan_is_a_page_not_json(client: TestClient) -> None:
@@ -164,7 +165,7 @@ def _planner(client: TestClient) -> dict[str, str]:
 def _make_plan(client: TestClient) -> tuple[str, str, dict[str, Any]]:
     """Create a plan through the page; returns (plan id, the plan page's CSRF token, the API's view of it)."""
     token = _csrf(client.get("/web/plans/new").text)
-    fields = {"csrf_token": token, "budget": "20000", "explore": "0.3", "per_merchant": "2", "seed": "3"}
+    fields = {"csrf_token": token, "budget": "20000", "epsilon": "0.3", "per_merchant_cap": "2", "seed": "3"}
     r = client.post("/web/plans", data=fields, follow_redirects=False)
     # the small test market's random arm is too small to estimate from: the page says so before drawing
     assert r.status_code == 422 and "随机抽样预计只抽到" in r.text and 'name="confirm_small"' in r.text

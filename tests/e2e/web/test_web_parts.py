@@ -100,8 +100,8 @@ def _fields(**kw: str) -> dict[str, list[str]]:
 def test_parse_plan_form_valid_with_quotas() -> None:
     f = _fields(
         budget="5000",
-        explore="0.25",
-        per_merchant="",
+        epsilon="0.25",
+        per_merchant_cap="",
         seed="3",
         quota_cat__0="蚕丝被",
         quota_min__0="2",
@@ -112,24 +112,25 @@ def test_parse_plan_form_valid_with_quotas() -> None:
     )
     _, req, errors = parse_plan_form(f)
     assert errors == [] and req is not None
-    assert req.budget == 5000 and req.explore == 0.25 and req.per_merchant is None and req.seed == 3
+    assert req.budget == 5000 and req.epsilon == 0.25 and req.per_merchant_cap is None and req.seed == 3
     assert req.quotas == {"蚕丝被": (2, 5)}
 
 
 @pytest.mark.parametrize(
     ("fields", "needle"),
     [
-        ({"budget": "", "explore": "0.2", "seed": "1"}, "预算"),
-        ({"budget": "-5", "explore": "0.2", "seed": "1"}, "预算必须大于"),
-        ({"budget": "abc", "explore": "0.2", "seed": "1"}, "不是数字"),
-        ({"budget": "100", "explore": "1.5", "seed": "1"}, "ε"),
-        ({"budget": "100", "explore": "0.2", "seed": "1.5"}, "整数"),
-        ({"budget": "100", "explore": "0.2", "seed": "1", "per_merchant": "0"}, "每商家上限"),
-        ({"budget": "inf", "explore": "0.2", "seed": "1"}, "有限"),
+        ({"budget": "", "epsilon": "0.2", "seed": "1"}, "预算"),
+        ({"budget": "-5", "epsilon": "0.2", "seed": "1"}, "预算必须大于"),
+        ({"budget": "abc", "epsilon": "0.2", "seed": "1"}, "不是数字"),
+        ({"budget": "100", "epsilon": "1.5", "seed": "1"}, "ε"),
+        ({"budget": "100", "epsilon": "1", "seed": "1"}, "小于 1"),  # the form's range is the planner's
+        ({"budget": "100", "epsilon": "0.2", "seed": "1.5"}, "整数"),
+        ({"budget": "100", "epsilon": "0.2", "seed": "1", "per_merchant_cap": "0"}, "每商家上限"),
+        ({"budget": "inf", "epsilon": "0.2", "seed": "1"}, "有限"),
         (
             {
                 "budget": "100",
-                "explore": "0.2",
+                "epsilon": "0.2",
                 "seed": "1",
                 "quota_cat__0": "水果",
                 "quota_min__0": "5",

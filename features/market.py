@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from features.records import TABLES, LabResult, Listing, Merchant, Review
+from features.records import TABLES, LabResult, Listing, Merchant, Review, join_failure_types, split_failure_types
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,12 @@ class Market:
                 df.to_csv(out / f"{name}.csv", index=False)
             else:
                 raise ValueError(f"unknown format {fmt!r}: use parquet or csv")
+
+
+def failure_type_flags(values: pd.Series, types: Sequence[str]) -> pd.DataFrame:
+    """0/1 per failure type for each stored `failure_types` value (indexed like `values`)."""
+    parsed = [set(split_failure_types(v)) for v in values.tolist()]
+    return pd.DataFrame({t: [float(t in p) for p in parsed] for t in types}, index=values.index)
 
 
 def _columns(name: str) -> list[str]:
@@ -185,7 +191,7 @@ def _typed(records: Sequence[BaseModel], name: str, *, source: str, csv: bool = 
     # column by column and one constructor call: a frame of a few rows costs its fixed pandas overheads once
     cols: dict[str, Any] = {c: [getattr(r, c) for r in records] for c in model.model_fields}
     if name == "lab_results":
-        cols["failure_types"] = [";".join(str(t) for t in ts) for ts in cols["failure_types"]]
+        cols["failure_types"] = [join_failure_types(ts) for ts in cols["failure_types"]]
         cols["verdict"] = [str(v) for v in cols["verdict"]]
     if name == "merchants":
         cols["registry_status"] = [str(v) for v in cols["registry_status"]]

@@ -171,11 +171,7 @@ class LabResult(_Record):
     @field_validator("failure_types", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
-        if _is_blank(v):
-            return []
-        if isinstance(v, str):
-            return [p.strip() for p in re.split(r"[;,|]", v) if p.strip()]
-        return v
+        return split_failure_types(v) if _is_blank(v) or isinstance(v, str) else v
 
     @field_validator("inclusion_prob", mode="before")
     @classmethod
@@ -189,6 +185,21 @@ class LabResult(_Record):
         if self.verdict is Verdict.passed and self.failure_types:
             raise ValueError("a passed verdict cannot carry failure types")
         return self
+
+
+def split_failure_types(value: object) -> list[str]:
+    """The failure types of one stored value: the tables keep them as one ';'-joined string (`,` and `|`
+    are read too, as people type them); blank or missing is none. The one parser of that column."""
+    if isinstance(value, list | tuple):
+        return [str(t) for t in value]
+    if _is_blank(value) or not isinstance(value, str):
+        return []
+    return [p.strip() for p in re.split(r"[;,|]", value) if p.strip()]
+
+
+def join_failure_types(types: object) -> str:
+    """How the tables store a lab result's failure types: one ';'-joined string."""
+    return ";".join(str(t) for t in (types if isinstance(types, list | tuple) else split_failure_types(types)))
 
 
 TABLES: dict[str, type[_Record]] = {

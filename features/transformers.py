@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from features.identity import IdentityIndex, shop_keys
 from features.lexicon import Lexicon, build_segmenter
 from features.normalize import CONTACT_KINDS, Normalized, normalize_many
-from features.records import FailureType, RegistryStatus
+from features.records import FailureType, RegistryStatus, split_failure_types
 from features.segment import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -616,7 +616,7 @@ class MerchantFeatures(_FrameTransformer):
                     delta[_S["lab_tests"]] += 1
                     if _str(verdict) == "fail":
                         delta[_S["lab_fails"]] += 1
-                        for t in _str(types).split(";"):
+                        for t in split_failure_types(types):
                             if t in FAILURE_TYPES:
                                 delta[_S[f"fails_{t}"]] += 1
             stats[ident] += delta

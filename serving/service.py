@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from core import reference
 from features.market import RecordError
-from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
+from features.records import (
+    FailureType,
+    LabResult,
+    Listing,
+    Merchant,
+    Review,
+    Verdict,
+    join_failure_types,
+    split_failure_types,
+)
 from models.contract import LISTING_RISKS, MERCHANT_RISK
 from models.explain import plan_reasons
 from sampling import plan_checks
@@ -390,7 +399,7 @@ def result_out(r: LabResultRow, status: str | None = None) -> ResultOut:
     return ResultOut(
         listing_id=r.listing_id,
         verdict=Verdict(r.verdict),
-        failure_types=[FailureType(t) for t in r.failure_types.split(";") if t],
+        failure_types=[FailureType(t) for t in split_failure_types(r.failure_types)],
         sampled_date=r.sampled_date,
         cost=r.cost,
         inclusion_prob=r.inclusion_prob,
@@ -426,7 +435,7 @@ def record_results(
             new = store.NewResult(
                 listing_id=r.listing_id,
                 verdict=r.verdict.value,
-                failure_types=";".join(sorted({t.value for t in r.failure_types})),
+                failure_types=join_failure_types(sorted({t.value for t in r.failure_types})),
                 sampled_date=r.sampled_date,
                 cost=float(r.cost),
                 inclusion_prob=targets[r.listing_id].inclusion_prob,
@@ -484,7 +493,7 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
         {
             "listing_id": [r.listing_id for r in rows],
             "failed": [r.verdict == "fail" for r in rows],
-            "three_no": ["three_no" in r.failure_types.split(";") for r in rows],
+            "three_no": ["three_no" in split_failure_types(r.failure_types) for r in rows],
         }
     )
     method: Literal["ht", "hajek"] = "ht" if complete else "hajek"

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from features.market import Market
+from features.market import Market, failure_type_flags
 from models.bundle import ScorerBundle
 from models.contract import LISTING_RISKS
 from training import metrics as M
@@ -179,7 +179,7 @@ def _merchant_metrics(bundle: ScorerBundle, market: Market, data_dir: Path) -> d
 
 def _type_metrics(risk: str, p: NDArray[np.float64], truth: pd.DataFrame, *, seed: int) -> dict[str, Any]:
     """Counterfeit / false-advertising models against the truth's per-type probability and realised types."""
-    realised = truth["failure_types"].fillna("").astype(str).str.contains(risk, regex=False).to_numpy(dtype=float)
+    realised = failure_type_flags(truth["failure_types"], (risk,))[risk].to_numpy(dtype=float)
     p_true = truth[f"p_{risk}"].to_numpy(dtype=float)
     out: dict[str, Any] = {"prevalence": float(realised.mean()), "pr_auc": M.pr_auc(p, realised)}
     out["oracle_pr_auc"] = M.pr_auc(p_true, realised)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from core import paths
 from core.reference import LAB_FEES, read_lab_fees
-from features.market import Market
+from features.market import Market, failure_type_flags
 from features.records import _CREDIT_ALPHABET, _CREDIT_WEIGHTS, LabResult
 from training import sim_vocab as V
 
@@ -859,12 +859,12 @@ def _manifest(sim: Simulation, *, seed: int, seconds: float) -> dict[str, Any]:
     lst = m.listings
     p = t["p_fail"].to_numpy()
     fails = t["fails"].to_numpy()
-    types = t["failure_types"].fillna("")
+    realised = failure_type_flags(t["failure_types"], FAILURE_TYPES)
     rates = {
         "fail_p_mean": float(p.mean()),
         "fail_realised": float(fails.mean()),
         **{f"{k}_p_mean": float(t[f"p_{k}"].mean()) for k in FAILURE_TYPES},
-        **{f"{k}_realised": float(types.str.contains(k).mean()) for k in FAILURE_TYPES},
+        **{f"{k}_realised": float(realised[k].mean()) for k in FAILURE_TYPES},
         "labelled_share": float(len(m.lab_results) / len(lst)),
         "labelled_fail_rate": float((m.lab_results["verdict"] == "fail").mean()) if len(m.lab_results) else None,
         "reviews_per_listing": float(len(m.reviews) / len(lst)),

@@ -32,7 +32,7 @@ import yaml
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from features.market import Market
+from features.market import Market, failure_type_flags
 from models.bundle import ScorerBundle, as_matrix, to_meanings
 from models.calibration import CalibrationMethod
 from models.contract import LISTING_RISKS, MERCHANT_RISK
@@ -169,10 +169,9 @@ def listing_labels(lab_results: pd.DataFrame, *, ipw_cap: float) -> pd.DataFrame
     if lab_results.empty:
         return pd.DataFrame(columns=["lab_fail", "counterfeit", "false_advertising", "pi", "ipw"])
     lab = lab_results.copy()
-    types = lab["failure_types"].fillna("").astype(str)
     lab["lab_fail"] = (lab["verdict"].astype(str) == "fail").astype(float)
-    lab["counterfeit"] = types.str.contains("counterfeit", regex=False).astype(float)
-    lab["false_advertising"] = types.str.contains("false_advertising", regex=False).astype(float)
+    flags = failure_type_flags(lab["failure_types"], ("counterfeit", "false_advertising"))
+    lab[["counterfeit", "false_advertising"]] = flags
     pi = pd.to_numeric(lab["inclusion_prob"], errors="coerce")
     # a result without a recorded probability: assume it was as likely to be picked as a typical one
     lab["pi"] = pi.fillna(pi.median() if pi.notna().any() else 1.0).clip(1e-6, 1.0)

@@ -19,6 +19,7 @@ from fastapi import HTTPException, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from features.records import split_failure_types
 from models.explain import plan_reasons
 from serving import limits, security, service, store
 from serving.db import Plan as PlanRow
@@ -283,7 +284,7 @@ class ServiceBackend:
                     result=None if res is None else res.verdict,
                     failure_types=[]
                     if res is None
-                    else [FAILURE_TYPES_ZH.get(x, x) for x in res.failure_types.split(";") if x],
+                    else [FAILURE_TYPES_ZH.get(x, x) for x in split_failure_types(res.failure_types)],
                 )
             )
         return self._summary(row, len(results), expected_failures=sum(t.p_fail for t in row.targets)), targets

@@ -237,3 +237,17 @@ def test_written_market_reads_back_identically(tmp_path: Path) -> None:
         again = load_market(tmp_path / fmt)
         pd.testing.assert_frame_equal(again.listings, m.listings)
         pd.testing.assert_frame_equal(again.merchants, m.merchants)
+
+
+def test_one_parser_of_failure_types() -> None:
+    import pandas as pd
+
+    from features.market import failure_type_flags
+    from features.records import join_failure_types, split_failure_types
+
+    assert split_failure_types("counterfeit;three_no") == ["counterfeit", "three_no"]
+    assert split_failure_types("counterfeit, quality|three_no") == ["counterfeit", "quality", "three_no"]
+    assert split_failure_types(None) == split_failure_types(float("nan")) == split_failure_types("") == []
+    assert join_failure_types(["counterfeit", "quality"]) == "counterfeit;quality"
+    flags = failure_type_flags(pd.Series(["counterfeit;quality", "", None]), ("counterfeit", "three_no"))
+    assert flags["counterfeit"].tolist() == [1.0, 0.0, 0.0] and flags["three_no"].sum() == 0

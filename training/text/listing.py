@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.market import Market
+from features.market import Market, failure_type_flags
 from models.text.config import DEFAULT_PRETRAINED
 from models.text.inference import Backend
 from models.text.listing import LISTING_TEXT_LABELS, ListingTextModel, listing_texts
@@ -31,8 +31,7 @@ def listing_labels(market: Market, labels: Sequence[str] = LISTING_TEXT_LABELS) 
     lab = market.lab_results
     if lab.empty:
         return pd.DataFrame(columns=list(labels), dtype=int)
-    types = lab["failure_types"].fillna("").astype(str).str.split(";")
-    rows = pd.DataFrame({lbl: types.map(lambda ts, lbl=lbl: int(lbl in ts)) for lbl in labels})
+    rows = failure_type_flags(lab["failure_types"], labels).astype(int)
     rows["listing_id"] = lab["listing_id"].to_numpy()
     return rows.groupby("listing_id")[list(labels)].max()
 

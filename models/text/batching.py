@@ -55,7 +55,7 @@ def bucket_batches(
     return batches
 
 
-def pad(seqs: Sequence[Sequence[int]], *, value: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def pad(seqs: Sequence[Sequence[int] | np.ndarray], *, value: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad integer sequences into a (rows, longest) tensor and its attention mask."""
     width = max(len(s) for s in seqs)
     out = torch.full((len(seqs), width), value, dtype=torch.long)

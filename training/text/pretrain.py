@@ -21,7 +21,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -330,58 +330,43 @@ load with `dtype=torch.float32`.
 """
 
 
-def pretrain(
-    config: PretrainConfig,
-    out: str | Path,
-    *,
-    command: str | None = None,
-    progress: ProgressFn | None = None,
-) -> dict[str, Any]:
-    """Pre-train the encoder and save it (with checkpoints along the way) to `out`; returns provenance."""
-    t0 = time.time()
-    cpu0 = time.process_time()
-    out = Path(out)
-    torch.set_num_threads(config.num_threads)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-
-    tokenizer = load_tokenizer()
-    texts = corpus_texts(config)
-    md5 = fingerprint(texts)
-    logger.info("pre-training corpus: %d texts (md5 %s)", len(texts), md5)
-    data = encode_windows(texts, tokenizer, max_len=config.model.max_len, whole_words=config.whole_word_masking)
+def _split_windows(config: PretrainConfig, data: Encoded, rng: np.random.Generator) -> tuple[Encoded, Encoded]:
+    """Training windows and the held-out windows the MLM loss is reported on."""
     n_eval = min(config.eval_sequences, len(data.ids) // 10)
     perm = rng.permutation(len(data.ids))
     eval_idx, train_idx = perm[:n_eval], perm[n_eval:]
     eval_data = Encoded([data.ids[i] for i in eval_idx], [data.words[i] for i in eval_idx])
     train_data = Encoded([data.ids[i] for i in train_idx], [data.words[i] for i in train_idx])
-    lengths = train_data.lengths
-    logger.info(
-        "%d training windows (%d tokens), %d held out; encoding took %.0f s",
-        len(train_data.ids),
-        int(lengths.sum()),
-        n_eval,
-        time.time() - t0,
-    )
+    return train_data, eval_data
 
-    parent: dict[str, Any] | None = None
-    if config.init_from:
-        model, parent = load_init_model(config)
-        logger.info("continuing from %s", config.init_from)
-    else:
-        model = build_model(config)
-    model.train()
-    bf16 = use_bf16(config.precision)
+
+def _optimizer(model: BertForMaskedLM, config: PretrainConfig) -> torch.optim.Optimizer:
+    """AdamW with weight decay on the weight matrices only (not on biases and LayerNorm)."""
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
-    opt = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
         betas=(0.9, 0.98),
         eps=1e-6,
     )
-    provenance: dict[str, Any] = {
+
+
+def _provenance(
+    config: PretrainConfig,
+    out: Path,
+    *,
+    command: str | None,
+    texts: Sequence[str],
+    md5: str,
+    data: Encoded,
+    n_eval: int,
+    model: BertForMaskedLM,
+    parent: dict[str, Any] | None,
+    bf16: bool,
+) -> dict[str, Any]:
+    """How the checkpoint was made: command, config, data, versions, and its starting checkpoint."""
+    return {
         "out": str(out),
         "command": command or "choujian pretrain --config configs/pretrain.yaml --out " + str(out),
         "config": config.model_dump(),
@@ -410,94 +395,178 @@ def pretrain(
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    loss_curve: list[dict[str, float]] = []
-    eval_curve: list[dict[str, float]] = []
-    step, tokens_seen = 0, 0
-    window_loss, window_n = 0.0, 0
-    t_train = time.time()
 
-    def snapshot(completed: bool) -> None:
-        ev = evaluate_mlm(model, eval_data, mask_prob=config.mask_prob, seed=config.seed)
-        recent = loss_curve[-1]["loss"] if loss_curve else float("nan")
-        eval_curve.append(
-            {
-                "step": step,
-                "train_loss": recent,
-                "eval_loss": ev.get("loss", float("nan")),
-                "eval_accuracy": ev.get("accuracy", float("nan")),
-            }
+
+@dataclass
+class _Run:
+    """One pre-training run's state: the model and optimiser, where it is, and its curves."""
+
+    config: PretrainConfig
+    model: BertForMaskedLM
+    tokenizer: Any
+    opt: torch.optim.Optimizer
+    train_data: Encoded
+    eval_data: Encoded
+    out: Path
+    provenance: dict[str, Any]
+    bf16: bool
+    t0: float
+    cpu0: float
+    t_train: float = field(default_factory=time.time)
+    step: int = 0
+    tokens_seen: int = 0
+    window_loss: float = 0.0
+    window_n: int = 0
+    loss_curve: list[dict[str, float]] = field(default_factory=list)
+    eval_curve: list[dict[str, float]] = field(default_factory=list)
+
+    def train_step(self, idx: Sequence[int] | np.ndarray, gen: torch.Generator) -> float:
+        """One optimiser step on the windows `idx`; returns the batch's MLM loss."""
+        cfg = self.config
+        ids, attn = pad([self.train_data.ids[i] for i in idx], value=PAD_ID)
+        words, _ = pad([self.train_data.words[i] + 1 for i in idx], value=0)
+        inputs, masked = mask_tokens(ids, words - 1, mask_prob=cfg.mask_prob, generator=gen)
+        for g in self.opt.param_groups:
+            g["lr"] = _lr_at(self.step, cfg)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            loss, _ = mlm_loss(self.model, inputs, attn, ids, masked)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self.step += 1
+        self.tokens_seen += int(attn.sum().item())
+        lv = float(loss.detach())
+        if not math.isfinite(lv):
+            raise FloatingPointError(f"MLM loss became {lv} at step {self.step}")
+        self.window_loss += lv
+        self.window_n += 1
+        return lv
+
+    def log_window(self) -> None:
+        """Close the current loss window: a point on the loss curve and a log line."""
+        if not self.window_n:
+            return
+        self.loss_curve.append({"step": self.step, "loss": self.window_loss / self.window_n})
+        elapsed = time.time() - self.t_train
+        logger.info(
+            "step %d/%d loss %.3f lr %.2e, %.0f tok/s, eta %.0f s",
+            self.step,
+            self.config.max_steps,
+            self.window_loss / self.window_n,
+            self.opt.param_groups[0]["lr"],
+            self.tokens_seen / elapsed,
+            elapsed / self.step * (self.config.max_steps - self.step),
         )
+        self.window_loss, self.window_n = 0.0, 0
+
+    def snapshot(self, *, completed: bool) -> None:
+        """Evaluate on the held-out windows and save the checkpoint with its provenance so far."""
+        cfg = self.config
+        ev = evaluate_mlm(self.model, self.eval_data, mask_prob=cfg.mask_prob, seed=cfg.seed)
+        recent = self.loss_curve[-1]["loss"] if self.loss_curve else float("nan")
+        point = {
+            "step": self.step,
+            "train_loss": recent,
+            "eval_loss": ev.get("loss", float("nan")),
+            "eval_accuracy": ev.get("accuracy", float("nan")),
+        }
+        self.eval_curve.append(point)
         logger.info(
             "step %d: held-out MLM loss %.3f, masked accuracy %.3f",
-            step,
-            eval_curve[-1]["eval_loss"],
-            eval_curve[-1]["eval_accuracy"],
+            self.step,
+            point["eval_loss"],
+            point["eval_accuracy"],
         )
-        provenance.update(
+        self.provenance.update(
             {
                 "completed": completed,
-                "steps": step,
-                "epochs": round(tokens_seen / max(1, int(lengths.sum())), 3),
-                "tokens_seen": tokens_seen,
-                "wall_seconds": time.time() - t0,
-                "cpu_seconds": time.process_time() - cpu0,
-                "train_seconds": time.time() - t_train,
-                "loss_curve": loss_curve,
-                "eval_curve": eval_curve,
+                "steps": self.step,
+                "epochs": round(self.tokens_seen / max(1, int(self.train_data.lengths.sum())), 3),
+                "tokens_seen": self.tokens_seen,
+                "wall_seconds": time.time() - self.t0,
+                "cpu_seconds": time.process_time() - self.cpu0,
+                "train_seconds": time.time() - self.t_train,
+                "loss_curve": self.loss_curve,
+                "eval_curve": self.eval_curve,
                 "final_train_loss": recent,
-                "final_eval_loss": eval_curve[-1]["eval_loss"],
-                "final_eval_accuracy": eval_curve[-1]["eval_accuracy"],
+                "final_eval_loss": point["eval_loss"],
+                "final_eval_accuracy": point["eval_accuracy"],
                 "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )
-        save_checkpoint(model, tokenizer, out, fp16=config.save_fp16, provenance=provenance)
+        save_checkpoint(self.model, self.tokenizer, self.out, fp16=cfg.save_fp16, provenance=self.provenance)
 
-    while step < config.max_steps:
+
+def pretrain(
+    config: PretrainConfig,
+    out: str | Path,
+    *,
+    command: str | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Pre-train the encoder and save it (with checkpoints along the way) to `out`; returns provenance."""
+    t0, cpu0 = time.time(), time.process_time()
+    out = Path(out)
+    torch.set_num_threads(config.num_threads)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+
+    tokenizer = load_tokenizer()
+    texts = corpus_texts(config)
+    md5 = fingerprint(texts)
+    logger.info("pre-training corpus: %d texts (md5 %s)", len(texts), md5)
+    data = encode_windows(texts, tokenizer, max_len=config.model.max_len, whole_words=config.whole_word_masking)
+    train_data, eval_data = _split_windows(config, data, rng)
+    logger.info(
+        "%d training windows (%d tokens), %d held out; encoding took %.0f s",
+        len(train_data.ids),
+        int(train_data.lengths.sum()),
+        len(eval_data.ids),
+        time.time() - t0,
+    )
+    parent: dict[str, Any] | None = None
+    if config.init_from:
+        model, parent = load_init_model(config)
+        logger.info("continuing from %s", config.init_from)
+    else:
+        model = build_model(config)
+    model.train()
+    bf16 = use_bf16(config.precision)
+    provenance = _provenance(
+        config,
+        out,
+        command=command,
+        texts=texts,
+        md5=md5,
+        data=data,
+        n_eval=len(eval_data.ids),
+        model=model,
+        parent=parent,
+        bf16=bf16,
+    )
+    run = _Run(
+        config, model, tokenizer, _optimizer(model, config), train_data, eval_data, out, provenance, bf16, t0, cpu0
+    )
+    while run.step < config.max_steps:
         batches = bucket_batches(
-            lengths, tokens_per_batch=config.tokens_per_batch, max_batch_size=config.max_batch_size, rng=rng
+            train_data.lengths, tokens_per_batch=config.tokens_per_batch, max_batch_size=config.max_batch_size, rng=rng
         )
         for idx in batches:
-            if step >= config.max_steps:
+            if run.step >= config.max_steps:
                 break
-            ids, attn = pad([train_data.ids[i] for i in idx], value=PAD_ID)
-            words, _ = pad([train_data.words[i] + 1 for i in idx], value=0)
-            inputs, masked = mask_tokens(ids, words - 1, mask_prob=config.mask_prob, generator=gen)
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(step, config)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss, _ = mlm_loss(model, inputs, attn, ids, masked)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            step += 1
-            tokens_seen += int(attn.sum().item())
-            lv = float(loss.detach())
-            if not math.isfinite(lv):
-                raise FloatingPointError(f"MLM loss became {lv} at step {step}")
-            window_loss += lv
-            window_n += 1
+            lv = run.train_step(idx, gen)
             if progress is not None:
-                progress(step, config.max_steps, lv)
-            if step % config.log_every == 0:
-                loss_curve.append({"step": step, "loss": window_loss / window_n})
-                elapsed = time.time() - t_train
-                logger.info(
-                    "step %d/%d loss %.3f lr %.2e, %.0f tok/s, eta %.0f s",
-                    step,
-                    config.max_steps,
-                    window_loss / window_n,
-                    opt.param_groups[0]["lr"],
-                    tokens_seen / elapsed,
-                    elapsed / step * (config.max_steps - step),
-                )
-                window_loss, window_n = 0.0, 0
-            if step % config.checkpoint_every == 0 and step < config.max_steps:
-                snapshot(completed=False)
-    if window_n:
-        loss_curve.append({"step": step, "loss": window_loss / window_n})
-    snapshot(completed=True)
-    logger.info("pre-training done: %d steps in %.0f s -> %s", step, time.time() - t0, out)
+                progress(run.step, config.max_steps, lv)
+            if run.step % config.log_every == 0:
+                run.log_window()
+            if run.step % config.checkpoint_every == 0 and run.step < config.max_steps:
+                run.snapshot(completed=False)
+    if run.window_n:
+        run.loss_curve.append({"step": run.step, "loss": run.window_loss / run.window_n})
+    run.snapshot(completed=True)
+    logger.info("pre-training done: %d steps in %.0f s -> %s", run.step, time.time() - t0, out)
     return provenance
 
 

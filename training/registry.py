@@ -116,6 +116,64 @@ def _try_version(ref: str, registered_model: str) -> ModelVersion | None:
         return None
 
 
+@dataclass
+class _Holdout:
+    """The challenger's held-out listings, scored by both models the same way."""
+
+    market: Any  # the whole market (its lab results weight the observed metric)
+    scoring: Any  # only the held-out listings, their lab results hidden
+    ids: list[str]
+    truth: Any  # the simulator's ground truth, for truth_* metrics
+    config: Any  # the challenger's TrainConfig
+
+    def score(self, bundle: ScorerBundle, metric: str) -> float | None:
+        from training.train import observed_holdout_metrics, truth_holdout_metrics
+
+        frame = bundle.score_frame(self.scoring)
+        if self.truth is not None:
+            values = truth_holdout_metrics(frame, self.truth, self.ids)
+        else:
+            values = observed_holdout_metrics(frame, self.market, self.ids, ipw_cap=self.config.ipw_cap)
+        v = values.get(PROMOTION_METRICS[metric])
+        return None if v is None else float(v)
+
+
+def _challenger_holdout(challenger: ScorerBundle, data_dir: str | Path | None, metric: str) -> _Holdout:
+    """The challenger's holdout from its data directory (or `data_dir`), as it was split at training."""
+    from features.market import load_market
+    from training.train import TrainConfig, holdout_scoring_market, load_ground_truth
+
+    source = Path(data_dir or challenger.metadata.get("data_dir", ""))
+    if not source.is_dir():
+        raise FileNotFoundError(f"the challenger's data directory {source} is missing: pass --data")
+    config = TrainConfig.model_validate(challenger.metadata["config"])
+    market = load_market(source)
+    scoring, holdout_ids = holdout_scoring_market(market, config.split)
+    truth = load_ground_truth(source) if metric.startswith("truth_") else None
+    if metric.startswith("truth_") and truth is None:
+        raise FileNotFoundError(f"metric {metric} needs {source}/ground_truth_listings.parquet")
+    return _Holdout(market, scoring.subset(holdout_ids), holdout_ids, truth, config)
+
+
+def _comparison_notes(challenger: ScorerBundle, champion: ScorerBundle, holdout_ids: list[str]) -> list[str]:
+    """What a reader of the decision should know about how fair the comparison is."""
+    from training.train import SplitConfig, holdout_mask
+
+    notes: list[str] = []
+    chal_sha, champ_sha = challenger.metadata.get("data_sha256"), champion.metadata.get("data_sha256")
+    if chal_sha and chal_sha != champ_sha:
+        notes.append("the champion was trained on other data; it is re-scored on the challenger's holdout")
+    champ_split = champion.metadata.get("split")
+    if champ_sha == chal_sha and champ_split:
+        seen_by_champ = ~holdout_mask(pd_series(holdout_ids), SplitConfig.model_validate(champ_split))
+        if seen_by_champ.any():
+            notes.append(
+                f"{int(seen_by_champ.sum())} of the held-out listings were in the champion's training split "
+                "(a different split): the comparison favours the champion"
+            )
+    return notes
+
+
 def promote(
     *,
     data_dir: str | Path | None = None,
@@ -129,16 +187,6 @@ def promote(
     default metric is the lab-failure PR-AUC on the held-out listings that have lab results, weighted by
     1/π: what a regulator can measure. `truth_*` metrics need a simulated market's ground truth.
     """
-    from features.market import load_market
-    from training.train import (
-        TrainConfig,
-        holdout_mask,
-        holdout_scoring_market,
-        load_ground_truth,
-        observed_holdout_metrics,
-        truth_holdout_metrics,
-    )
-
     if metric not in PROMOTION_METRICS:
         raise ValueError(f"unknown metric {metric!r}: use one of {', '.join(PROMOTION_METRICS)}")
     configure()
@@ -160,42 +208,9 @@ def promote(
 
     challenger = load_scorer(chal, registered_model=registered_model)
     champion = load_scorer(champ, registered_model=registered_model)
-    source = Path(data_dir or challenger.metadata.get("data_dir", ""))
-    if not source.is_dir():
-        raise FileNotFoundError(f"the challenger's data directory {source} is missing: pass --data")
-    config = TrainConfig.model_validate(challenger.metadata["config"])
-    market = load_market(source)
-    scoring, holdout_ids = holdout_scoring_market(market, config.split)
-    sub = scoring.subset(holdout_ids)
-    truth = load_ground_truth(source) if metric.startswith("truth_") else None
-    if metric.startswith("truth_") and truth is None:
-        raise FileNotFoundError(f"metric {metric} needs {source}/ground_truth_listings.parquet")
-
-    def score(bundle: ScorerBundle) -> float | None:
-        frame = bundle.score_frame(sub)
-        if truth is not None:
-            values = truth_holdout_metrics(frame, truth, holdout_ids)
-        else:
-            values = observed_holdout_metrics(frame, market, holdout_ids, ipw_cap=config.ipw_cap)
-        v = values.get(PROMOTION_METRICS[metric])
-        return None if v is None else float(v)
-
-    notes: list[str] = []
-    if challenger.metadata.get("data_sha256") and challenger.metadata.get("data_sha256") != champion.metadata.get(
-        "data_sha256"
-    ):
-        notes.append("the champion was trained on other data; it is re-scored on the challenger's holdout")
-    champ_split = champion.metadata.get("split")
-    if champion.metadata.get("data_sha256") == challenger.metadata.get("data_sha256") and champ_split:
-        from training.train import SplitConfig
-
-        seen_by_champ = ~holdout_mask(pd_series(holdout_ids), SplitConfig.model_validate(champ_split))
-        if seen_by_champ.any():
-            notes.append(
-                f"{int(seen_by_champ.sum())} of the held-out listings were in the champion's training split "
-                "(a different split): the comparison favours the champion"
-            )
-    s_chal, s_champ = score(challenger), score(champion)
+    holdout = _challenger_holdout(challenger, data_dir, metric)
+    n = len(holdout.ids)
+    s_chal, s_champ = holdout.score(challenger, metric), holdout.score(champion, metric)
     base = PromotionDecision(
         False,
         "",
@@ -204,8 +219,8 @@ def promote(
         champion_before=champ,
         challenger_score=s_chal,
         champion_score=s_champ,
-        n_holdout=len(holdout_ids),
-        notes=notes,
+        n_holdout=n,
+        notes=_comparison_notes(challenger, champion, holdout.ids),
     )
     if s_chal is None or s_champ is None:
         base.reason = f"{metric} is undefined on this holdout (no labelled failures?): champion stays {champ}"
@@ -218,13 +233,13 @@ def promote(
         base.promoted = True
         base.reason = (
             f"challenger v{chal} wins on {metric}: {s_chal:.4f} vs champion v{champ} {s_champ:.4f} "
-            f"on the same {len(holdout_ids)} held-out listings; v{chal} is now @champion"
+            f"on the same {n} held-out listings; v{chal} is now @champion"
         )
     else:
         base.reason = (
             f"challenger v{chal} does not beat champion v{champ} on {metric}: {s_chal:.4f} vs {s_champ:.4f}"
             + (f" (needs > {s_champ + min_gain:.4f})" if min_gain else "")
-            + f" on the same {len(holdout_ids)} held-out listings; champion stays v{champ}"
+            + f" on the same {n} held-out listings; champion stays v{champ}"
         )
     return base
 

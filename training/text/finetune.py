@@ -132,6 +132,73 @@ def _metric(logits: np.ndarray, y: np.ndarray, multilabel: bool) -> tuple[float,
     return float(np.mean(logits.argmax(1) == y)), nll
 
 
+def _trainable(model: PreTrainedModel, settings: FitSettings) -> tuple[torch.optim.Optimizer, list[Any]]:
+    """AdamW over the trainable parameters (embeddings frozen when asked), decay on weight matrices only."""
+    if settings.freeze_embeddings:
+        embeddings: Any = model.get_input_embeddings()
+        for p in embeddings.parameters():
+            p.requires_grad_(False)
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in params if p.ndim >= 2 and "LayerNorm" not in n]
+    no_decay = [p for n, p in params if not (p.ndim >= 2 and "LayerNorm" not in n)]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=settings.lr,
+    )
+    return opt, [p for _, p in params]
+
+
+def _linear_schedule(lr: float, *, total: int, warmup: int) -> Callable[[int], float]:
+    """Linear warm-up to `lr`, then linear decay to 0 at `total` steps."""
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return lr * (step + 1) / max(1, warmup)
+        return lr * max(0.0, (total - step) / max(1, total - warmup))
+
+    return lr_at
+
+
+@dataclass
+class _BestCheck:
+    """Validation checks during fine-tuning: the history, and the weights of the best step so far."""
+
+    model: PreTrainedModel
+    val_ids: Sequence[np.ndarray]
+    val_y: np.ndarray
+    multilabel: bool
+    pad_id: int
+    total: int
+    result: FitResult
+    t0: float = field(default_factory=time.time)
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def __call__(self, step: int, train_loss: float) -> None:
+        logits = predict_logits(self.model, self.val_ids, pad_id=self.pad_id)
+        metric, loss = _metric(logits, self.val_y, self.multilabel)
+        self.result.history.append(
+            {
+                "step": step,
+                "train_loss": train_loss,
+                "val_metric": metric,
+                "val_loss": loss,
+                "seconds": time.time() - self.t0,
+            }
+        )
+        logger.info(
+            "step %d/%d: train loss %.4f, validation %s %.4f (loss %.4f)",
+            step,
+            self.total,
+            train_loss,
+            "neg-BCE" if self.multilabel else "accuracy",
+            metric,
+            loss,
+        )
+        if self.best_state is None or metric > self.result.best_metric:
+            self.result.best_metric, self.result.best_step = metric, step
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+
 def fit_classifier(
     model: PreTrainedModel,
     train_ids: Sequence[np.ndarray],
@@ -149,70 +216,27 @@ def fit_classifier(
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     lengths = np.fromiter((len(x) for x in train_ids), dtype=np.int64, count=len(train_ids))
-    epoch_batches = bucket_batches(
-        lengths, tokens_per_batch=settings.tokens_per_batch, max_batch_size=settings.max_batch_size, rng=rng
-    )
-    total = max(1, int(round(len(epoch_batches) * settings.epochs)))
-    warmup = int(total * settings.warmup_ratio)
-    if settings.freeze_embeddings:
-        embeddings: Any = model.get_input_embeddings()
-        for p in embeddings.parameters():
-            p.requires_grad_(False)
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    decay = [p for n, p in params if p.ndim >= 2 and "LayerNorm" not in n]
-    no_decay = [p for n, p in params if not (p.ndim >= 2 and "LayerNorm" not in n)]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.lr,
-    )
 
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return settings.lr * (step + 1) / max(1, warmup)
-        return settings.lr * max(0.0, (total - step) / max(1, total - warmup))
+    def epoch() -> list[np.ndarray]:
+        return list(
+            bucket_batches(
+                lengths, tokens_per_batch=settings.tokens_per_batch, max_batch_size=settings.max_batch_size, rng=rng
+            )
+        )
 
+    batches = epoch()
+    total = max(1, int(round(len(batches) * settings.epochs)))
+    lr_at = _linear_schedule(settings.lr, total=total, warmup=int(total * settings.warmup_ratio))
+    opt, params = _trainable(model, settings)
     y_t = torch.as_tensor(train_y, dtype=torch.float32 if multilabel else torch.long)
     bf16 = use_bf16(settings.precision)
     result = FitResult(precision="bf16" if bf16 else "fp32")
-    best_state: dict[str, torch.Tensor] | None = None
-    t0 = time.time()
+    check = _BestCheck(model, val_ids, val_y, multilabel, pad_id, total, result)
     cpu0 = time.process_time()
     step, running, n_run = 0, 0.0, 0
     model.train()
-
-    def check() -> None:
-        nonlocal best_state
-        logits = predict_logits(model, val_ids, pad_id=pad_id)
-        metric, loss = _metric(logits, val_y, multilabel)
-        result.history.append(
-            {
-                "step": step,
-                "train_loss": running / max(1, n_run),
-                "val_metric": metric,
-                "val_loss": loss,
-                "seconds": time.time() - t0,
-            }
-        )
-        logger.info(
-            "step %d/%d: train loss %.4f, validation %s %.4f (loss %.4f)",
-            step,
-            total,
-            running / max(1, n_run),
-            "neg-BCE" if multilabel else "accuracy",
-            metric,
-            loss,
-        )
-        if best_state is None or metric > result.best_metric:
-            result.best_metric, result.best_step = metric, step
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    batches = list(epoch_batches)
     while step < total:
-        if not batches:
-            batches = bucket_batches(
-                lengths, tokens_per_batch=settings.tokens_per_batch, max_batch_size=settings.max_batch_size, rng=rng
-            )
-        idx = batches.pop(0)
+        idx = (batches or (batches := epoch())).pop(0)
         input_ids, attn = pad([train_ids[i] for i in idx], value=pad_id)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
@@ -220,7 +244,7 @@ def fit_classifier(
             out = model(input_ids=input_ids, attention_mask=attn, labels=y_t[idx])
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for _, p in params], settings.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
         opt.step()
         step += 1
         result.train_tokens += int(attn.sum().item())
@@ -229,13 +253,13 @@ def fit_classifier(
         if progress is not None:
             progress(step, total, float(out.loss.detach()))
         if step % settings.eval_every == 0 or step == total:
-            check()
+            check(step, running / max(1, n_run))
             running, n_run = 0.0, 0
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if check.best_state is not None:
+        model.load_state_dict(check.best_state)
     model.eval()
     result.steps = step
-    result.train_seconds = time.time() - t0
+    result.train_seconds = time.time() - check.t0
     result.cpu_seconds = time.process_time() - cpu0
     logger.info(
         "fine-tuned %d steps (%s) in %.0f s; best validation at step %d (%.4f)",

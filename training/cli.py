@@ -102,6 +102,10 @@ from training.text_train import reviews_app  # noqa: E402
 
 app.command("pretrain")(pretrain_command)
 app.add_typer(reviews_app, name="reviews")
+# evaluation worlds: `choujian simulate-world`, `cross-world`, `cues` (training/world_commands.py)
+from training.world_commands import register as _register_world_commands  # noqa: E402
+
+_register_world_commands(app)
 
 
 # (planner)

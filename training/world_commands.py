@@ -1,4 +1,4 @@
-"""The `choujian` commands for evaluation worlds: `simulate-world`, `cross-world`.
+"""The `choujian` commands for evaluation worlds and analysts: `simulate-world`, `cross-world`, `cues`.
 
 Plain functions plus `register(app)`, so the one CLI adds them with a single call; heavy imports stay
 inside the functions so `choujian --help` stays fast.
@@ -86,6 +86,41 @@ def cross_world_command(
     Console().print(table)
 
 
+def cues_command(
+    data: Annotated[Path, typer.Option("--data", help="Market directory with lab results.")],
+    target: Annotated[
+        str, typer.Option(help="What failing means: lab_fail, counterfeit, false_advertising, quality, three_no.")
+    ] = "lab_fail",
+    top: Annotated[int, typer.Option(min=1, help="Phrases to list.")] = 30,
+    min_count: Annotated[int, typer.Option(min=1, help="Failing listings a phrase must appear in.")] = 5,
+    out: Annotated[Path | None, typer.Option(help="Also write the table as CSV (UTF-8).")] = None,
+) -> None:
+    """Mine candidate cue phrases (in no lexicon) that separate failing from passing lab-tested listings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from features.market import RecordError, load_market
+    from training.cue_mining import TARGETS, MiningConfig, cue_table_rows, mine_cues
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"target must be one of {', '.join(TARGETS)}")
+    try:
+        market = load_market(data)
+    except (FileNotFoundError, RecordError) as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from e
+    df = mine_cues(market, target=target, config=MiningConfig(top=top, min_fail_count=min_count))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False, encoding="utf-8")
+    table = Table(title=f"candidate cues for {target} (not in any lexicon), by log-odds z — {data}")
+    for c in ("phrase", "n_fail", "n_pass", "share_fail", "share_pass", "lift", "log_odds", "z", "example"):
+        table.add_column(c, justify="left" if c in ("phrase", "example") else "right")
+    for row in cue_table_rows(df):
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
 def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}"
 
@@ -94,3 +129,4 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the `choujian` app."""
     app.command("simulate-world")(simulate_world_command)
     app.command("cross-world")(cross_world_command)
+    app.command("cues")(cues_command)

@@ -23,7 +23,7 @@ from sklearn.pipeline import FeatureUnion
 from features.lexicon import Lexicon
 from features.market import Market
 from features.normalize import normalize
-from features.pooling import label_blocks, pooling_meanings
+from features.pooling import WithoutColumns, label_blocks, pooling_meanings
 from features.transformers import (
     CLAIM_KINDS,
     FAILURE_TYPES,
@@ -75,6 +75,9 @@ class FeatureConfig(BaseModel):
     relative_price: bool = Field(default=False, description="relprice__: price vs branded / unbranded references")
     text_risk: bool = Field(default=False, description="textrisk__: character n-gram regressions on lab labels")
     label_folds: int = Field(default=5, ge=2, description="out-of-fold splits of the label-driven blocks in training")
+    merchant_lab_history: bool = Field(
+        default=True, description="merchant__lab_*: the identity's leave-one-out lab history (pool__ replaces it)"
+    )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> FeatureConfig:
@@ -122,7 +125,10 @@ def build_pipeline(
                 ),
             ),
             ("reviews", _reviews(c, review_scorer, lex)),
-            ("merchant", _merchant(c)),
+            (
+                "merchant",
+                _merchant(c) if c.merchant_lab_history else WithoutColumns(transformer=_merchant(c), drop=("lab_",)),
+            ),
         ]
         + (
             [("listing_text", ListingTextScores(text_model=listing_text_model, cross_fitted=listing_text_cross_fitted))]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
@@ -394,6 +395,45 @@ class TextRisk(_FrameTransformer):
         return out
 
 
+class WithoutColumns(_FrameTransformer):
+    """A fitted transformer's output without the columns whose names start with one of `drop`.
+
+    Used to leave out `MerchantFeatures`' leave-one-out lab history (`merchant__lab_*`) when `PooledRisk`'s
+    out-of-fold identity rates replace it: with leave-one-out, a failing training row sees its identity's
+    rate without its own failure and a passing row with every failure, so within an identity the feature
+    is lower for the failing rows, a pattern that held-out rows do not have.
+    """
+
+    def __init__(self, *, transformer: Any = None, drop: Sequence[str] = ()) -> None:
+        self.transformer = transformer
+        self.drop = drop
+
+    def _select(self) -> None:
+        names = [str(n) for n in self.transformer_.get_feature_names_out()]
+        self.columns_ = np.array([i for i, n in enumerate(names) if not n.startswith(tuple(self.drop))], dtype=int)
+        self.names_ = [names[i] for i in self.columns_]
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> WithoutColumns:
+        if self.transformer is None:
+            raise ValueError("WithoutColumns needs a transformer")
+        self.transformer_ = clone(self.transformer).fit(X, y)
+        self._select()
+        return self
+
+    def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
+        check_is_fitted(self, "names_")
+        return np.asarray(self.transformer_.transform(X), dtype=np.float64)[:, self.columns_]
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> NDArray[np.float64]:
+        """The inner transformer's own `fit_transform` (leave-one-out or out-of-fold values), selected."""
+        if self.transformer is None:
+            raise ValueError("WithoutColumns needs a transformer")
+        self.transformer_ = clone(self.transformer)
+        out = np.asarray(self.transformer_.fit_transform(X, y), dtype=np.float64)
+        self._select()
+        return out[:, self.columns_]
+
+
 def label_blocks(*, pooled: bool, relative_price: bool, text_risk: bool, folds: int = 5) -> list[tuple[str, Any]]:
     """The (name, transformer) pairs `build_pipeline` appends for the enabled blocks."""
     out: list[tuple[str, Any]] = []
@@ -452,6 +492,7 @@ __all__ = [
     "PooledRisk",
     "RelativePrice",
     "TextRisk",
+    "WithoutColumns",
     "label_blocks",
     "labels_from_frame",
     "pooling_meanings",

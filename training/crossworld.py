@@ -10,8 +10,8 @@ world's held-out listings (held-out lab results hidden):
   runs Choujian on that market gets;
 - off the diagonal, the model fitted on one world scores another as it is: no local label at all.
 
-Ablations remove blocks of features by name prefix from the fitted design before the model is trained
-(the pipeline's blocks are independent, so this equals a pipeline without the block): lexicon hits,
+Ablations remove blocks of features by name prefix from the fitted design before the model is trained (the
+pipeline's blocks are independent, so this equals a pipeline without the block; `no_x+no_y` drops both): lexicon hits,
 reviews, merchant and identity features, tokens, and the label-driven blocks. The transformer review and
 listing text models are off unless `transformer=True`; with them on, `no_transformer` refits without.
 
@@ -51,6 +51,7 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
     ),
     "no_reviews": ("reviews__",),
     "no_merchant": ("merchant__",),
+    "no_merchant_lab": ("merchant__lab_",),
     "no_tokens": ("text__tok",),
     "no_price": ("price__",),
     "no_pooled": ("pool__",),
@@ -102,6 +103,11 @@ def ranking_metrics(
             float(p_true[top].mean()), base_p, float(p_true[best].mean())
         )
     return out
+
+
+def drops(ablation: str) -> tuple[str, ...]:
+    """Feature-name prefixes an ablation removes; `a+b` removes both ablations' prefixes."""
+    return tuple(p for part in ablation.split("+") for p in ABLATIONS.get(part, ()))
 
 
 def _keep(names: Sequence[str], drop: Sequence[str]) -> NDArray[np.bool_]:
@@ -158,7 +164,7 @@ def cross_world_report(
     from training.train import resolve_review_scorer
 
     step = progress or (lambda msg: logger.info(msg))
-    unknown = [a for a in ablations if a not in ABLATIONS and a != "no_transformer"]
+    unknown = [p for a in ablations for p in a.split("+") if p not in ABLATIONS and p != "no_transformer"]
     if unknown:
         raise ValueError(f"unknown ablation(s) {unknown}: choose from {[*ABLATIONS, 'no_transformer']}")
     t0 = time.perf_counter()
@@ -194,7 +200,7 @@ def cross_world_report(
                         tests[test_w] = as_matrix(design.pipeline.transform(held[test_w][0]))
                 names = [variant] if variant else [a for a in ablations if a != "no_transformer"]
                 for ab in names:
-                    keep = _keep(design.names, ABLATIONS.get(ab, ()))
+                    keep = _keep(design.names, drops(ab))
                     scored = _fit_score(design, cfg, keep, tests)
                     for test_w, s in scored.items():
                         y, p = _truth(made[test_w], held[test_w][1])
@@ -212,7 +218,7 @@ def cross_world_report(
             "seeds": list(seeds),
             "holdout_share": base_cfg.split.holdout_share,
             "transformer": transformer,
-            "ablations": {a: list(ABLATIONS.get(a, ())) for a in ablations},
+            "ablations": {a: list(drops(a)) for a in ablations},
             "hits": "realised `fails` of every held-out listing of the test world; expected_*: true p_fail",
         },
         "matrix": matrix,
@@ -241,4 +247,13 @@ def summary_rows(report: dict[str, Any], *, ablation: str = "full") -> list[dict
     return rows
 
 
-__all__ = ["ABLATIONS", "WORLDS", "World", "cross_world_report", "make_world", "ranking_metrics", "summary_rows"]
+__all__ = [
+    "ABLATIONS",
+    "WORLDS",
+    "World",
+    "cross_world_report",
+    "drops",
+    "make_world",
+    "ranking_metrics",
+    "summary_rows",
+]

@@ -146,3 +146,22 @@ def test_pipeline_blocks_are_switched_by_config_and_row_independent(frame: pd.Da
     np.testing.assert_array_equal(half, X[::2])
     plain = features.build_pipeline(features.FeatureConfig(text_min_df=1)).fit(frame)
     assert not any(n.split("__")[0] in ("pool", "relprice", "textrisk") for n in plain.get_feature_names_out())
+
+
+def test_merchant_lab_history_can_give_way_to_pooled_rates(frame: pd.DataFrame) -> None:
+    from features.pooling import WithoutColumns
+    from features.transformers import MerchantFeatures
+
+    est = WithoutColumns(transformer=MerchantFeatures(), drop=("lab_",))
+    assert set(vars(est)) == {"transformer", "drop"}
+    with pytest.raises(NotFittedError):
+        est.transform(frame)
+    full = MerchantFeatures().fit(frame)
+    X, names = est.fit(frame).transform(frame), list(est.get_feature_names_out())
+    all_names = list(full.get_feature_names_out())
+    assert names == [n for n in all_names if not n.startswith("lab_")] and "identity_shops" in names
+    np.testing.assert_array_equal(X, full.transform(frame)[:, [all_names.index(n) for n in names]])
+    np.testing.assert_array_equal(clone(est).fit_transform(frame), X)
+    cfg = features.FeatureConfig(text_min_df=1, pooled=True, merchant_lab_history=False)
+    piped = list(features.build_pipeline(cfg).fit(frame).get_feature_names_out())
+    assert not [n for n in piped if n.startswith("merchant__lab_")] and "pool__identity_rate_lab_fail" in piped

@@ -60,3 +60,15 @@ def test_cross_world_command_writes_json(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     report = json.loads(out.read_text(encoding="utf-8"))
     assert set(report["matrix"]["full"]) == {"a", "b"}
+
+
+def test_simulate_world_command_writes_a_loadable_market(tmp_path: Path) -> None:
+    from features.market import load_market
+    from training.cli import app
+
+    res = CliRunner().invoke(
+        app, ["simulate-world", "--world", "b", "--merchants", "30", "--listings", "300", "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert len(load_market(tmp_path).listings) == 300
+    assert json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["world"] == "market_b"

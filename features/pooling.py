@@ -363,8 +363,8 @@ class TextRisk(_FrameTransformer):
             max_features=self.max_features,
             sublinear_tf=True,
             dtype=np.float64,
-        ).fit(texts)
-        M = self.vectorizer_.transform(texts)
+        )
+        M = self.vectorizer_.fit_transform(texts)  # one pass: the same matrix as fit, then transform
         has, Y = labels_from_frame(X, self.targets)
         self.models_ = {t: self._model(M[has], Y[t].to_numpy(dtype=np.float64)[has]) for t in self.targets}
         self.names_ = [f"logit_{t}" for t in self.targets]

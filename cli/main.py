@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli import batch, market, models, plans, pretrain, reviews, service
+from cli import batch, market, models, plans, pretrain, reviews, service, worlds
 
 app = typer.Typer(
     name="choujian",
@@ -38,6 +38,7 @@ app.add_typer(reviews.reviews_app, name="reviews")
 plans.register(app)  # plan, estimate, simulate-rounds
 service.register(app)  # serve, keys, db
 batch.register(app)  # score-batch
+worlds.register(app)  # simulate-world, cross-world, cues
 
 
 def main() -> None:

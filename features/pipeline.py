@@ -23,6 +23,7 @@ from sklearn.pipeline import FeatureUnion
 from features.lexicon import Evidence, Lexicon
 from features.market import Market
 from features.normalize import normalize
+from features.pooling import WithoutColumns, label_blocks, pooling_meanings
 from features.transformers import (
     CLAIM_KINDS,
     FAILURE_TYPES,
@@ -67,6 +68,14 @@ class FeatureConfig(BaseModel):
     )
     as_of: date | None = Field(
         default=None, description="reference date for ages; default: latest date in the training data"
+    )
+    # label-driven blocks (features/pooling.py); off by default, switched on in configs/train.yaml
+    pooled: bool = Field(default=False, description="pool__: shrunk past failure rates of identity, brand, category")
+    relative_price: bool = Field(default=False, description="relprice__: price vs branded / unbranded references")
+    text_risk: bool = Field(default=False, description="textrisk__: character n-gram regressions on lab labels")
+    label_folds: int = Field(default=5, ge=2, description="out-of-fold splits of the label-driven blocks in training")
+    merchant_lab_history: bool = Field(
+        default=True, description="merchant__lab_*: the identity's leave-one-out lab history (pool__ replaces it)"
     )
 
     @classmethod
@@ -115,13 +124,17 @@ def build_pipeline(
                 ),
             ),
             ("reviews", _reviews(c, review_scorer, lex)),
-            ("merchant", _merchant(c)),
+            (
+                "merchant",
+                _merchant(c) if c.merchant_lab_history else WithoutColumns(transformer=_merchant(c), drop=("lab_",)),
+            ),
         ]
         + (
             [("listing_text", ListingTextScores(text_model=listing_text_model, cross_fitted=listing_text_cross_fitted))]
             if listing_text_model is not None
             else []
         )
+        + label_blocks(pooled=c.pooled, relative_price=c.relative_price, text_risk=c.text_risk, folds=c.label_folds)
     )
 
 
@@ -339,6 +352,7 @@ def _all_meanings() -> dict[str, FeatureMeaning]:
         "文本模型读出标题/描述有虚假宣传迹象",
         "the text model reads the title/description as false advertising",
     )
+    out.update({k: FeatureMeaning(*v) for k, v in pooling_meanings().items()})
     out.update(_review_meanings("reviews", "本商品", "this listing's"))
     out.update(_merchant_meanings())
     # merchant pipeline: reviews over all the merchant's listings, and listing aggregates

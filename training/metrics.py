@@ -53,6 +53,16 @@ def captured_lift(model: float, random: float, oracle: float) -> float | None:
     return None if gap <= 1e-12 else (model - random) / gap
 
 
+def expected_captured_lift(score: ArrayLike, p_fail: ArrayLike, share: float) -> float:
+    """`captured_lift` with hit rates measured by the *true* failure probabilities (a simulator's ground
+    truth), at the top `share` by score (ties kept in input order); NaN when the oracle is no better."""
+    s, p = np.asarray(score, dtype=np.float64), np.asarray(p_fail, dtype=np.float64)
+    k = max(1, int(round(share * len(p))))
+    hit = float(np.mean(p[np.argsort(-s, kind="stable")[:k]]))
+    lift = captured_lift(hit, float(np.mean(p)), float(np.mean(np.sort(p)[::-1][:k])))
+    return float("nan") if lift is None else lift
+
+
 def pr_auc(scores: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float | None:
     """Average precision (area under the precision-recall curve); None with a single class."""
     y_arr = np.asarray(y)

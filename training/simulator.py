@@ -42,6 +42,7 @@ from core import paths
 from core.reference import LAB_FEES, read_lab_fees
 from features.market import Market, failure_type_flags
 from features.records import _CREDIT_ALPHABET, _CREDIT_WEIGHTS, LabResult
+from training import metrics as M
 from training import sim_vocab as V
 
 logger = logging.getLogger(__name__)
@@ -845,15 +846,6 @@ def auc(score: np.ndarray, y: np.ndarray) -> float:
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def captured_lift(score: np.ndarray, p_fail: np.ndarray, budget: float) -> float:
-    """(hit − random) / (oracle hit − random) at a budget share, hits measured by the true p_fail."""
-    k = max(1, int(round(budget * len(p_fail))))
-    hit = float(np.mean(p_fail[np.argsort(-score, kind="stable")[:k]]))
-    oracle = float(np.mean(np.sort(p_fail)[::-1][:k]))
-    base = float(np.mean(p_fail))
-    return (hit - base) / (oracle - base) if oracle > base else float("nan")
-
-
 def _manifest(sim: Simulation, *, seed: int, seconds: float) -> dict[str, Any]:
     t, m = sim.truth_listings, sim.market
     lst = m.listings
@@ -884,8 +876,10 @@ def _manifest(sim: Simulation, *, seed: int, seconds: float) -> dict[str, Any]:
         "logit_variance_hidden_share": t.attrs.get("logit_variance_hidden_share", {}),
     }
     for b in (0.01, 0.05, 0.10):
-        unobs[f"captured_lift_observable_at_{int(b * 100)}pct"] = captured_lift(t["p_fail_observable"].to_numpy(), p, b)
-        unobs[f"captured_lift_no_pure_noise_at_{int(b * 100)}pct"] = captured_lift(
+        unobs[f"captured_lift_observable_at_{int(b * 100)}pct"] = M.expected_captured_lift(
+            t["p_fail_observable"].to_numpy(), p, b
+        )
+        unobs[f"captured_lift_no_pure_noise_at_{int(b * 100)}pct"] = M.expected_captured_lift(
             t["p_fail_no_noise"].to_numpy(), p, b
         )
     return {

@@ -21,7 +21,8 @@ from features.market import load_market
 from features.records import is_valid_credit_code
 from training import sim_vocab as V
 from training.corpus import load_shopping_reviews, split_of
-from training.simulator import PLAN_ROUNDS, Simulation, auc, captured_lift, simulate
+from training.metrics import expected_captured_lift as captured_lift
+from training.simulator import PLAN_ROUNDS, Simulation, auc, simulate
 
 REQUIRED_CATEGORIES = {
     "蚕丝被", "纸尿裤", "电热水壶", "智能手机", "电线电缆", "婴幼儿牙胶", "家具", "化肥", "农膜", "服装",

@@ -1,0 +1,132 @@
+"""The `choujian` commands for evaluation worlds and analysts: `simulate-world`, `cross-world`, `cues`.
+
+Plain functions plus `register(app)`, so the one CLI adds them with a single call; heavy imports stay
+inside the functions so `choujian --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DEFAULT_CONFIG = Path("configs/train.yaml")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.replace(",", " ").split()]
+
+
+def _words(text: str) -> list[str]:
+    return [x for x in text.replace(",", " ").split() if x]
+
+
+def simulate_world_command(
+    out: Annotated[Path, typer.Option(help="Directory to write the market and its ground truth to.")],
+    world: Annotated[str, typer.Option(help="Which world: a (the product's simulator) or b (evaluation world).")] = "b",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    merchants: Annotated[int, typer.Option(min=1, help="Number of shops.")] = 1000,
+    listings: Annotated[int, typer.Option(min=1, help="Number of listings.")] = 15_000,
+) -> None:
+    """Write a simulated market of the named world (tables, ground truth, manifest.json)."""
+    from training.simulator import simulate, write_simulation
+    from training.worlds.market_b import simulate_b
+
+    if world not in ("a", "b"):
+        raise typer.BadParameter("world must be a or b")
+    sim = (simulate_b if world == "b" else simulate)(merchants, listings, seed=seed)
+    write_simulation(sim, out)
+    typer.echo(json.dumps(sim.manifest.get("rates", {}), ensure_ascii=False, indent=2))
+
+
+def cross_world_command(
+    config: Annotated[Path, typer.Option("--config", help="Training config YAML.")] = DEFAULT_CONFIG,
+    worlds: Annotated[str, typer.Option(help="Worlds, comma-separated (a, b).")] = "a,b",
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated; the report gives each and their mean.")] = "7",
+    merchants: Annotated[int, typer.Option(min=10, help="Shops per world.")] = 1000,
+    listings: Annotated[int, typer.Option(min=100, help="Listings per world.")] = 15_000,
+    ablations: Annotated[str, typer.Option(help="Ablations, comma-separated (see training.crossworld).")] = "all",
+    transformer: Annotated[
+        bool, typer.Option("--transformer/--no-transformer", help="Use the config's transformer models.")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="JSON report to write.")] = Path("reports/crossworld.json"),
+) -> None:
+    """Train on one world, test on another: captured lift at 1/5/10% and AUC, with per-world ablations."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from training.crossworld import ABLATIONS, cross_world_report, summary_rows
+    from cli.models import _progress
+    from training.train import load_config
+
+    cfg = load_config(config)
+    names = list(ABLATIONS) if ablations == "all" else _words(ablations)
+    with _progress("cross-world") as step:
+        report = cross_world_report(
+            cfg,
+            worlds=_words(worlds),
+            merchants=merchants,
+            listings=listings,
+            seeds=_ints(seeds),
+            ablations=names,
+            transformer=transformer,
+            progress=step,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    table = Table(title=f"train → test, mean over seeds {seeds}  ({out})")
+    cols = ("captured_lift_0.01", "captured_lift_0.05", "captured_lift_0.1", "expected_captured_lift_0.05", "auc")
+    for c in ("ablation", "train", "test", *cols):
+        table.add_column(c.replace("captured_lift", "lift"), justify="right")
+    for ab in report["matrix"]:
+        for row in summary_rows(report, ablation=ab):
+            table.add_row(*(str(row[c]) for c in ("ablation", "train", "test")), *(_fmt(row[c]) for c in cols))
+    Console().print(table)
+
+
+def cues_command(
+    data: Annotated[Path, typer.Option("--data", help="Market directory with lab results.")],
+    target: Annotated[
+        str, typer.Option(help="What failing means: lab_fail, counterfeit, false_advertising, quality, three_no.")
+    ] = "lab_fail",
+    top: Annotated[int, typer.Option(min=1, help="Phrases to list.")] = 30,
+    min_count: Annotated[int, typer.Option(min=1, help="Failing listings a phrase must appear in.")] = 5,
+    out: Annotated[Path | None, typer.Option(help="Also write the table as CSV (UTF-8).")] = None,
+) -> None:
+    """Mine candidate cue phrases (in no lexicon) that separate failing from passing lab-tested listings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from features.market import RecordError, load_market
+    from training.cue_mining import TARGETS, MiningConfig, cue_table_rows, mine_cues
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"target must be one of {', '.join(TARGETS)}")
+    try:
+        market = load_market(data)
+    except (FileNotFoundError, RecordError) as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from e
+    df = mine_cues(market, target=target, config=MiningConfig(top=top, min_fail_count=min_count))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False, encoding="utf-8")
+    table = Table(title=f"candidate cues for {target} (not in any lexicon), by log-odds z — {data}")
+    for c in ("phrase", "n_fail", "n_pass", "share_fail", "share_pass", "lift", "log_odds", "z", "example"):
+        table.add_column(c, justify="left" if c in ("phrase", "example") else "right")
+    for row in cue_table_rows(df):
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `choujian` app."""
+    app.command("simulate-world")(simulate_world_command)
+    app.command("cross-world")(cross_world_command)
+    app.command("cues")(cues_command)

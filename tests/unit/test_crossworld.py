@@ -1,0 +1,74 @@
+"""The cross-world report: every world pair and ablation, metrics in range, and the CLI writes the JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from training.crossworld import ABLATIONS, _keep, cross_world_report, ranking_metrics
+from training.train import load_config
+
+TINY = Path(__file__).parents[2] / "configs" / "train-tiny.yaml"
+
+
+def test_ablation_drops_only_its_prefixes() -> None:
+    names = ["merchant__lab_fails", "text__title_counterfeit_cue_hits", "text__title_len", "reviews__n"]
+    assert _keep(names, ABLATIONS["no_merchant"]).tolist() == [False, True, True, True]
+    assert _keep(names, ABLATIONS["no_lexicon"]).tolist() == [True, False, True, True]
+    assert _keep(names, ABLATIONS["full"]).all()
+
+
+def test_ranking_metrics_oracle_and_random() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.random(2000)
+    y = (rng.random(2000) < p).astype(float)
+    perfect = ranking_metrics(p, y, p, seed=0)
+    assert perfect["expected_captured_lift_0.05"] == pytest.approx(1.0)
+    assert perfect["captured_lift_0.05"] == pytest.approx(1.0)
+    noise = ranking_metrics(rng.random(2000), y, p, seed=0)
+    assert abs(noise["expected_captured_lift_0.1"] or 0.0) < 0.3
+    assert 0.4 < (noise["auc"] or 0.0) < 0.6
+
+
+def test_cross_world_report_covers_every_pair() -> None:
+    cfg = load_config(TINY)
+    report = cross_world_report(
+        cfg, merchants=80, listings=1500, seeds=(1,), ablations=("full", "no_merchant"), progress=lambda _m: None
+    )
+    for ab in ("full", "no_merchant"):
+        for tr in ("a", "b"):
+            for te in ("a", "b"):
+                cell = report["matrix"][ab][tr][te]
+                assert 0.0 <= cell["auc"] <= 1.0
+                assert set(cell) >= {"captured_lift_0.01", "captured_lift_0.05", "captured_lift_0.1", "pr_auc"}
+    assert report["setup"]["transformer"] is False
+
+
+def test_cross_world_command_writes_json(tmp_path: Path) -> None:
+    from cli.main import app
+
+    out = tmp_path / "cw.json"
+    res = CliRunner().invoke(
+        app,
+        ["cross-world", "--config", str(TINY), "--merchants", "60", "--listings", "1000", "--seeds", "2",
+         "--ablations", "full", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert set(report["matrix"]["full"]) == {"a", "b"}
+
+
+def test_simulate_world_command_writes_a_loadable_market(tmp_path: Path) -> None:
+    from cli.main import app
+    from features.market import load_market
+
+    res = CliRunner().invoke(
+        app, ["simulate-world", "--world", "b", "--merchants", "30", "--listings", "300", "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert len(load_market(tmp_path).listings) == 300
+    assert json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["world"] == "market_b"

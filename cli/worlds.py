@@ -57,8 +57,8 @@ def cross_world_command(
     from rich.console import Console
     from rich.table import Table
 
-    from training.crossworld import ABLATIONS, cross_world_report, summary_rows
     from cli.models import _progress
+    from training.crossworld import ABLATIONS, cross_world_report, summary_rows
     from training.train import load_config
 
     cfg = load_config(config)

@@ -144,6 +144,7 @@ def test_parse_plan_form_valid_with_quotas() -> None:
         "negative-budget",
         "budget-not-number",
         "epsilon-range",
+        "epsilon-one",
         "seed-not-int",
         "cap-zero",
         "budget-inf",

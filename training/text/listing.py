@@ -36,6 +36,26 @@ def listing_labels(market: Market, labels: Sequence[str] = LISTING_TEXT_LABELS) 
     return rows.groupby("listing_id")[list(labels)].max()
 
 
+def _training_rows(
+    market: Market, labels: Sequence[str], *, listing_ids: Sequence[str] | None, seed: int, limit: int | None
+) -> tuple[list[str], list[str], np.ndarray]:
+    """The labelled listings to learn from (restricted to `listing_ids`, shuffled by `seed`, at most
+    `limit`): their ids, prepared texts and 0/1 labels."""
+    y_all = listing_labels(market, labels)
+    listings = market.listings.set_index("listing_id", drop=False)
+    ids = [i for i in y_all.index if i in listings.index]
+    if listing_ids is not None:
+        keep = set(listing_ids)
+        ids = [i for i in ids if i in keep]
+    ids = list(np.random.default_rng(seed).permutation(np.asarray(ids, dtype=object)))
+    if limit is not None:
+        ids = ids[:limit]
+    if len(ids) < 20:
+        raise ValueError(f"only {len(ids)} lab-labelled listings: too few to fine-tune the listing text model")
+    texts = prepare_texts(listing_texts(listings.loc[ids]))
+    return ids, texts, y_all.loc[ids, list(labels)].to_numpy(dtype=np.float32)
+
+
 def fit_listing_text_model(
     market: Market,
     *,
@@ -66,22 +86,10 @@ def fit_listing_text_model(
         fit_classifier,
         load_pretrained,
         save_text_model,
+        write_meta,
     )
 
-    y_all = listing_labels(market, labels)
-    listings = market.listings.set_index("listing_id", drop=False)
-    ids = [i for i in y_all.index if i in listings.index]
-    if listing_ids is not None:
-        keep = set(listing_ids)
-        ids = [i for i in ids if i in keep]
-    rng = np.random.default_rng(seed)
-    ids = list(rng.permutation(np.asarray(ids, dtype=object)))
-    if max_train_listings is not None:
-        ids = ids[:max_train_listings]
-    if len(ids) < 20:
-        raise ValueError(f"only {len(ids)} lab-labelled listings: too few to fine-tune the listing text model")
-    texts = prepare_texts(listing_texts(listings.loc[ids]))
-    y = y_all.loc[ids, list(labels)].to_numpy(dtype=np.float32)
+    ids, texts, y = _training_rows(market, labels, listing_ids=listing_ids, seed=seed, limit=max_train_listings)
     n_val = max(10, int(len(ids) * validation_share))
     model, tokenizer = load_pretrained(pretrained, labels=labels, multilabel=True, seed=seed)
     max_len = min(max_len, int(model.config.max_position_embeddings))
@@ -131,8 +139,6 @@ def fit_listing_text_model(
     save_text_model(model, tokenizer, target, meta=meta)
     if backend != "torch":
         export_onnx(target, quantize=backend == "onnx-int8")
-        from training.text.finetune import write_meta
-
         write_meta(target, {**meta, "backend": backend})
     logger.info(
         "listing text model: %d labelled listings, %d steps in %.0f s -> %s",

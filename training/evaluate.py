@@ -190,6 +190,89 @@ def _type_metrics(risk: str, p: NDArray[np.float64], truth: pd.DataFrame, *, see
     return out
 
 
+def _baseline_scores(
+    market: Market, hold: Market, holdout_ids: list[str], config: TrainConfig, *, step: Callable[[str], None]
+) -> tuple[dict[str, dict[str, NDArray[np.float64]]], dict[str, NDArray[np.float64]]]:
+    """The baselines on the held-out listings: LightGBM without the transformer (both weightings; the
+    config's is the `lightgbm` method), TF-IDF + logistic regression and the lexicon rules."""
+    step("training the LightGBM baseline without the transformer (both weightings)")
+    design = listing_design(market, config, review_scorer=None)
+    pos = pd.Series(np.arange(len(design.frame)), index=design.frame["listing_id"].astype(str))
+    hold_rows = pos.reindex(holdout_ids).to_numpy()
+    plain: dict[str, dict[str, NDArray[np.float64]]] = {}
+    for weighting in ("ipw", "none"):
+        models = fit_listing_models(design, config, weighting=weighting, progress=lambda _m: None)
+        plain[weighting] = {r: models[r].predict_proba(design.X[hold_rows]) for r in LISTING_RISKS}
+
+    step("training TF-IDF + logistic regression baseline")
+    lab = design.labels[design.has_label]
+    lab_ids = design.frame["listing_id"].astype(str)[design.has_label]
+    w = design.ipw[design.has_label].to_numpy() if config.weighting == "ipw" else np.ones(len(lab))
+    tfidf = _tfidf_lr_scores(market, pd.Index(lab_ids), lab["lab_fail"].to_numpy(dtype=float), w, holdout_ids)
+
+    step("lexicon rules baseline")
+    scores = {
+        "rules": _rules_scores(hold, holdout_ids),
+        "tfidf_lr": tfidf,
+        "lightgbm": plain[config.weighting]["lab_fail"],
+    }
+    return plain, scores
+
+
+def _method_metrics(scores: dict[str, NDArray[np.float64]], y: NDArray[np.float64]) -> dict[str, Any]:
+    """PR-AUC of every method and the Brier score of those that give probabilities (not the rules)."""
+    methods: dict[str, Any] = {
+        name: {"pr_auc": M.pr_auc(s, y), "brier": M.brier(s, y) if name != "rules" else None}
+        for name, s in scores.items()
+    }
+    methods["random"] = {"pr_auc": float(y.mean()), "brier": M.brier(np.full(len(y), y.mean()), y)}
+    return methods
+
+
+def _weighting_comparison(
+    plain: dict[str, dict[str, NDArray[np.float64]]],
+    y: NDArray[np.float64],
+    ranking: dict[str, Any],
+    *,
+    used: str,
+    seed: int,
+) -> dict[str, Any]:
+    """The LightGBM baseline trained with 1/π weights against unweighted: what the weighting buys."""
+    out: dict[str, Any] = {"used": used}
+    for wname, preds in plain.items():
+        p = preds["lab_fail"]
+        out[wname] = {
+            "pr_auc": M.pr_auc(p, y),
+            "brier": M.brier(p, y),
+            "mean_probability": float(p.mean()),
+            **{
+                f"captured_lift_{M.budget_key(b)}": M.captured_lift(
+                    M.hit_rate(p, y, b, seed=seed), float(y.mean()), ranking[M.budget_key(b)]["oracle"]
+                )
+                for b in M.BUDGETS
+            },
+        }
+    out["holdout_fail_rate"] = float(y.mean())
+    return out
+
+
+def _plots(
+    scores: dict[str, NDArray[np.float64]], y: NDArray[np.float64], plot_dir: Path, *, seed: int
+) -> dict[str, Path]:
+    """PR curves, lift curves and calibration of the methods, as PNG files in `plot_dir`."""
+    ordered = {k: scores[k] for k in ("rules", "tfidf_lr", "lightgbm", HEADLINE, "oracle")}
+    curves = {"random": [float(y.mean())] * len(LIFT_SHARES)}
+    curves.update({k: M.lift_curve(v, y, LIFT_SHARES, seed=seed) for k, v in ordered.items()})
+    return {
+        "pr_curves": M.plot_pr_curves({k: (v, y.astype(int)) for k, v in ordered.items()}, plot_dir / "pr_curves.png"),
+        "lift": M.plot_lift(curves, LIFT_SHARES, plot_dir / "lift.png"),
+        "calibration": M.plot_calibration(
+            {k: M.calibration_table(scores[k], y) for k in ("tfidf_lr", "lightgbm", HEADLINE, "oracle")},
+            plot_dir / "calibration.png",
+        ),
+    }
+
+
 def evaluate(
     data_dir: str | Path,
     *,
@@ -234,53 +317,13 @@ def evaluate(
     step(f"scoring {len(holdout_ids)} held-out listings with the registered model")
     reg_scores = bundle.score_frame(hold).set_index("listing_id").reindex(holdout_ids)
 
-    step("training the LightGBM baseline without the transformer (both weightings)")
-    design = listing_design(market, config, review_scorer=None)
-    pos = pd.Series(np.arange(len(design.frame)), index=design.frame["listing_id"].astype(str))
-    hold_rows = pos.reindex(holdout_ids).to_numpy()
-    plain: dict[str, dict[str, NDArray[np.float64]]] = {}
-    for weighting in ("ipw", "none"):
-        models = fit_listing_models(design, config, weighting=weighting, progress=lambda _m: None)
-        plain[weighting] = {r: models[r].predict_proba(design.X[hold_rows]) for r in LISTING_RISKS}
-
-    step("training TF-IDF + logistic regression baseline")
-    lab = design.labels[design.has_label]
-    lab_ids = design.frame["listing_id"].astype(str)[design.has_label]
-    w = design.ipw[design.has_label].to_numpy() if config.weighting == "ipw" else np.ones(len(lab))
-    tfidf = _tfidf_lr_scores(market, pd.Index(lab_ids), lab["lab_fail"].to_numpy(dtype=float), w, holdout_ids)
-
-    step("lexicon rules baseline")
-    rules = _rules_scores(hold, holdout_ids)
-    scores: dict[str, NDArray[np.float64]] = {
-        "rules": rules,
-        "tfidf_lr": tfidf,
-        "lightgbm": plain[config.weighting]["lab_fail"],
-        HEADLINE: reg_scores["p_lab_fail"].to_numpy(dtype=float),
-        "oracle": p_true,
-    }
+    plain, scores = _baseline_scores(market, hold, holdout_ids, config, step=step)
+    scores[HEADLINE] = reg_scores["p_lab_fail"].to_numpy(dtype=float)
+    scores["oracle"] = p_true
     seed = config.seed
     ranking = _ranking_block(scores, y, p_true, seed=seed)
-    probabilistic = {k: v for k, v in scores.items() if k != "rules"}
-    methods: dict[str, Any] = {}
-    for name, s in scores.items():
-        methods[name] = {"pr_auc": M.pr_auc(s, y), "brier": M.brier(s, y) if name in probabilistic else None}
-    methods["random"] = {"pr_auc": float(y.mean()), "brier": M.brier(np.full(len(y), y.mean()), y)}
-
-    weighting_cmp: dict[str, Any] = {"used": config.weighting}
-    for wname, preds in plain.items():
-        p = preds["lab_fail"]
-        weighting_cmp[wname] = {
-            "pr_auc": M.pr_auc(p, y),
-            "brier": M.brier(p, y),
-            "mean_probability": float(p.mean()),
-            **{
-                f"captured_lift_{M.budget_key(b)}": M.captured_lift(
-                    M.hit_rate(p, y, b, seed=seed), float(y.mean()), ranking[M.budget_key(b)]["oracle"]
-                )
-                for b in M.BUDGETS
-            },
-        }
-    weighting_cmp["holdout_fail_rate"] = float(y.mean())
+    methods = _method_metrics(scores, y)
+    weighting_cmp = _weighting_comparison(plain, y, ranking, used=config.weighting, seed=seed)
 
     risks = {
         r: _type_metrics(r, reg_scores[f"p_{r}"].to_numpy(dtype=float), t, seed=seed)
@@ -292,18 +335,7 @@ def evaluate(
 
     step("plots")
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot_dir = out.parent
-    ordered = {k: scores[k] for k in ("rules", "tfidf_lr", "lightgbm", HEADLINE, "oracle")}
-    curves = {"random": [float(y.mean())] * len(LIFT_SHARES)}
-    curves.update({k: M.lift_curve(v, y, LIFT_SHARES, seed=seed) for k, v in ordered.items()})
-    plots = {
-        "pr_curves": M.plot_pr_curves({k: (v, y.astype(int)) for k, v in ordered.items()}, plot_dir / "pr_curves.png"),
-        "lift": M.plot_lift(curves, LIFT_SHARES, plot_dir / "lift.png"),
-        "calibration": M.plot_calibration(
-            {k: M.calibration_table(scores[k], y) for k in ("tfidf_lr", "lightgbm", HEADLINE, "oracle")},
-            plot_dir / "calibration.png",
-        ),
-    }
+    plots = _plots(scores, y, out.parent, seed=seed)
     lift5 = ranking["0.05"]["captured_lift"]
     report: dict[str, Any] = {
         "model": {

@@ -579,6 +579,35 @@ def _restore(spark: SparkSession, saved: Mapping[str, str | None]) -> None:
             spark.conf.set(k, old)
 
 
+def _set_run_conf(spark: SparkSession, *, partitions: int, batch_size: int) -> dict[str, str | None]:
+    """Set the SQL settings a scoring run relies on, on the session whoever built it (spark-submit
+    included); returns what they were, for `_restore`."""
+    runtime = {
+        **SESSION_SQL_CONF,
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_size),
+        "spark.sql.shuffle.partitions": str(partitions),
+        # adaptive execution would merge "small" partitions back into one Python task
+        "spark.sql.adaptive.coalescePartitions.enabled": "false",
+    }
+    saved = {k: spark.conf.get(k, None) for k in runtime}
+    for k, v in runtime.items():
+        spark.conf.set(k, v)
+    return saved
+
+
+def _publish(out_fs: _FS, tmp: str, out: str, *, overwrite: bool, output: str) -> None:
+    """Move the finished part files into place: renames only, so a reader sees the old or the new output."""
+    if not out_fs.exists(out):
+        out_fs.rename(tmp, out)
+        return
+    if not overwrite:
+        raise FileExistsError(f"{output} appeared while scoring; pass --overwrite to replace it")
+    aside = out_fs.sibling(out, "old")
+    out_fs.rename(out, aside)
+    out_fs.rename(tmp, out)
+    out_fs.delete(aside)
+
+
 def score_spark(
     input_dir: str | Path,
     output: str | Path,
@@ -617,17 +646,7 @@ def score_spark(
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
 
     partitions = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 2 * sc.defaultParallelism)
-    # SQL settings this run relies on, set on the session whoever built it (spark-submit included)
-    runtime = {
-        **SESSION_SQL_CONF,
-        "spark.sql.execution.arrow.maxRecordsPerBatch": str(batch_size),
-        "spark.sql.shuffle.partitions": str(partitions),
-        # adaptive execution would merge "small" partitions back into one Python task
-        "spark.sql.adaptive.coalescePartitions.enabled": "false",
-    }
-    saved = {k: spark.conf.get(k, None) for k in runtime}
-    for k, v in runtime.items():
-        spark.conf.set(k, v)
+    saved = _set_run_conf(spark, partitions=partitions, batch_size=batch_size)
     try:
         specs = inspect_market(spark, input_dir)
     except Exception:
@@ -664,15 +683,7 @@ def score_spark(
             phases["validate_score_write"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        if out_fs.exists(out):
-            if not overwrite:
-                raise FileExistsError(f"{output} appeared while scoring; pass --overwrite to replace it")
-            aside = out_fs.sibling(out, "old")
-            out_fs.rename(out, aside)
-            out_fs.rename(tmp, out)
-            out_fs.delete(aside)
-        else:
-            out_fs.rename(tmp, out)
+        _publish(out_fs, tmp, out, overwrite=overwrite, output=output)
         n = spark.read.parquet(out).count()  # from the Parquet footers
         phases["publish"] = time.perf_counter() - t
     except Exception as e:

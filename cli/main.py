@@ -42,3 +42,7 @@ batch.register(app)  # score-batch
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -68,6 +69,18 @@ class Settings(SharedSettings):
     # one plan request's work (serving/limits.py): the demo's plan is 200,000 yuan and ~200 purchases
     max_plan_budget: float = Field(default=5_000_000, gt=0, le=1e10, description="yuan")
     max_plan_targets: int = Field(default=2_000, ge=1, le=100_000, description="purchases in one plan")
+
+    # the planner pages show times in this zone (the store keeps UTC)
+    timezone: str = Field(default="Asia/Shanghai", description="IANA time zone of the times the web pages show")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as 'Asia/Shanghai' or 'UTC'") from e
+        return v
 
     @field_validator("review_thresholds", "block_thresholds")
     @classmethod

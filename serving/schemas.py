@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
 from models.contract import ListingScore, Reason
-from serving.decisions import Decision, Grade, GradeReason, Trigger
+from serving.decisions import Decision, Grade, GradeReason, MerchantEvidence, Trigger
 from serving.runtime import ModelInfo
 
 # --- examples -----------------------------------------------------------------------------------------
@@ -139,8 +139,23 @@ class BatchScoreRequest(BaseModel):
     )
 
 
+#: what every risk probability means (the README's "What a score means" says the same)
+RISK_MEANING = (
+    "Each `risks.<type>.probability` is a calibrated probability that a lab test (or check) of this listing "
+    "would find that failure: `lab_fail` any failure, `counterfeit`, `false_advertising` that failure type. The "
+    "models learn from the training market's recorded lab results, each weighted by the inverse of the "
+    "probability its plan had of choosing it, and are calibrated on held-out listings, so among listings scored "
+    "0.3 about 30% would fail such a test. `merchant_complaint` is the merchant's probability of being "
+    "complaint-prone (see the merchant-risk endpoint). Scores rank and estimate; they are not verdicts."
+)
+
+
 class ScoredListing(ListingScore):
-    """A listing's calibrated risks, reasons and evidence, and what to do with it."""
+    """A listing's calibrated risks, reasons and evidence, and what to do with it.
+
+    Each `risks.<type>.probability` is a calibrated probability that a lab test (or check) of this listing would
+    find that failure, learnt from the training market's lab results (see the response's description).
+    """
 
     decision: Decision = Field(description="accept 通过 / review 人工复核 / block 拦截")
     triggers: list[Trigger] = Field(default_factory=list, description="thresholds reached, most severe first")
@@ -148,12 +163,12 @@ class ScoredListing(ListingScore):
 
 class ScoreResponse(BaseModel):
     model: ModelRef
-    result: ScoredListing
+    result: ScoredListing = Field(description=RISK_MEANING)
 
 
 class BatchScoreResponse(BaseModel):
     model: ModelRef
-    results: list[ScoredListing] = Field(description="in the order of the request's listings")
+    results: list[ScoredListing] = Field(description="in the order of the request's listings. " + RISK_MEANING)
     decisions: dict[Decision, int] = Field(description="how many listings got each decision")
 
 
@@ -172,16 +187,27 @@ class MerchantRiskRequest(BaseModel):
 
 
 class MerchantRisk(BaseModel):
-    """Complaint-prone score and the three-colour credit grade (红/黄/绿) with reasons."""
+    """Complaint-prone score and the three-colour credit grade (红/黄/绿) with reasons, and how much evidence
+    the score rests on: with fewer reviews than `evidence.min_reviews` the score alone grades yellow at most."""
 
     merchant_id: str = Field(examples=["M00042"])
     shop_name: str = Field(examples=["康美日化旗舰店"])
     platform: str = Field(examples=["淘宝"])
-    complaint_prob: float = Field(ge=0, le=1, description="calibrated probability the merchant is complaint-prone")
-    grade: Grade
+    complaint_prob: float = Field(
+        ge=0,
+        le=1,
+        description="calibrated probability that the merchant is complaint-prone: that at least 30% of its coming "
+        "reviews will be complaints (rating ≤ 2), learnt from how merchants' later reviews followed their record, "
+        "listings and earlier reviews in the training market",
+    )
+    grade: Grade = Field(
+        description="red ≥ CHOUJIAN_GRADE_RED_AT, yellow ≥ CHOUJIAN_GRADE_YELLOW_AT, or the registry's record, "
+        "whichever is worse; with too little evidence the complaint score alone gives yellow at most"
+    )
     grade_reasons: list[GradeReason]
     model_reasons: list[Reason] = Field(description="top contributions to the complaint score")
     n_listings: int = Field(ge=0)
+    evidence: MerchantEvidence = Field(description="how much the complaint score rests on")
 
 
 class MerchantRiskResponse(BaseModel):

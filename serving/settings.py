@@ -16,6 +16,7 @@ from pydantic_settings import SettingsConfigDict
 
 from core.settings import SharedSettings
 from models.contract import LISTING_RISKS, MERCHANT_RISK
+from serving.decisions import MIN_MERCHANT_REVIEWS
 
 #: values that people paste into config files and forget: never allowed outside development
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", "password", "admin", "test", "xxx"})
@@ -60,6 +61,12 @@ class Settings(SharedSettings):
     block_thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_BLOCK))
     grade_yellow_at: float = Field(default=0.3, ge=0, le=1, description="merchant complaint risk → yellow")
     grade_red_at: float = Field(default=0.6, ge=0, le=1, description="merchant complaint risk → red")
+    merchant_min_reviews: int = Field(
+        default=MIN_MERCHANT_REVIEWS,
+        ge=0,
+        le=10_000,
+        description="fewer reviews than this: too little evidence for the complaint score alone to grade red",
+    )
 
     # request limits
     max_batch: int = Field(default=1000, ge=1, le=10_000)

@@ -40,3 +40,13 @@ def test_docs_assets_are_a_fixed_list(api: Any) -> None:
     for name in ("../app.py", "nope.js", "%2e%2e%2fdocs.py", "__init__.py"):
         assert api.client.get(f"/docs/static/{name}").status_code == 404, name
     assert api.client.get("/docs/oauth2-redirect").status_code == 200
+
+
+def test_the_docs_say_what_a_score_means(api: Any) -> None:
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    meaning = "calibrated probability that a lab test (or check)"
+    assert meaning in schemas["RiskScore"]["properties"]["probability"]["description"]
+    assert meaning in schemas["ScoreResponse"]["properties"]["result"]["description"]
+    assert "complaint-prone" in schemas["MerchantRisk"]["properties"]["complaint_prob"]["description"]
+    evidence = schemas["MerchantEvidence"]["properties"]
+    assert "too_little_evidence" in evidence and "yellow" in evidence["too_little_evidence"]["description"]

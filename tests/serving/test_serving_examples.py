@@ -35,6 +35,8 @@ def test_every_example_file_is_answered_2xx(api: Any) -> None:
 def test_the_readme_posts_the_listing_example() -> None:
     readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
     assert "-d @examples/listing.json http://127.0.0.1:8000/v1/score/listing" in readme
+    # the small-budget advice is in the README itself, not in notes users do not have
+    assert "issue notes" not in readme and "require_estimate: true" in readme
 
 
 def _examples(openapi: dict[str, Any], schema: dict[str, Any]) -> list[Any]:

@@ -37,8 +37,8 @@ def score_batch_command(
     """Score every listing of a market into OUT.parquet: `listing_id` and one `p_<risk>` column per risk."""
     from rich.console import Console
 
+    from cli.common import fail, first_line, load_scorer_or_fail
     from features.market import RecordError
-    from models.registry import load_scorer
 
     console = Console(stderr=True)
     try:
@@ -49,7 +49,7 @@ def score_batch_command(
             from models.review_cache import use_default_score_store
 
             use_default_score_store()
-            scorer = load_scorer(model)
+            scorer = load_scorer_or_fail(model)
             result = score_pandas(input_dir, output, scorer=scorer, chunk_size=chunk_size, overwrite=overwrite)
         else:
             from training.batch.spark_engine import SparkUnavailableError, inspect_market, score_spark, spark_session
@@ -57,10 +57,9 @@ def score_batch_command(
             try:
                 spark = spark_session(shuffle_partitions=partitions)
             except SparkUnavailableError as e:
-                console.print(f"[red]error:[/red] {e}")
-                raise typer.Exit(2) from e
+                fail(first_line(e))
             inspect_market(spark, input_dir)  # column errors before the model is loaded
-            scorer = load_scorer(model)
+            scorer = load_scorer_or_fail(model)
             from models.review_cache import default_store_dir
 
             # local workers share this machine's score store; a cluster's executors have no such folder
@@ -76,8 +75,7 @@ def score_batch_command(
                 score_store=default_store_dir() if local else None,
             )
     except (RecordError, FileExistsError, FileNotFoundError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from e
+        fail(first_line(e))
     console.print(
         f"scored {result.n_listings:,} listings with {scorer.name} {scorer.version} ({engine.value}) in "
         f"{result.seconds:.1f} s ({result.listings_per_second:,.0f} listings/s) → {result.output}"

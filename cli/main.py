@@ -6,6 +6,7 @@ a module of their own and import their heavy dependencies lazily, so `choujian -
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -20,15 +21,70 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
-) -> None:
+#: libraries whose INFO lines (alembic's "Context impl SQLiteImpl", MLflow's "Creating initial MLflow database
+#: tables") are noise to a user of the command: shown with --verbose only (their DEBUG lines never)
+NOISY_LOGGERS = ("alembic", "mlflow", "urllib3", "httpx", "py4j", "transformers")
+#: SQLAlchemy's INFO and DEBUG lines are every statement and mapper detail: never shown
+SILENT_LOGGERS = ("sqlalchemy",)
+
+
+class _DropMessages(logging.Filter):
+    """Drop records whose message contains one of `needles`: warnings about our own, intended choices."""
+
+    def __init__(self, *needles: str):
+        super().__init__()
+        self.needles = needles
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not any(n in msg for n in self.needles)
+
+
+#: logger → the filter for its expected, harmless warnings: transformers' per-load "LOAD REPORT" (a fine-tuned
+#: head that the pre-trained checkpoint lacks, by design); MLflow's note that a Python model is pickled (the
+#: bundle is ours, loaded only from our own registry) and, through `warnings` (py.warnings), its advice to add
+#: type hints to `predict` (ours takes a dict of tables or a frame on purpose: models/pyfunc.py). MLflow shows
+#: that one inside its own `simplefilter("once")`, so a `warnings` filter cannot hide it: logging can.
+QUIET_FILTERS = {
+    "transformers.modeling_utils": _DropMessages("LOAD REPORT"),
+    "mlflow.pyfunc": _DropMessages("serialized using CloudPickle"),
+    "py.warnings": _DropMessages("Add type hints to the `predict` method"),
+}
+
+
+def configure_output(*, verbose: bool) -> None:
+    """Our own INFO lines always; other libraries' INFO lines and their expected warnings only with --verbose.
+
+    MLflow sets its loggers' levels when it is imported, from MLFLOW_LOGGING_LEVEL: the command sets that
+    default too, so the libraries each command imports later stay as quiet as those already imported.
+    """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if not verbose:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the commands show their own
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in SILENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, quiet in QUIET_FILTERS.items():
+        logger = logging.getLogger(name)
+        logger.removeFilter(quiet)
+        if not verbose:
+            logger.addFilter(quiet)
+    logging.captureWarnings(True)  # warnings become one log line each, in the same format, filterable
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug messages, and other libraries' notes and warnings.")
+    ] = False,
+) -> None:
+    configure_output(verbose=verbose)
 
 
 market.register(app)  # simulate
@@ -43,3 +99,7 @@ worlds.register(app)  # simulate-world, cross-world, cues
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -14,14 +14,22 @@ from typing import Annotated
 
 import typer
 
+from cli.common import EXIT_REFUSED, fail, first_line, is_registry_error, model_problem
+
 models_app = typer.Typer(help="Registered risk-model versions (MLflow registry).", no_args_is_help=True)
 
 DEFAULT_CONFIG = Path("configs/train.yaml")
 
 
-def _fail(msg: str) -> None:
-    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
+def _registry_or_file_problem(e: Exception, ref: str) -> None:
+    """Fail with one line for a missing file, model, alias or version; re-raise anything else."""
+    from features.market import RecordError
+
+    if isinstance(e, FileNotFoundError | RecordError):
+        fail(first_line(e))
+    if is_registry_error(e):
+        fail(model_problem(ref, e))
+    raise e
 
 
 @contextmanager
@@ -61,7 +69,7 @@ def train_command(
     from training.train import load_config, train
 
     if not config.is_file():
-        _fail(f"config {config} not found")
+        fail(f"config {config} not found")
     cfg = load_config(config)
     from models.review_cache import use_default_score_store
 
@@ -71,8 +79,8 @@ def train_command(
     try:
         with _progress("train") as step:
             result = train(cfg, data, config_path=config, register=not no_register, progress=step)
-    except RecordError as e:
-        _fail(str(e))
+    except (RecordError, FileNotFoundError) as e:
+        fail(first_line(e))
     shown = {k: round(v, 4) for k, v in sorted(result.metrics.items()) if k.startswith(("holdout_", "truth_"))}
     typer.echo(json.dumps(shown, indent=2))
     where = f"registered {result.bundle.name} version {result.version} as @challenger"
@@ -91,12 +99,14 @@ def evaluate_command(
     from models.review_cache import use_default_score_store
     from training.evaluate import evaluate
 
+    if not data.is_dir():
+        fail(f"--data: {data} is not a directory")
     use_default_score_store()
     try:
         with _progress("evaluate") as step:
             report = evaluate(data, model=model, out=out, log_to_mlflow=not no_mlflow, progress=step)
-    except FileNotFoundError as e:
-        _fail(str(e))
+    except Exception as e:
+        _registry_or_file_problem(e, model)
     from rich.console import Console
     from rich.table import Table
 
@@ -138,12 +148,17 @@ def promote_command(
         with _progress("promote") as step:
             step("comparing challenger and champion on the same holdout")
             decision = promote(data_dir=data, metric=metric, min_gain=min_gain)
-    except (FileNotFoundError, ValueError) as e:
-        _fail(str(e))
-    color = typer.colors.GREEN if decision.promoted else typer.colors.YELLOW
-    typer.secho(("promoted: " if decision.promoted else "not promoted: ") + decision.reason, fg=color)
+    except ValueError as e:
+        fail(first_line(e))
+    except Exception as e:
+        _registry_or_file_problem(e, "challenger")
     for note in decision.notes or []:
         typer.echo(f"note: {note}")
+    if not decision.promoted:
+        # a refusal is an answer, not an error, but scripts must not mistake it for a promotion
+        typer.secho(f"not promoted: {first_line(decision.reason)}", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(EXIT_REFUSED)
+    typer.secho(f"promoted: {decision.reason}", fg=typer.colors.GREEN)
 
 
 @models_app.command("list")
@@ -185,7 +200,9 @@ def models_info(
     try:
         info = version_info(ref)
     except Exception as e:  # MLflow raises its own exception types for unknown aliases/versions
-        _fail(f"no version {ref!r}: {e}")
+        if not is_registry_error(e):
+            raise
+        fail(f"no version {ref!r} of the registered model ({first_line(e)}): `choujian models list` shows them")
     typer.echo(json.dumps(info, ensure_ascii=False, indent=2, default=str))
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.common import fail, first_line, load_scorer_or_fail
 from core.paths import MARKET_DIR
 
 if TYPE_CHECKING:
@@ -29,12 +30,6 @@ class RoundsModel(StrEnum):
     own = "own"
 
 
-def fail(message: str) -> NoReturn:
-    """One red line on stderr and exit code 2: a known failure, never a traceback."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
 def _read_scores(path: Path) -> pd.DataFrame:
     import pandas as pd
 
@@ -45,17 +40,10 @@ def _read_scores(path: Path) -> pd.DataFrame:
 
 def _score_market(market: Market, model: str, console: Console) -> tuple[RiskScorer, pd.DataFrame]:
     """The scorer and its `score_frame` over the whole market (as the service scores its market)."""
-    from models.registry import load_scorer
     from models.review_cache import use_default_score_store
 
     use_default_score_store()
-    try:
-        scorer = load_scorer(model)
-    except Exception as e:  # MLflow raises its own types for a missing model or alias
-        fail(
-            f"no scorer {model!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): train and "
-            "promote one (`choujian train`, `choujian promote`), pass a bundle folder to --model, or pass --scores"
-        )
+    scorer = load_scorer_or_fail(model)
     with console.status(f"scoring {len(market.listings):,} listings with {scorer.name} {scorer.version}"):
         scores = scorer.score_frame(market)
     return scorer, scores
@@ -133,7 +121,7 @@ def plan_command(
     try:
         mk = load_market(market)
     except (RecordError, FileNotFoundError) as e:
-        raise typer.BadParameter(str(e), param_hint="--market") from e
+        fail(f"--market: {first_line(e)}")
     scorer = None
     if scores is not None:
         sc, source = _read_scores(scores), f"scores {scores}"
@@ -352,16 +340,24 @@ def estimate_command(
     from features.market import RecordError, read_table
     from sampling.estimation import estimate
 
-    frame = pd.read_parquet(plan)
+    for what, path in (("--plan", plan), ("--results", results)):
+        if not path.is_file():
+            fail(f"{what}: {path} does not exist")
+    try:
+        frame = pd.read_parquet(plan)
+    except Exception as e:  # pyarrow raises several types for a file that is not Parquet
+        fail(
+            f"--plan: cannot read {plan} as a plan's design frame (plan.frame.parquet, from `choujian plan`): "
+            f"{first_line(e)}"
+        )
     try:
         lab = read_table(results, "lab_results")
     except RecordError as e:
-        raise typer.BadParameter(str(e), param_hint="--results") from e
+        fail(f"--results: {first_line(e)}")
     try:
         rep = estimate(frame, lab, confidence=confidence)
-    except ValueError as e:
-        Console(stderr=True).print(f"[red]cannot estimate:[/red] {e}")
-        raise typer.Exit(2) from e
+    except (ValueError, KeyError) as e:
+        fail(f"cannot estimate: {first_line(e)}")
     if as_json:
         print(rep.model_dump_json())
         return

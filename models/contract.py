@@ -44,7 +44,13 @@ class Reason(BaseModel):
 
 
 class RiskScore(BaseModel):
-    probability: float = Field(ge=0, le=1, description="calibrated probability")
+    probability: float = Field(
+        ge=0,
+        le=1,
+        description="calibrated probability that a lab test (or check) would find this failure, learnt from the "
+        "training market's lab results (1/π-weighted) and calibrated on held-out listings; for merchant_complaint, "
+        "that the merchant is complaint-prone",
+    )
     reasons: list[Reason] = Field(default_factory=list)
 
 

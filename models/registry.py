@@ -64,6 +64,13 @@ def _model_uri(ref: str, registered_model: str) -> str:
     return f"models:/{registered_model}@{ref}"
 
 
+def _is_path(ref: str) -> bool:
+    """A folder rather than an alias, a version number or a URI (aliases hold no `/`, `\\` or leading `.`)."""
+    if "://" in ref or ref.startswith(("models:/", "runs:/")):
+        return False
+    return "/" in ref or "\\" in ref or ref.startswith((".", "~"))
+
+
 def resolve_version(ref: str, *, registered_model: str = REGISTERED_MODEL) -> ModelVersion:
     """The registry entry for an alias (`champion`), a version number or a `models:/` URI."""
     client = registry_client()
@@ -89,6 +96,10 @@ def load_scorer(ref: str = CHAMPION, *, registered_model: str = REGISTERED_MODEL
         return ScorerBundle.load(local)
     if local.is_dir() and (local / "artifacts" / "bundle" / "bundle.pkl").exists():
         return ScorerBundle.load(local / "artifacts" / "bundle")
+    if _is_path(ref):  # an alias is never a path: do not ask the registry about one
+        raise FileNotFoundError(
+            f"{ref} is not a scorer bundle folder (no bundle.pkl)" if local.exists() else f"{ref} does not exist"
+        )
     configure()
     uri = _model_uri(ref, registered_model)
     version = None

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import limits, security, store
 from serving.db import make_engine, make_sessionmaker
+from serving.docs import include_docs
 from serving.inputs import TextGuardMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.runtime import Loader, MarketCache, ModelHolder, registry_loader
@@ -231,7 +232,10 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served from the package by serving.docs, never from a CDN
+        redoc_url=None,
     )
+    include_docs(app)
     app.state.settings = settings
     app.state.models = holder
     app.state.metrics = metrics

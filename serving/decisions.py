@@ -44,6 +44,31 @@ class GradeReason(BaseModel):
     en: str = Field(examples=["complaint risk high (0.72 ≥ 0.60)"])
 
 
+#: fewer reviews than this and the complaint score alone never grades a merchant red: the same minimum the
+#: training label asks of a merchant (training.train's `min_reviews`), since one 1-star review is a 100%
+#: complaint rate and says almost nothing
+MIN_MERCHANT_REVIEWS = 5
+
+
+class MerchantEvidence(BaseModel):
+    """What the complaint score rests on, and whether that is too little to grade red on the score alone."""
+
+    n_listings: int = Field(ge=0, description="listings in the request")
+    n_reviews: int = Field(ge=0, description="reviews of those listings in the request")
+    min_reviews: int = Field(ge=0, description="fewer reviews than this is too little evidence")
+    too_little_evidence: bool = Field(
+        description="fewer reviews than min_reviews: the complaint score is indicative only, and on its own it "
+        "grades the merchant at most yellow (registry records still grade red)"
+    )
+
+
+def merchant_evidence(*, n_listings: int, n_reviews: int, min_reviews: int = MIN_MERCHANT_REVIEWS) -> MerchantEvidence:
+    """How much a merchant's complaint score rests on: reviews are the complaint evidence, listings are context."""
+    return MerchantEvidence(
+        n_listings=n_listings, n_reviews=n_reviews, min_reviews=min_reviews, too_little_evidence=n_reviews < min_reviews
+    )
+
+
 def decide(
     probabilities: Mapping[str, float], *, review: Mapping[str, float], block: Mapping[str, float]
 ) -> tuple[Decision, list[Trigger]]:
@@ -77,12 +102,15 @@ def merchant_grade(
     removals_elsewhere: int = 0,
     yellow_at: float = 0.3,
     red_at: float = 0.6,
+    evidence: MerchantEvidence | None = None,
 ) -> tuple[Grade, list[GradeReason]]:
     """Grade a merchant from its complaint-prone probability and its public registry record.
 
     The worst of: the probability band (red ≥ `red_at`, yellow ≥ `yellow_at`), the registry status
     (serious violation or revoked → red, abnormal operations → yellow) and removals from other platforms
-    (two or more → yellow). Reasons list every rule that raised the grade.
+    (two or more → yellow). With too little evidence (`evidence.too_little_evidence`) the probability band
+    grades at most yellow, and a reason says the score is indicative only. Reasons list every rule that
+    raised the grade.
     """
     if not 0 <= yellow_at <= red_at <= 1:
         raise ValueError("need 0 <= yellow_at <= red_at <= 1")
@@ -96,7 +124,18 @@ def merchant_grade(
         reasons.append(GradeReason(code=code, zh=zh, en=en))
 
     p = complaint_prob
-    if p >= red_at:
+    thin = evidence is not None and evidence.too_little_evidence
+    if p >= red_at and thin:
+        assert evidence is not None
+        n, k = evidence.n_reviews, evidence.min_reviews
+        raise_to(
+            Grade.yellow,
+            "COMPLAINT_RISK_HIGH_LITTLE_EVIDENCE",
+            f"投诉风险高 ({p:.2f} ≥ {red_at:.2f})，但仅有 {n} 条评价（少于 {k} 条），证据不足，不单凭评分评为红色",
+            f"complaint risk high ({p:.2f} ≥ {red_at:.2f}) but only {n} review(s) (fewer than {k}): too little "
+            "evidence to grade red on the score alone",
+        )
+    elif p >= red_at:
         raise_to(
             Grade.red,
             "COMPLAINT_RISK_HIGH",
@@ -129,6 +168,16 @@ def merchant_grade(
                 code="LOW_RISK",
                 zh=f"投诉风险低 ({p:.2f} < {yellow_at:.2f})",
                 en=f"complaint risk low ({p:.2f} < {yellow_at:.2f})",
+            )
+        )
+    if thin and p < red_at:
+        assert evidence is not None
+        n, k = evidence.n_reviews, evidence.min_reviews
+        reasons.append(
+            GradeReason(
+                code="LITTLE_EVIDENCE",
+                zh=f"仅有 {n} 条评价（少于 {k} 条），投诉风险评分仅供参考",
+                en=f"only {n} review(s) (fewer than {k}): the complaint score is indicative only",
             )
         )
     return grade, reasons

@@ -13,17 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
 from models.contract import ListingScore, Reason
-from serving.decisions import Decision, Grade, GradeReason, Trigger
+from serving.decisions import Decision, Grade, GradeReason, MerchantEvidence, Trigger
 from serving.runtime import ModelInfo
 
 # --- examples -----------------------------------------------------------------------------------------
+# a shampoo listing with the claims false-advertising checks catch; 洗发水 and 儿童玩具 are categories of the
+# shipped lab-fee table (data/reference/lab_fees.csv), so every request example works on the demo market
+# (tests/serving/test_serving_examples.py posts each one to the running app)
 MERCHANT_EXAMPLE: dict[str, Any] = {
     "merchant_id": "M00042",
     "platform": "淘宝",
-    "shop_name": "康美保健品旗舰店",
+    "shop_name": "康美日化旗舰店",
     "credit_code": "91330106MA2GL5XX1D",
     "phone": "0571-88886666",
-    "region": "浙江杭州",
+    "region": "浙江省杭州市",
     "opened_date": "2023-05-12",
     "registry_status": "normal",
     "removals_elsewhere": 0,
@@ -32,20 +35,35 @@ LISTING_EXAMPLE: dict[str, Any] = {
     "listing_id": "L0012345",
     "merchant_id": "M00042",
     "platform": "淘宝",
-    "category": "保健食品",
-    "brand": "康美",
-    "title": "国家级专利 灵芝孢子粉 根治失眠 增强免疫力",
-    "description": "纯天然无添加，三天见效，最好的灵芝孢子粉，假一赔十。",
-    "price": 89.0,
+    "category": "洗发水",
+    "brand": "霸王",
+    "title": "国家级专利 生姜防脱洗发水 根治脱发 7天长出新发 500ml",
+    "description": "纯天然无添加，三天见效，最好的防脱洗发水，假一赔十。执行标准：GB/T 29679-2013。",
+    "price": 39.9,
     "sales": 1520,
     "ccc_cert": None,
     "listed_date": "2026-10-01",
 }
 REVIEW_EXAMPLE: dict[str, Any] = {
     "listing_id": "L0012345",
-    "text": "吃了一个月没有任何效果，客服也不理人，感觉是假货。",
+    "text": "用了一个月头发还是掉，客服也不理人，感觉是假货。",
     "rating": 1,
     "review_date": "2026-11-02",
+}
+PLAN_EXAMPLE: dict[str, Any] = {
+    "name": "2026年第四季度 洗发水 专项抽检",
+    "budget": 50000,
+    "epsilon": 0.2,
+    "per_merchant_cap": 2,
+    "quotas": {"洗发水": {"min_purchases": 3}, "儿童玩具": {"max_yuan": 8000}},
+    "seed": 7,
+}
+RESULT_EXAMPLE: dict[str, Any] = {
+    "listing_id": "L0012345",
+    "sampled_date": "2026-11-20",
+    "verdict": "fail",
+    "failure_types": ["false_advertising"],
+    "cost": 168.0,
 }
 
 
@@ -121,8 +139,23 @@ class BatchScoreRequest(BaseModel):
     )
 
 
+#: what every risk probability means (the README's "What a score means" says the same)
+RISK_MEANING = (
+    "Each `risks.<type>.probability` is a calibrated probability that a lab test (or check) of this listing "
+    "would find that failure: `lab_fail` any failure, `counterfeit`, `false_advertising` that failure type. The "
+    "models learn from the training market's recorded lab results, each weighted by the inverse of the "
+    "probability its plan had of choosing it, and are calibrated on held-out listings, so among listings scored "
+    "0.3 about 30% would fail such a test. `merchant_complaint` is the merchant's probability of being "
+    "complaint-prone (see the merchant-risk endpoint). Scores rank and estimate; they are not verdicts."
+)
+
+
 class ScoredListing(ListingScore):
-    """A listing's calibrated risks, reasons and evidence, and what to do with it."""
+    """A listing's calibrated risks, reasons and evidence, and what to do with it.
+
+    Each `risks.<type>.probability` is a calibrated probability that a lab test (or check) of this listing would
+    find that failure, learnt from the training market's lab results (see the response's description).
+    """
 
     decision: Decision = Field(description="accept 通过 / review 人工复核 / block 拦截")
     triggers: list[Trigger] = Field(default_factory=list, description="thresholds reached, most severe first")
@@ -130,12 +163,12 @@ class ScoredListing(ListingScore):
 
 class ScoreResponse(BaseModel):
     model: ModelRef
-    result: ScoredListing
+    result: ScoredListing = Field(description=RISK_MEANING)
 
 
 class BatchScoreResponse(BaseModel):
     model: ModelRef
-    results: list[ScoredListing] = Field(description="in the order of the request's listings")
+    results: list[ScoredListing] = Field(description="in the order of the request's listings. " + RISK_MEANING)
     decisions: dict[Decision, int] = Field(description="how many listings got each decision")
 
 
@@ -154,16 +187,27 @@ class MerchantRiskRequest(BaseModel):
 
 
 class MerchantRisk(BaseModel):
-    """Complaint-prone score and the three-colour credit grade (红/黄/绿) with reasons."""
+    """Complaint-prone score and the three-colour credit grade (红/黄/绿) with reasons, and how much evidence
+    the score rests on: with fewer reviews than `evidence.min_reviews` the score alone grades yellow at most."""
 
     merchant_id: str = Field(examples=["M00042"])
-    shop_name: str = Field(examples=["康美保健品旗舰店"])
+    shop_name: str = Field(examples=["康美日化旗舰店"])
     platform: str = Field(examples=["淘宝"])
-    complaint_prob: float = Field(ge=0, le=1, description="calibrated probability the merchant is complaint-prone")
-    grade: Grade
+    complaint_prob: float = Field(
+        ge=0,
+        le=1,
+        description="calibrated probability that the merchant is complaint-prone: that at least 30% of its coming "
+        "reviews will be complaints (rating ≤ 2), learnt from how merchants' later reviews followed their record, "
+        "listings and earlier reviews in the training market",
+    )
+    grade: Grade = Field(
+        description="red ≥ CHOUJIAN_GRADE_RED_AT, yellow ≥ CHOUJIAN_GRADE_YELLOW_AT, or the registry's record, "
+        "whichever is worse; with too little evidence the complaint score alone gives yellow at most"
+    )
     grade_reasons: list[GradeReason]
     model_reasons: list[Reason] = Field(description="top contributions to the complaint score")
     n_listings: int = Field(ge=0)
+    evidence: MerchantEvidence = Field(description="how much the complaint score rests on")
 
 
 class MerchantRiskResponse(BaseModel):
@@ -189,18 +233,7 @@ class PlanCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "2026年第四季度 保健食品 专项抽检",
-                    "budget": 50000,
-                    "epsilon": 0.2,
-                    "per_merchant_cap": 2,
-                    "quotas": {"保健食品": {"min_purchases": 5}, "儿童玩具": {"max_yuan": 8000}},
-                    "seed": 7,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [PLAN_EXAMPLE]},
     )
 
     name: str = Field(default="", max_length=200)
@@ -223,7 +256,7 @@ class PlanTargetOut(BaseModel):
     rank: int = Field(ge=1)
     listing_id: str
     merchant_id: str
-    category: str = Field(examples=["保健食品"])
+    category: str = Field(examples=["洗发水"])
     arm: Literal["targeted", "random", "topup"] = Field(
         description="targeted: chosen for its risk per yuan (π = 1); random: the 双随机 draw; topup: the next-ranked "
         "listings bought with what this draw of the random arm left of the budget (π exact)"
@@ -275,17 +308,7 @@ class ResultIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "listing_id": "L0012345",
-                    "sampled_date": "2026-11-20",
-                    "verdict": "fail",
-                    "failure_types": ["false_advertising"],
-                    "cost": 168.0,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [RESULT_EXAMPLE]},
     )
 
     listing_id: Annotated[str, Field(min_length=1, max_length=64)]
@@ -317,6 +340,10 @@ class ResultIn(BaseModel):
 
 
 class ResultsIn(BaseModel):
+    """Lab verdicts on purchases of one plan; each `listing_id` must be one of the plan's targets."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"results": [RESULT_EXAMPLE]}]})
+
     results: Annotated[list[ResultIn], Field(min_length=1, max_length=10_000)]
 
 
@@ -349,7 +376,7 @@ class RateOut(BaseModel):
     """One rate over one domain: the primary estimate with its interval, and both estimators' numbers."""
 
     outcome: Literal["fail", "three_no"]
-    domain: str = Field(description="'all' or a category", examples=["保健食品"])
+    domain: str = Field(description="'all' or a category", examples=["洗发水"])
     population: int = Field(description="candidate listings in the domain (non-zero inclusion probability)")
     n_sampled: int = Field(description="purchases with results in the domain")
     n_random: int = Field(description="random draws in the domain that were not targeted")

@@ -38,7 +38,7 @@ from serving.db import LabResultRow, utcnow
 from serving.db import Plan as PlanRow
 from serving.db import PlanFrame as PlanFrameRow
 from serving.db import PlanTarget as PlanTargetRow
-from serving.decisions import Decision, decide, merchant_grade
+from serving.decisions import Decision, decide, merchant_evidence, merchant_grade
 from serving.runtime import LoadedModel, MarketCache, ScoredMarket, market_from_records
 from serving.schemas import (
     EstimateOut,
@@ -185,12 +185,16 @@ def merchant_risk(
     scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
     # the complaint risk is the merchant's: the same on each of its listings
     m = scores[0].risks[MERCHANT_RISK]  # type: ignore[index]
+    evidence = merchant_evidence(
+        n_listings=len(listings), n_reviews=len(reviews), min_reviews=settings.merchant_min_reviews
+    )
     grade, grade_reasons = merchant_grade(
         m.probability,
         registry_status=str(merchant.registry_status),
         removals_elsewhere=merchant.removals_elsewhere,
         yellow_at=settings.grade_yellow_at,
         red_at=settings.grade_red_at,
+        evidence=evidence,
     )
     return MerchantRisk(
         merchant_id=merchant.merchant_id,
@@ -201,6 +205,7 @@ def merchant_risk(
         grade_reasons=grade_reasons,
         model_reasons=m.reasons,
         n_listings=len(listings),
+        evidence=evidence,
     )
 
 

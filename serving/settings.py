@@ -9,12 +9,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from core.settings import SharedSettings
 from models.contract import LISTING_RISKS, MERCHANT_RISK
+from serving.decisions import MIN_MERCHANT_REVIEWS
 
 #: values that people paste into config files and forget: never allowed outside development
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", "password", "admin", "test", "xxx"})
@@ -59,6 +61,12 @@ class Settings(SharedSettings):
     block_thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_BLOCK))
     grade_yellow_at: float = Field(default=0.3, ge=0, le=1, description="merchant complaint risk → yellow")
     grade_red_at: float = Field(default=0.6, ge=0, le=1, description="merchant complaint risk → red")
+    merchant_min_reviews: int = Field(
+        default=MIN_MERCHANT_REVIEWS,
+        ge=0,
+        le=10_000,
+        description="fewer reviews than this: too little evidence for the complaint score alone to grade red",
+    )
 
     # request limits
     max_batch: int = Field(default=1000, ge=1, le=10_000)
@@ -68,6 +76,18 @@ class Settings(SharedSettings):
     # one plan request's work (serving/limits.py): the demo's plan is 200,000 yuan and ~200 purchases
     max_plan_budget: float = Field(default=5_000_000, gt=0, le=1e10, description="yuan")
     max_plan_targets: int = Field(default=2_000, ge=1, le=100_000, description="purchases in one plan")
+
+    # the planner pages show times in this zone (the store keeps UTC)
+    timezone: str = Field(default="Asia/Shanghai", description="IANA time zone of the times the web pages show")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as 'Asia/Shanghai' or 'UTC'") from e
+        return v
 
     @field_validator("review_thresholds", "block_thresholds")
     @classmethod

@@ -27,6 +27,7 @@ from serving.deps import SessionDep
 from serving.runtime import LoadedModel, MarketCache, ModelHolder, ScoredMarket
 from serving.schemas import PlanCreate, QuotaIn, ResultIn
 from serving.settings import Settings
+from serving.web.messages import known_zh, problem_zh, validation_zh
 from serving.web.overview import riskiest, summarise
 from serving.web.views import (
     FAILURE_TYPES_ZH,
@@ -37,6 +38,8 @@ from serving.web.views import (
     PlanSummary,
     Principal,
     TargetRow,
+    local_date,
+    local_time,
 )
 
 logger = logging.getLogger(__name__)
@@ -143,13 +146,6 @@ class _EstimateCache:
                 self.items.popitem(last=False)
 
 
-def _first_message(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    msg = str(err.get("msg", "")).removeprefix("Value error, ")
-    return f"{where}: {msg}" if where else msg
-
-
 class ServiceBackend:
     """`WebBackend` over the running app's store, model holder and market cache (one DB session per request)."""
 
@@ -214,12 +210,12 @@ class ServiceBackend:
     def _n_results(self, plan_id: str) -> int:
         return len(store.list_results(self._session, plan_id))
 
-    @staticmethod
-    def _summary(row: PlanRow, n_results: int, *, expected_failures: float | None = None) -> PlanSummary:
+    def _summary(self, row: PlanRow, n_results: int, *, expected_failures: float | None = None) -> PlanSummary:
         design = dict(row.summary or {})
         return PlanSummary(
             plan_id=row.plan_id,
-            created=f"{row.created_at:%Y-%m-%d %H:%M} UTC",
+            name=row.name or "",
+            created=local_time(row.created_at, self._settings.timezone),
             budget=float(row.budget),
             spent=float(row.spent),
             epsilon=float(row.epsilon),
@@ -293,6 +289,7 @@ class ServiceBackend:
         """Create a plan through `service.create_plan`, exactly as `POST /v1/plans` does; returns its id."""
         try:
             body = PlanCreate(
+                name=req.name,
                 budget=req.budget,
                 epsilon=req.epsilon,
                 per_merchant_cap=req.per_merchant_cap,
@@ -301,7 +298,7 @@ class ServiceBackend:
                 require_estimate=not req.confirm_small,
             )
         except ValidationError as e:
-            raise PlanInputError(f"计划参数无效（{_first_message(e)}）") from e
+            raise PlanInputError(f"计划参数无效：{validation_zh(e)}") from e
         model = self._model()
         try:
             with self._state.plan_gate.slot():
@@ -313,9 +310,9 @@ class ServiceBackend:
         except service.SmallRandomArm as e:
             raise RandomArmTooSmall(e.check.message_zh()) from e
         except service.RequestProblem as e:
-            raise PlanInputError(f"无法生成计划：{e.msg}") from e
+            raise PlanInputError(f"无法生成计划：{problem_zh(e.loc, e.msg)}") from e
         except service.Unavailable as e:
-            raise Unavailable(str(e)) from e
+            raise Unavailable(known_zh(str(e)) or f"服务暂不可用：{e}") from e
         return row.plan_id
 
     def record_result(
@@ -342,11 +339,11 @@ class ServiceBackend:
                 cost=cost,  # what the plan budgeted for it: purchase price plus lab fee
             )
         except ValidationError as e:
-            raise PlanInputError(f"检测结果无效（{_first_message(e)}）") from e
+            raise PlanInputError(f"检测结果无效：{validation_zh(e)}") from e
         try:
             out = service.record_results(self._session, row, [result], recorded_by=key_id)
         except service.RequestProblem as e:
-            raise PlanInputError(f"无法录入：{e.msg}") from e
+            raise PlanInputError(f"无法录入：{problem_zh(e.loc, e.msg)}") from e
         return out.created == 1
 
     # --- estimates ------------------------------------------------------------------------------------
@@ -375,7 +372,7 @@ class ServiceBackend:
         three = est.three_no_rate.estimate
         return EstimateRow(
             plan_id=row.plan_id,
-            date=row.created_at.date(),
+            date=local_date(row.created_at, self._settings.timezone),
             n=est.n_results,
             n_fail=n_fail,
             pass_rate=None if est.pass_rate.estimate is None else float(est.pass_rate.estimate),

@@ -14,9 +14,15 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
         return (fields.get(name) or [""])[0].strip()
 
     form = PlanForm(
-        budget=one("budget"), epsilon=one("epsilon"), per_merchant_cap=one("per_merchant_cap"), seed=one("seed")
+        name=one("name"),
+        budget=one("budget"),
+        epsilon=one("epsilon"),
+        per_merchant_cap=one("per_merchant_cap"),
+        seed=one("seed"),
     )
     errors: list[str] = []
+    if len(form.name) > 200:
+        errors.append("计划名称最多 200 个字。")
 
     def number(name: str, label: str, *, integer: bool = False) -> float | None:
         raw = one(name)
@@ -82,5 +88,6 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
         seed=int(seed),
         quotas=quotas,
         confirm_small=one("confirm_small") == "1",
+        name=form.name,
     )
     return form, req, []

@@ -7,7 +7,8 @@ templates off the service's own models means a change there breaks one adapter, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
@@ -21,6 +22,23 @@ FAILURE_TYPES_ZH: dict[str, str] = {
     "three_no": "三无产品",
 }
 ROLES_ZH = {"planner": "抽检规划员", "admin": "管理员", "platform": "平台"}
+#: how a page names a zone; any other zone is shown by its UTC offset
+ZONE_NAMES_ZH = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "Asia/Hong_Kong": "香港时间", "UTC": "UTC"}
+
+
+def local_time(t: datetime, zone: str) -> str:
+    """A stored (UTC) time as a planner reads it: `2026-11-23 09:30 北京时间`."""
+    here = t.astimezone(ZoneInfo(zone))
+    if zone in ZONE_NAMES_ZH:
+        label = ZONE_NAMES_ZH[zone]
+    else:
+        offset = here.strftime("%z")
+        label = f"UTC{offset[:3]}:{offset[3:]}"
+    return f"{here:%Y-%m-%d %H:%M} {label}"
+
+
+def local_date(t: datetime, zone: str) -> date:
+    return t.astimezone(ZoneInfo(zone)).date()
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,7 @@ class MarketOverview:
 class PlanForm:
     """The plan builder's fields as typed (strings), so a rejected form comes back as the user left it."""
 
+    name: str = ""
     budget: str = "20000"
     epsilon: str = "0.2"
     per_merchant_cap: str = "2"
@@ -82,12 +101,13 @@ class PlanRequest:
     quotas: dict[str, tuple[int | None, int | None]]  # category -> (min purchases, max purchases)
     # the planner saw that the random arm is too small to estimate from, and wants the plan anyway
     confirm_small: bool = False
+    name: str = ""
 
 
 @dataclass(frozen=True)
 class PlanSummary:
     plan_id: str
-    created: str
+    created: str  # local time, with its zone
     budget: float
     spent: float
     epsilon: float
@@ -100,6 +120,7 @@ class PlanSummary:
     n_results: int
     expected_failures: float
     model: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -207,9 +207,30 @@ def test_merchant_risk_grade(api: Any, rec: Any) -> None:
     assert res["grade"] == "red" and "SERIOUS_VIOLATION_LIST" in {g["code"] for g in res["grade_reasons"]}
     ok = c.post("/v1/merchants/risk", json={**body, "merchant": rec.merchant()}, headers=h).json()["result"]
     assert ok["grade"] == "green" and ok["complaint_prob"] < res["complaint_prob"]
+    assert ok["evidence"] == {"n_listings": 1, "n_reviews": 0, "min_reviews": 5, "too_little_evidence": True}
+    assert "LITTLE_EVIDENCE" in {g["code"] for g in ok["grade_reasons"]}
     wrong = {**body, "listings": [rec.listing(mid="M2")]}
     r = c.post("/v1/merchants/risk", json=wrong, headers=h)
     assert r.status_code == 422 and r.json()["message"].startswith("listings[0].merchant_id")
+
+
+def test_one_bad_review_does_not_grade_a_merchant_red(start_app: Any, rec: Any) -> None:
+    """A high complaint score resting on one 1-star review grades yellow with the reason; five reviews grade red."""
+    merchant = rec.merchant(removals_elsewhere=4)  # the rules scorer's complaint probability: 0.62 (≥ 0.6)
+    review = {"listing_id": "L1", "text": "假货，差评", "rating": 1, "review_date": "2026-11-02"}
+    body = {"merchant": merchant, "listings": [rec.listing()], "reviews": [review]}
+    with start_app() as api:
+        c, h = api.client, api.as_("platform")
+        one = c.post("/v1/merchants/risk", json=body, headers=h).json()["result"]
+        assert one["complaint_prob"] >= 0.6
+        assert one["grade"] == "yellow" and one["evidence"]["too_little_evidence"]
+        assert "COMPLAINT_RISK_HIGH_LITTLE_EVIDENCE" in {g["code"] for g in one["grade_reasons"]}
+        five = c.post("/v1/merchants/risk", json={**body, "reviews": [review] * 5}, headers=h).json()["result"]
+        assert five["grade"] == "red" and not five["evidence"]["too_little_evidence"]
+        assert five["evidence"]["n_reviews"] == 5
+    with start_app(merchant_min_reviews=1) as api:  # CHOUJIAN_MERCHANT_MIN_REVIEWS moves the line
+        one = api.client.post("/v1/merchants/risk", json=body, headers=api.as_("platform")).json()["result"]
+        assert one["grade"] == "red" and one["evidence"]["min_reviews"] == 1
 
 
 # --- model info and reload ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from serving.decisions import Decision, Grade, decide, merchant_grade
+from serving.decisions import MIN_MERCHANT_REVIEWS, Decision, Grade, decide, merchant_evidence, merchant_grade
 from serving.settings import DEFAULT_BLOCK, DEFAULT_REVIEW, Settings
 
 REVIEW = {"lab_fail": 0.35, "counterfeit": 0.4}
@@ -58,6 +58,32 @@ def test_merchant_grade(p: float, kw: dict[str, object], grade: Grade, codes: se
     assert g is grade
     assert {r.code for r in reasons} == codes
     assert all(r.zh and r.en for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("p", "n_reviews", "kw", "grade", "codes"),
+    [
+        # one 1-star review behind a high score: yellow, never red on the score alone
+        (0.9, 1, {}, Grade.yellow, {"COMPLAINT_RISK_HIGH_LITTLE_EVIDENCE"}),
+        (0.9, 0, {}, Grade.yellow, {"COMPLAINT_RISK_HIGH_LITTLE_EVIDENCE"}),
+        (0.9, MIN_MERCHANT_REVIEWS, {}, Grade.red, {"COMPLAINT_RISK_HIGH"}),  # enough reviews: the score grades
+        (0.4, 1, {}, Grade.yellow, {"COMPLAINT_RISK_ELEVATED", "LITTLE_EVIDENCE"}),
+        (0.1, 1, {}, Grade.green, {"LOW_RISK", "LITTLE_EVIDENCE"}),
+        (0.1, 10, {}, Grade.green, {"LOW_RISK"}),
+        # the public registry is evidence of its own: still red
+        (0.9, 1, {"registry_status": "revoked"}, Grade.red, {"COMPLAINT_RISK_HIGH_LITTLE_EVIDENCE", "LICENCE_REVOKED"}),
+    ],
+)
+def test_too_little_evidence_never_grades_red_on_the_score_alone(
+    p: float, n_reviews: int, kw: dict[str, object], grade: Grade, codes: set[str]
+) -> None:
+    evidence = merchant_evidence(n_listings=1, n_reviews=n_reviews)
+    assert evidence.too_little_evidence is (n_reviews < MIN_MERCHANT_REVIEWS)
+    g, reasons = merchant_grade(p, evidence=evidence, **kw)  # type: ignore[arg-type]
+    assert g is grade
+    assert {r.code for r in reasons} == codes
+    thin = [r for r in reasons if "EVIDENCE" in r.code]
+    assert all(f"{n_reviews} 条评价" in r.zh and f"{n_reviews} review(s)" in r.en for r in thin)
 
 
 def test_grade_thresholds_validated() -> None:

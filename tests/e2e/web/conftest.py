@@ -198,13 +198,14 @@ def bundle_loader(web_market_dir: Path, fixture_loader: Any) -> Any:
     return _loader(_real_bundle(load_market(web_market_dir)))
 
 
-def web_settings(db_path: Path, market_dir: Path) -> Settings:
+def web_settings(db_path: Path, market_dir: Path, **overrides: Any) -> Settings:
     return Settings(
         environment="test",
         database_url=f"sqlite:///{db_path}",
         market_dir=market_dir,
         secret_key="web-tests-" + "s" * 32,  # type: ignore[arg-type]
         warm_market_on_start=False,
+        **overrides,
     )
 
 
@@ -294,10 +295,10 @@ class WebTools:
     market_dir: Path
     loader: Any
 
-    def app(self, db_path: Path) -> Any:
+    def app(self, db_path: Path, **settings: Any) -> Any:
         from serving.app import create_app
 
-        return create_app(web_settings(db_path, self.market_dir), loader=self.loader)
+        return create_app(web_settings(db_path, self.market_dir, **settings), loader=self.loader)
 
     make_key = staticmethod(make_key)
 

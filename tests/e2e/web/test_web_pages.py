@@ -135,7 +135,8 @@ def test_plan_form_errors_name_the_field_and_keep_the_input(client: TestClient) 
     )
     assert r.status_code == 422
     assert "无法生成计划" in r.text or "计划参数无效" in r.text
-    assert "per_merchant_cap" in r.text  # the planner's own message names the field
+    assert "每商家上限（per_merchant_cap）为 1 时" in r.text  # the planner's own message, in Chinese, names the field
+    assert "with a random arm" not in r.text
 
 
 def test_unknown_plan_is_a_page_not_json(client: TestClient) -> None:
@@ -208,14 +209,16 @@ def test_result_form_refusals_and_idempotence(client: TestClient) -> None:
         assert r.status_code == 422 and message in r.text, (data, r.text[:300])
     # a listing that is not a target of the plan is refused by the service, as over the API
     r = client.post(url, data={"csrf_token": token, "listing_id": "L-not-in-plan", "verdict": "pass"})
-    assert r.status_code == 422 and "is not a target of plan" in r.text
+    assert r.status_code == 422 and f"商品 L-not-in-plan 不在抽检计划 {plan_id} 的抽样名单中" in r.text
+    assert "is not a target" not in r.text
     # the first result is stored, the same one again is stored once, a different one is a conflict
     ok = post(verdict="fail", failure_types="counterfeit", sampled_date="2026-11-20")
     assert ok.status_code == 303 and ok.headers["location"].endswith("?msg=result")
     again = post(verdict="fail", failure_types="counterfeit", sampled_date="2026-11-20")
     assert again.status_code == 303 and again.headers["location"].endswith("?msg=result-dup")
     clash = post(verdict="pass", sampled_date="2026-11-20")
-    assert clash.status_code == 422 and "无法录入" in clash.text
+    assert clash.status_code == 422 and "无法录入" in clash.text and "检测结果一经记录不可更改" in clash.text
+    assert "检测结论已录入为“不合格”，本次为“合格”" in clash.text and "immutable" not in clash.text
     stored = client.get(
         f"/v1/plans/{plan_id}/results",
         headers={"Authorization": f"Bearer {client.app_keys['planner']}"},  # type: ignore[attr-defined]
@@ -277,3 +280,42 @@ def test_a_form_posted_after_logout_returns_to_its_page_after_login(client: Test
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/web/login?next=%2Fweb%2Fplans%2Fplan-x"
+
+
+def test_plan_names_and_local_times(tmp_path: Path, web_tools: Any) -> None:
+    """The name given in the builder is on the list and the plan page; times are Beijing time, or the setting's."""
+    from datetime import datetime, timedelta
+
+    for zone, label, hours in (("Asia/Shanghai", "北京时间", 8), ("America/New_York", "UTC-0", None)):
+        app = web_tools.app(tmp_path / f"{hours}.db", timezone=zone)
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            c.app_keys = {"planner": web_tools.make_key(app, "planner")}  # type: ignore[attr-defined]
+            login(c, c.app_keys["planner"])  # type: ignore[attr-defined]
+            token = _csrf(c.get("/web/plans/new").text)
+            fields = {
+                "csrf_token": token,
+                "name": "2026年第四季度 洗发水 专项抽检",
+                "budget": "20000",
+                "epsilon": "0.3",
+                "per_merchant_cap": "2",
+                "seed": "3",
+                "confirm_small": "1",
+            }
+            r = c.post("/web/plans", data=fields, follow_redirects=False)
+            assert r.status_code == 303, r.text[:300]
+            plan_id = r.headers["location"].split("/web/plans/")[1].split("?")[0]
+            api = c.get(f"/v1/plans/{plan_id}", headers=_planner(c)).json()
+            assert api["name"] == fields["name"]
+            created = datetime.fromisoformat(api["created_at"])
+            listing = c.get("/web/plans").text
+            page = c.get(f"/web/plans/{plan_id}").text
+            for html in (listing, page):
+                assert fields["name"] in html
+                assert "UTC</td>" not in html and " UTC ·" not in html
+            if hours is not None:
+                shown = f"{(created + timedelta(hours=hours)):%Y-%m-%d %H:%M} {label}"
+                assert shown in listing and shown in page
+            else:
+                assert label in listing and label in page  # New York is UTC-05:00 or UTC-04:00
+    with pytest.raises(ValueError, match="unknown time zone"):
+        web_tools.app(tmp_path / "bad.db", timezone="Mars/Olympus")

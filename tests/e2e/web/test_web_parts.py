@@ -138,6 +138,7 @@ def test_parse_plan_form_valid_with_quotas() -> None:
             },
             "大于最多件数",
         ),
+        ({"name": "计" * 201, "budget": "100", "epsilon": "0.2", "seed": "1"}, "计划名称最多 200 个字"),
     ],
     ids=[
         "no-budget",
@@ -149,6 +150,7 @@ def test_parse_plan_form_valid_with_quotas() -> None:
         "cap-zero",
         "budget-inf",
         "quota-min-over-max",
+        "name-too-long",
     ],
 )
 def test_parse_plan_form_names_the_bad_field(fields: dict[str, str], needle: str) -> None:

@@ -69,7 +69,7 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # None: never
 
 
-class Plan(Base):
+class PlanRow(Base):
     """A stored sampling plan: its parameters, the model and market it was made from, and its summary."""
 
     __tablename__ = "plans"
@@ -98,13 +98,13 @@ class Plan(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
     # loaded when a plan's targets are used, never with a list of plans (one plan may have 50,000)
-    targets: Mapped[list[PlanTarget]] = relationship(
-        back_populates="plan", order_by="PlanTarget.rank", cascade="all, delete-orphan", lazy="select"
+    targets: Mapped[list[PlanTargetRow]] = relationship(
+        back_populates="plan", order_by="PlanTargetRow.rank", cascade="all, delete-orphan", lazy="select"
     )
-    frame: Mapped[PlanFrame | None] = relationship(cascade="all, delete-orphan", lazy="select")
+    frame: Mapped[PlanFrameRow | None] = relationship(cascade="all, delete-orphan", lazy="select")
 
 
-class PlanFrame(Base):
+class PlanFrameRow(Base):
     """The plan's whole design frame (every candidate, its stratum and inclusion probability, in the
     systematic order) as compressed Parquet: the estimators need all of it, not only the targets."""
 
@@ -115,7 +115,7 @@ class PlanFrame(Base):
     parquet: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class PlanTarget(Base):
+class PlanTargetRow(Base):
     """One listing a plan buys, with the probability the design had of choosing it."""
 
     __tablename__ = "plan_targets"
@@ -132,7 +132,7 @@ class PlanTarget(Base):
     expected_yield: Mapped[float] = mapped_column(Float)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
-    plan: Mapped[Plan] = relationship(back_populates="targets")
+    plan: Mapped[PlanRow] = relationship(back_populates="targets")
 
 
 class LabResultRow(Base):

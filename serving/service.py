@@ -34,10 +34,7 @@ from models.explain import plan_reasons
 from sampling import plan_checks
 from sampling.candidates import Candidates, LabFees, UnknownCategoryError, draw_plan, plan_candidates
 from serving import store
-from serving.db import LabResultRow, utcnow
-from serving.db import Plan as PlanRow
-from serving.db import PlanFrame as PlanFrameRow
-from serving.db import PlanTarget as PlanTargetRow
+from serving.db import LabResultRow, PlanFrameRow, PlanRow, PlanTargetRow, utcnow
 from serving.decisions import Decision, decide, merchant_evidence, merchant_grade
 from serving.runtime import LoadedModel, MarketCache, ScoredMarket, market_from_records
 from serving.schemas import (

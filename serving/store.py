@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from serving.db import ApiKey, LabResultRow, Plan, PlanTarget, utcnow
+from serving.db import ApiKey, LabResultRow, PlanRow, PlanTargetRow, utcnow
 
 logger = logging.getLogger(__name__)
 # alembic announces each of its plugins at INFO on every run; only the migrations themselves are news
@@ -187,7 +187,7 @@ def new_plan_id() -> str:
     return f"plan-{utcnow():%Y%m%d}-{secrets.token_hex(4)}"
 
 
-def save_plan(session: Session, plan: Plan, targets: Sequence[PlanTarget]) -> Plan:
+def save_plan(session: Session, plan: PlanRow, targets: Sequence[PlanTargetRow]) -> PlanRow:
     """Store a plan with its targets in one transaction."""
     plan.targets = list(targets)
     session.add(plan)
@@ -195,22 +195,22 @@ def save_plan(session: Session, plan: Plan, targets: Sequence[PlanTarget]) -> Pl
     return plan
 
 
-def find_idempotent_plan(session: Session, *, created_by: str, idempotency_key: str) -> Plan | None:
+def find_idempotent_plan(session: Session, *, created_by: str, idempotency_key: str) -> PlanRow | None:
     """The plan `created_by` already made with this Idempotency-Key, if any."""
-    stmt = select(Plan).where(Plan.created_by == created_by, Plan.idempotency_key == idempotency_key)
+    stmt = select(PlanRow).where(PlanRow.created_by == created_by, PlanRow.idempotency_key == idempotency_key)
     return session.scalars(stmt).first()
 
 
-def get_plan(session: Session, plan_id: str) -> Plan | None:
+def get_plan(session: Session, plan_id: str) -> PlanRow | None:
     """A plan with its targets (ranked), or None."""
-    return session.get(Plan, plan_id) if _PLAN_ID.fullmatch(plan_id) else None
+    return session.get(PlanRow, plan_id) if _PLAN_ID.fullmatch(plan_id) else None
 
 
-def list_plans(session: Session, *, limit: int = 50, offset: int = 0) -> tuple[Sequence[Plan], int]:
+def list_plans(session: Session, *, limit: int = 50, offset: int = 0) -> tuple[Sequence[PlanRow], int]:
     """One page of plans, newest first, and the total count; neither their targets nor their frames are loaded."""
-    total = session.scalar(select(func.count()).select_from(Plan)) or 0
+    total = session.scalar(select(func.count()).select_from(PlanRow)) or 0
     # targets and frame are lazy relationships (serving/db.py): a page of plans reads the plans table only
-    stmt = select(Plan).order_by(Plan.created_at.desc(), Plan.plan_id).limit(limit).offset(offset)
+    stmt = select(PlanRow).order_by(PlanRow.created_at.desc(), PlanRow.plan_id).limit(limit).offset(offset)
     return session.scalars(stmt).all(), int(total)
 
 
@@ -227,10 +227,10 @@ def result_counts(session: Session, plan_ids: Sequence[str]) -> dict[str, int]:
     return {pid: counts.get(pid, 0) for pid in plan_ids}
 
 
-def plans_with_results(session: Session) -> Sequence[Plan]:
+def plans_with_results(session: Session) -> Sequence[PlanRow]:
     """Every plan that has at least one lab result, oldest first."""
     has = select(LabResultRow.plan_id).distinct()
-    stmt = select(Plan).where(Plan.plan_id.in_(has)).order_by(Plan.created_at, Plan.plan_id)
+    stmt = select(PlanRow).where(PlanRow.plan_id.in_(has)).order_by(PlanRow.created_at, PlanRow.plan_id)
     return session.scalars(stmt).all()
 
 

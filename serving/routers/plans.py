@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from serving import limits, service, store
 from serving.auth import PlannerKey
-from serving.db import Plan as PlanRow
+from serving.db import PlanRow
 from serving.deps import MarketDep, ModelDep, SessionDep, SettingsDep
 from serving.routers._responses import AUTH, BODY, BUSY, CONFLICT, NO_MODEL, NOT_FOUND
 from serving.schemas import EstimateOut, PlanCreate, PlanList, PlanOut, ResultList, ResultsIn, ResultsOut

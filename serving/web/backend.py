@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from features.records import split_failure_types
 from models.explain import plan_reasons
 from serving import limits, security, service, store
-from serving.db import Plan as PlanRow
+from serving.db import PlanRow
 from serving.deps import SessionDep
 from serving.runtime import LoadedModel, MarketCache, ModelHolder, ScoredMarket
 from serving.schemas import PlanCreate, QuotaIn, ResultIn
@@ -35,7 +35,7 @@ from serving.web.views import (
     EstimateRow,
     MarketOverview,
     PlanRequest,
-    PlanSummary,
+    PlanView,
     Principal,
     TargetRow,
     local_date,
@@ -100,8 +100,8 @@ class WebBackend(Protocol):
     def principal(self, key_id: str) -> Principal | None: ...
     def model_label(self) -> str: ...
     def market_overview(self) -> MarketOverview: ...
-    def list_plans(self) -> list[PlanSummary]: ...
-    def get_plan(self, plan_id: str) -> tuple[PlanSummary, list[TargetRow]] | None: ...
+    def list_plans(self) -> list[PlanView]: ...
+    def get_plan(self, plan_id: str) -> tuple[PlanView, list[TargetRow]] | None: ...
     def create_plan(self, req: PlanRequest, *, key_id: str) -> str: ...
     def record_result(
         self,
@@ -210,9 +210,9 @@ class ServiceBackend:
     def _n_results(self, plan_id: str) -> int:
         return len(store.list_results(self._session, plan_id))
 
-    def _summary(self, row: PlanRow, n_results: int, *, expected_failures: float | None = None) -> PlanSummary:
+    def _summary(self, row: PlanRow, n_results: int, *, expected_failures: float | None = None) -> PlanView:
         design = dict(row.summary or {})
-        return PlanSummary(
+        return PlanView(
             plan_id=row.plan_id,
             name=row.name or "",
             created=local_time(row.created_at, self._settings.timezone),
@@ -233,7 +233,7 @@ class ServiceBackend:
             model=f"{row.model_name} · 版本 {row.model_version}",
         )
 
-    def list_plans(self) -> list[PlanSummary]:
+    def list_plans(self) -> list[PlanView]:
         """Recent plans, newest first."""
         rows, _ = store.list_plans(self._session, limit=200)
         counts = store.result_counts(self._session, [r.plan_id for r in rows])
@@ -253,7 +253,7 @@ class ServiceBackend:
             return {}
         return dict(zip(listings["listing_id"], zip(listings["title"], listings["platform"], strict=True), strict=True))
 
-    def get_plan(self, plan_id: str) -> tuple[PlanSummary, list[TargetRow]] | None:
+    def get_plan(self, plan_id: str) -> tuple[PlanView, list[TargetRow]] | None:
         """A stored plan's summary and its ranked targets with any results recorded."""
         row = store.get_plan(self._session, plan_id)
         if row is None:

@@ -105,7 +105,7 @@ class PlanRequest:
 
 
 @dataclass(frozen=True)
-class PlanSummary:
+class PlanView:
     plan_id: str
     created: str  # local time, with its zone
     budget: float

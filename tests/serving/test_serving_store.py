@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect
 
 from serving import store
-from serving.db import Plan, PlanTarget, make_engine, make_sessionmaker
+from serving.db import PlanRow, PlanTargetRow, make_engine, make_sessionmaker
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_keys_are_hashed_and_checked(sessions: Any) -> None:
 
 def _plan(sessions: Any) -> str:
     with sessions() as s:
-        plan = Plan(
+        plan = PlanRow(
             plan_id=store.new_plan_id(),
             budget=100.0,
             epsilon=0.2,
@@ -80,7 +80,7 @@ def _plan(sessions: Any) -> str:
             spent=50.0,
             summary={},
         )
-        t = PlanTarget(
+        t = PlanTargetRow(
             listing_id="L1",
             merchant_id="M1",
             category="牛奶",

@@ -114,9 +114,23 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": str(exc), "message": str(exc)})
 
 
+#: what FastAPI says (as a 400) when a body is not text it can decode, e.g. bytes that are not UTF-8
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        # the same answer as a body that is not JSON: 422 naming the body, as every other bad input
+        msg = "body: not UTF-8 encoded JSON"
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": [{"loc": ["body"], "msg": "not UTF-8 encoded JSON", "type": "json_invalid"}],
+                "message": msg,
+            },
+        )
     return JSONResponse(
         status_code=exc.status_code,
         content={"detail": detail, "message": detail},

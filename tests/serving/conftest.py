@@ -2,15 +2,13 @@
 simulated market, the app with keys for each role, and a scorer.
 
 The scorer is the team's real bundle trained by `tiny_bundle` when the training code can produce one;
-`RulesScorer` below is a small, honest rule-based implementation of the `RiskScorer` protocol used by the
+`tests.support.scorers.RulesScorer`, a small rule-based implementation of the `RiskScorer` protocol, is used by the
 fast route tests (it needs no training, so route tests stay quick and independent of model quality).
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +17,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -27,88 +24,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from features.market import Market
-from models.contract import LISTING_RISKS, MERCHANT_RISK, Evidence, ListingScore, Reason, RiskScore
 from serving.runtime import LoadedModel, describe
 from serving.settings import Settings
-
-# --- a rule-based scorer implementing the RiskScorer protocol ----------------------------------------
-_CLAIMS = {"国家级": "absolute_claim", "最好": "absolute_claim", "第一": "absolute_claim", "根治": "efficacy_claim"}
-_CUES = {"高仿": "counterfeit_cue", "原单": "counterfeit_cue", "A货": "counterfeit_cue"}
-
-
-def _sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
-
-
-class RulesScorer:
-    """Lexicon counts → logistic probabilities; depends only on a listing's own record and its merchant's."""
-
-    def __init__(self, name: str = "rules", version: str = "1", bias: float = 0.0):
-        self.name, self.version, self.bias = name, version, bias
-        self.metadata = {"trained_at": "2026-11-23", "metrics": {"holdout": {"pr_auc": 0.5}}}
-
-    def _evidence(self, row: Any) -> list[Evidence]:
-        out = []
-        for field in ("title", "description"):
-            txt = str(row[field] or "")
-            for phrase, kind in {**_CLAIMS, **_CUES}.items():
-                for m in re.finditer(re.escape(phrase), txt):
-                    out.append(
-                        Evidence(kind=kind, phrase=phrase, field=field, start=m.start(), end=m.end(), text=phrase)
-                    )
-        return out
-
-    def _probs(self, row: Any, merchant: Any) -> tuple[dict[str, float], dict[str, list[Reason]], list[Evidence]]:
-        ev = self._evidence(row)
-        claims = sum(e.kind != "counterfeit_cue" for e in ev)
-        cues = sum(e.kind == "counterfeit_cue" for e in ev)
-        bad_registry = merchant["registry_status"] != "normal"
-        logits = {
-            "false_advertising": -2.5 + 1.5 * claims + self.bias,
-            "counterfeit": -2.5 + 2.0 * cues + self.bias,
-            "lab_fail": -2.0 + 0.8 * claims + 1.0 * cues + self.bias,
-            MERCHANT_RISK: -1.5 + 2.0 * bad_registry + 0.5 * int(merchant["removals_elsewhere"]) + self.bias,
-        }
-        reasons = {
-            "false_advertising": [
-                Reason(code="CLAIM", zh="绝对化或功效用语", en="absolute or efficacy claim", contribution=1.5 * claims)
-            ]
-            if claims
-            else [],
-            "counterfeit": [Reason(code="CUE", zh="假冒暗示用语", en="counterfeit cue", contribution=2.0 * cues)]
-            if cues
-            else [],
-            "lab_fail": [Reason(code="CLAIM", zh="宣传用语可疑", en="suspicious claims", contribution=0.8 * claims)]
-            if claims
-            else [],
-            MERCHANT_RISK: [Reason(code="REGISTRY", zh="登记状态异常", en="registry status", contribution=2.0)]
-            if bad_registry
-            else [],
-        }
-        return {k: _sigmoid(v) for k, v in logits.items()}, reasons, ev
-
-    def _rows(self, market: Market) -> Iterator[tuple[Any, Any]]:
-        merchants = market.merchants.set_index("merchant_id")
-        for row in market.listings.to_dict("records"):
-            yield row, merchants.loc[row["merchant_id"]]
-
-    def score_frame(self, market: Market) -> pd.DataFrame:
-        rows = []
-        for row, merchant in self._rows(market):
-            p, _, _ = self._probs(row, merchant)
-            rows.append({"listing_id": row["listing_id"], **{f"p_{k}": v for k, v in p.items()}})
-        return pd.DataFrame(rows, columns=["listing_id", *[f"p_{r}" for r in (*LISTING_RISKS, MERCHANT_RISK)]])
-
-    def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[ListingScore]:
-        out = []
-        for row, merchant in self._rows(market):
-            p, reasons, ev = self._probs(row, merchant)
-            risks = {k: RiskScore(probability=p[k], reasons=reasons[k][:top_reasons]) for k in p}
-            out.append(
-                ListingScore(listing_id=row["listing_id"], merchant_id=row["merchant_id"], risks=risks, evidence=ev)  # type: ignore[arg-type]
-            )
-        return out
+from tests.support.scorers import RulesScorer
 
 
 def rules_loader(version: str = "1", bias: float = 0.0) -> Any:

@@ -216,7 +216,7 @@ def test_merchant_risk_grade(api: Any, rec: Any) -> None:
 
 def test_one_bad_review_does_not_grade_a_merchant_red(start_app: Any, rec: Any) -> None:
     """A high complaint score resting on one 1-star review grades yellow with the reason; five reviews grade red."""
-    merchant = rec.merchant(removals_elsewhere=4)  # the rules scorer's complaint probability: 0.62 (≥ 0.6)
+    merchant = rec.merchant(removals_elsewhere=5)  # the rules scorer's complaint probability: 0.62 (≥ 0.6)
     review = {"listing_id": "L1", "text": "假货，差评", "rating": 1, "review_date": "2026-11-02"}
     body = {"merchant": merchant, "listings": [rec.listing()], "reviews": [review]}
     with start_app() as api:

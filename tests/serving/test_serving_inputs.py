@@ -118,3 +118,13 @@ def test_find_bad_text_locates_keys_and_items() -> None:
     assert find_bad_text(b'{"a": "\\ud83d\\ude00"}') is None  # a pair is one character
     assert find_bad_text(b'{"a": "\\\\u0000"}') is None  # an escaped backslash, then plain text
     assert find_bad_text(b'{"a": "\\u0000"') is None  # not JSON: the route's own parser reports it
+
+
+def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(api: Any) -> None:
+    """Bytes that are not UTF-8 (schemathesis found them) are refused like any body that is not JSON."""
+    r = api.client.post(
+        "/v1/score/listing",
+        content=b"\x7f\xff\xfe%\xe9",
+        headers={**api.as_("platform"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["message"].startswith("body")

@@ -1,0 +1,1 @@
+"""Importable test helpers (fake scorers, fixtures builders), shared by every test folder."""

@@ -456,21 +456,11 @@ def record_results(
 
 
 # --- estimates ----------------------------------------------------------------------------------------
-def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -> EstimateOut:
-    """Pass/failure and three-no rates with intervals from the plan's results so far.
-
-    With every purchase reported, the Horvitz–Thompson estimate (unbiased, known N) is primary. Before
-    that, estimates use the reported purchases only: a targeted purchase still without a result is left
-    to the random arm (which covers it with a known probability), and random draws without one are
-    treated as missing at random, so the Hájek (ratio) estimate is primary.
-    """
-    from sampling import estimation
-
-    frame = load_frame(row)
-    rows = store.list_results(session, row.plan_id)
-    reported = {r.listing_id for r in rows}
+def _reported_frame(frame: pd.DataFrame, reported: set[str]) -> tuple[pd.DataFrame, bool, list[str]]:
+    """The design frame the estimate reads: complete once every target and random draw has a result;
+    before that only the reported purchases count (targets without one are left to the random arm, random
+    draws without one are missing at random). Also says what the estimate leaves out."""
     selected = frame["selected"].to_numpy(bool)
-    n_purchases = int(selected.sum())
     # the estimate uses the targets and the random draws; the top-up's purchases are not part of it
     used = frame["targeted"].to_numpy(bool) | frame["drawn_random"].to_numpy(bool)
     complete = bool(frame.loc[used, "listing_id"].isin(reported).all())
@@ -488,9 +478,82 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
         )
         frame["selected"] = frame["targeted"] | frame["drawn_random"]
         notes.append(
-            f"{len(reported)} of {n_purchases} purchases have lab results; targeted purchases without one are "
-            "estimated through the random arm, random draws without one are treated as missing at random"
+            f"{len(reported)} of {int(selected.sum())} purchases have lab results; targeted purchases without one "
+            "are estimated through the random arm, random draws without one are treated as missing at random"
         )
+    return frame, complete, notes
+
+
+def _rate_out(e: Any, method: Literal["ht", "hajek"], *, min_draws: int) -> RateOut:
+    """One estimated rate as the API shows it: "no data" where no random draw covers an untargeted part of
+    the domain (HT would say 0 failures, which is no evidence), and too few draws flagged."""
+    est, lo, hi, se = (
+        (e.ht, e.ht_low, e.ht_high, e.ht_se) if method == "ht" else (e.hajek, e.hajek_low, e.hajek_high, e.hajek_se)
+    )
+    census = e.df == 0  # every listing of the domain was targeted: known exactly
+    no_data = e.population == 0 or (e.n_random == 0 and not census)
+    n_eff = None if census else (e.ht_n_eff if method == "ht" else e.hajek_n_eff)
+    if no_data:
+        est, se = None, None
+    return RateOut(
+        outcome=e.outcome,
+        domain=e.domain,
+        population=e.population,
+        n_sampled=e.n_sampled,
+        n_random=e.n_random,
+        estimate=est,
+        lower=lo,
+        upper=hi,
+        se=se,
+        ht=e.ht,
+        ht_low=e.ht_low,
+        ht_high=e.ht_high,
+        hajek=e.hajek,
+        hajek_low=e.hajek_low,
+        hajek_high=e.hajek_high,
+        naive=e.naive,
+        n_eff=n_eff,
+        design_effect=None if not n_eff else e.n_random / n_eff,
+        no_data=no_data,
+        too_few_draws=not no_data and not census and e.n_random < min_draws,
+    )
+
+
+def _estimate_notes(fail: RateOut, by_category: list[RateOut], *, excluded: int, min_draws: int) -> list[str]:
+    """What a reader of the estimate must know: left-out candidates, missing or thin evidence."""
+    notes: list[str] = []
+    if excluded:
+        notes.append(f"{excluded} candidate(s) had no chance of selection and are outside the estimate")
+    if fail.no_data:
+        notes.append("no random draw has a result: there is no estimate of the market, only the logical bounds")
+    elif fail.se is None:
+        notes.append("fewer than two random draws with results: the interval is the logical bounds only")
+    if fail.too_few_draws:
+        notes.append(
+            f"the estimate rests on {fail.n_random} random draw(s), fewer than {min_draws}: "
+            "indicative only; a larger budget or ε gives the random arm more draws"
+        )
+    empty = sorted({c.domain for c in by_category if c.no_data})
+    if empty:
+        notes.append(f"no data (no random draw with a result) for {len(empty)} categor(ies): {', '.join(empty)}")
+    return notes
+
+
+def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -> EstimateOut:
+    """Pass/failure and three-no rates with intervals from the plan's results so far.
+
+    With every purchase reported, the Horvitz–Thompson estimate (unbiased, known N) is primary. Before
+    that, estimates use the reported purchases only: a targeted purchase still without a result is left
+    to the random arm (which covers it with a known probability), and random draws without one are
+    treated as missing at random, so the Hájek (ratio) estimate is primary.
+    """
+    from sampling import estimation
+
+    frame = load_frame(row)
+    n_purchases = int(frame["selected"].to_numpy(bool).sum())
+    rows = store.list_results(session, row.plan_id)
+    reported = {r.listing_id for r in rows}
+    frame, complete, notes = _reported_frame(frame, reported)
     outcomes = pd.DataFrame(
         {
             "listing_id": [r.listing_id for r in rows],
@@ -500,56 +563,10 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
     )
     method: Literal["ht", "hajek"] = "ht" if complete else "hajek"
     rep = estimation.estimate(frame, outcomes, confidence=confidence)
-
-    def rate(e: Any) -> RateOut:
-        est, lo, hi, se = (
-            (e.ht, e.ht_low, e.ht_high, e.ht_se) if method == "ht" else (e.hajek, e.hajek_low, e.hajek_high, e.hajek_se)
-        )
-        census = e.df == 0  # every listing of the domain was targeted: known exactly
-        # untargeted listings no random draw covers: HT would say "0 failures" there, which is no evidence
-        no_data = e.population == 0 or (e.n_random == 0 and not census)
-        n_eff = None if census else (e.ht_n_eff if method == "ht" else e.hajek_n_eff)
-        if no_data:
-            est, se = None, None
-        return RateOut(
-            outcome=e.outcome,
-            domain=e.domain,
-            population=e.population,
-            n_sampled=e.n_sampled,
-            n_random=e.n_random,
-            estimate=est,
-            lower=lo,
-            upper=hi,
-            se=se,
-            ht=e.ht,
-            ht_low=e.ht_low,
-            ht_high=e.ht_high,
-            hajek=e.hajek,
-            hajek_low=e.hajek_low,
-            hajek_high=e.hajek_high,
-            naive=e.naive,
-            n_eff=n_eff,
-            design_effect=None if not n_eff else e.n_random / n_eff,
-            no_data=no_data,
-            too_few_draws=not no_data and not census and e.n_random < estimation.MIN_RANDOM_DRAWS,
-        )
-
-    fail = rate(rep.get("fail", "all"))
-    by_category = [rate(e) for e in rep.rates if e.domain != "all"]
-    if rep.excluded:
-        notes.append(f"{rep.excluded} candidate(s) had no chance of selection and are outside the estimate")
-    if fail.no_data:
-        notes.append("no random draw has a result: there is no estimate of the market, only the logical bounds")
-    elif fail.se is None:
-        notes.append("fewer than two random draws with results: the interval is the logical bounds only")
-    if fail.too_few_draws:
-        notes.append(
-            f"the estimate rests on {fail.n_random} random draw(s), fewer than {estimation.MIN_RANDOM_DRAWS}: "
-            "indicative only; a larger budget or ε gives the random arm more draws"
-        )
-    empty = sorted({c.domain for c in by_category if c.no_data})
-    if empty:
-        notes.append(f"no data (no random draw with a result) for {len(empty)} categor(ies): {', '.join(empty)}")
+    min_draws = estimation.MIN_RANDOM_DRAWS
+    fail = _rate_out(rep.get("fail", "all"), method, min_draws=min_draws)
+    by_category = [_rate_out(e, method, min_draws=min_draws) for e in rep.rates if e.domain != "all"]
+    notes += _estimate_notes(fail, by_category, excluded=rep.excluded, min_draws=min_draws)
     return EstimateOut(
         plan_id=row.plan_id,
         complete=complete,
@@ -568,8 +585,8 @@ def estimate_plan(session: Session, row: PlanRow, *, confidence: float = 0.95) -
             no_data=fail.no_data,
             too_few_draws=fail.too_few_draws,
         ),
-        three_no_rate=rate(rep.get("three_no", "all")),
+        three_no_rate=_rate_out(rep.get("three_no", "all"), method, min_draws=min_draws),
         by_category=by_category,
-        min_random_draws=estimation.MIN_RANDOM_DRAWS,
+        min_random_draws=min_draws,
         notes=notes,
     )

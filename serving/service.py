@@ -33,6 +33,7 @@ from models.contract import LISTING_RISKS, MERCHANT_RISK
 from models.explain import plan_reasons
 from sampling import plan_checks
 from sampling.candidates import Candidates, LabFees, UnknownCategoryError, draw_plan, plan_candidates
+from sampling.planner import Plan
 from serving import store
 from serving.db import LabResultRow, PlanFrameRow, PlanRow, PlanTargetRow, utcnow
 from serving.decisions import Decision, decide, merchant_evidence, merchant_grade
@@ -255,31 +256,10 @@ def _plan_config_problem(e: ValidationError) -> RequestProblem:
     return RequestProblem(["body", *loc], msg)
 
 
-def create_plan(
-    session: Session,
-    model: LoadedModel,
-    cache: MarketCache,
-    settings: Settings,
-    body: PlanCreate,
-    *,
-    created_by: str | None,
-    idempotency: tuple[str, str] | None = None,
-) -> PlanRow:
-    """Score the current market, design and draw a plan, store it with its frame; returns the stored plan."""
+def _draw(cands: Candidates, body: PlanCreate, *, plan_id: str) -> Plan:
+    """The request's plan over the market's candidates; what the client can fix is a `RequestProblem`."""
     from sampling import planner
 
-    if body.budget > settings.max_plan_budget:
-        raise RequestProblem(
-            ["body", "budget"],
-            f"{body.budget:,.0f} yuan is over this service's limit of {settings.max_plan_budget:,.0f} per plan "
-            "(CHOUJIAN_MAX_PLAN_BUDGET); split the work into several plans",
-        )
-    try:
-        scored = cache.get(model)
-    except (FileNotFoundError, RecordError) as e:
-        raise Unavailable(f"no usable market for plan candidates: {e}") from e
-    cands = candidates_from_market(scored, settings)
-    plan_id = store.new_plan_id()
     try:
         config = planner.PlanConfig(
             budget=body.budget,
@@ -293,22 +273,18 @@ def create_plan(
     except ValidationError as e:
         raise _plan_config_problem(e) from e
     try:
-        plan = draw_plan(cands, config, require_estimate=body.require_estimate)
+        return draw_plan(cands, config, require_estimate=body.require_estimate)
     except plan_checks.SmallRandomArmError as e:
         raise SmallRandomArm(e.check) from e
     except UnknownCategoryError as e:
         raise RequestProblem(["body", "quotas", e.category], f"{e} (current market)") from e
     except planner.PlanInfeasibleError as e:
         raise RequestProblem(["body"], f"infeasible plan: {e}") from e
-    selected = plan.selected()
-    if len(selected) > settings.max_plan_targets:  # before the per-purchase reasons and the store's rows
-        raise RequestProblem(
-            ["body", "budget"],
-            f"this plan would buy {len(selected):,} listings, over the limit of {settings.max_plan_targets:,} "
-            "(CHOUJIAN_MAX_PLAN_TARGETS); lower the budget",
-        )
-    reasons = plan_reasons(model.scorer, scored.market, selected["listing_id"].tolist(), top=settings.top_reasons)
-    targets = [
+
+
+def _target_rows(selected: pd.DataFrame, reasons: dict[str, list[str]]) -> list[PlanTargetRow]:
+    """The store's rows for the purchases, best first, each with its inclusion probability and reasons."""
+    return [
         PlanTargetRow(
             listing_id=str(r["listing_id"]),
             merchant_id=str(r["merchant_id"]),
@@ -323,6 +299,40 @@ def create_plan(
         )
         for r in selected.to_dict("records")
     ]
+
+
+def create_plan(
+    session: Session,
+    model: LoadedModel,
+    cache: MarketCache,
+    settings: Settings,
+    body: PlanCreate,
+    *,
+    created_by: str | None,
+    idempotency: tuple[str, str] | None = None,
+) -> PlanRow:
+    """Score the current market, design and draw a plan, store it with its frame; returns the stored plan."""
+    if body.budget > settings.max_plan_budget:
+        raise RequestProblem(
+            ["body", "budget"],
+            f"{body.budget:,.0f} yuan is over this service's limit of {settings.max_plan_budget:,.0f} per plan "
+            "(CHOUJIAN_MAX_PLAN_BUDGET); split the work into several plans",
+        )
+    try:
+        scored = cache.get(model)
+    except (FileNotFoundError, RecordError) as e:
+        raise Unavailable(f"no usable market for plan candidates: {e}") from e
+    plan_id = store.new_plan_id()
+    plan = _draw(candidates_from_market(scored, settings), body, plan_id=plan_id)
+    selected = plan.selected()
+    if len(selected) > settings.max_plan_targets:  # before the per-purchase reasons and the store's rows
+        raise RequestProblem(
+            ["body", "budget"],
+            f"this plan would buy {len(selected):,} listings, over the limit of {settings.max_plan_targets:,} "
+            "(CHOUJIAN_MAX_PLAN_TARGETS); lower the budget",
+        )
+    reasons = plan_reasons(model.scorer, scored.market, selected["listing_id"].tolist(), top=settings.top_reasons)
+    targets = _target_rows(selected, reasons)
     s = plan.summary
     row = PlanRow(
         plan_id=plan_id,

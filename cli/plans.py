@@ -14,10 +14,12 @@ from core.paths import MARKET_DIR
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
+    from rich.table import Table
 
     from features.market import Market
     from models.contract import RiskScorer
     from sampling.planner import Plan
+    from training.rounds import RoundsResult
 
 
 class CapScope(StrEnum):
@@ -223,6 +225,65 @@ def _print_plan(plan: Plan, sel: pd.DataFrame, *, source: str, show: int) -> Non
         )
 
 
+def _plans_table(result: RoundsResult) -> Table:
+    """One row per simulated plan: the truth, the HT interval (✗ where it misses) and the hit rates."""
+    from rich.table import Table
+
+    t = Table(title="plans: hit rate = failures found per purchase")
+    for c in (
+        "mkt",
+        "round",
+        "plan",
+        "true rate",
+        "HT [95% CI]",
+        "naive (all bought)",
+        "targeted",
+        "random arm",
+        "all-random",
+        "oracle",
+        "lift",
+    ):
+        t.add_column(c, justify="right")
+    for r in result.records:
+        t.add_row(
+            str(r.market),
+            str(r.round),
+            str(r.rep),
+            f"{r.truth:.3f}",
+            f"{r.ht:.3f} [{r.ht_low:.3f}, {r.ht_high:.3f}]" + ("" if r.ht_low <= r.truth <= r.ht_high else " ✗"),
+            f"{r.naive_all:.3f}",
+            f"{r.fails_targeted / max(r.n_targeted, 1):.3f}",
+            f"{r.fails_random / max(r.n_random_draws, 1):.3f}",
+            f"{r.fails_all_random / max(r.n_all_random, 1):.3f}",
+            f"{r.fails_oracle / max(r.n_oracle, 1):.3f}",
+            f"{r.fails_plan / max(r.fails_all_random, 1):.2f}",
+        )
+    return t
+
+
+def _rounds_table(result: RoundsResult) -> Table:
+    """One row per round: labels so far, the model's AUC, hit rates, coverage and bias."""
+    from rich.table import Table
+
+    rt = Table(title=f"rounds (model: {result.model})")
+    cols = {
+        "labels": "lab results",
+        "auc_vs_realised": "AUC",
+        "hit_rate_targeted": "hit targeted",
+        "hit_rate_random": "hit random arm",
+        "hit_rate_oracle": "hit oracle",
+        "lift": "lift",
+        "coverage": "coverage",
+        "bias": "bias",
+    }
+    rt.add_column("round", justify="right")
+    for label in cols.values():
+        rt.add_column(label, justify="right")
+    for row in result.summary["rounds_detail"]:
+        rt.add_row(str(row["round"]), *(f"{row[k]:.4g}" for k in cols))
+    return rt
+
+
 def simulate_rounds_command(
     plans: Annotated[int, typer.Option(min=1, help="Plans to draw in all (spread over markets x rounds).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the markets, lab outcomes and plan draws.")] = 0,
@@ -244,7 +305,6 @@ def simulate_rounds_command(
     import json
 
     from rich.console import Console
-    from rich.table import Table
 
     from training.rounds import RoundsConfig, run_rounds
 
@@ -265,53 +325,8 @@ def simulate_rounds_command(
         result = run_rounds(config, progress=lambda msg: status.update(msg))
     out = Console() if Console().is_terminal else Console(width=150)
     if per_plan:
-        t = Table(title="plans: hit rate = failures found per purchase")
-        for c in (
-            "mkt",
-            "round",
-            "plan",
-            "true rate",
-            "HT [95% CI]",
-            "naive (all bought)",
-            "targeted",
-            "random arm",
-            "all-random",
-            "oracle",
-            "lift",
-        ):
-            t.add_column(c, justify="right")
-        for r in result.records:
-            t.add_row(
-                str(r.market),
-                str(r.round),
-                str(r.rep),
-                f"{r.truth:.3f}",
-                f"{r.ht:.3f} [{r.ht_low:.3f}, {r.ht_high:.3f}]" + ("" if r.ht_low <= r.truth <= r.ht_high else " ✗"),
-                f"{r.naive_all:.3f}",
-                f"{r.fails_targeted / max(r.n_targeted, 1):.3f}",
-                f"{r.fails_random / max(r.n_random_draws, 1):.3f}",
-                f"{r.fails_all_random / max(r.n_all_random, 1):.3f}",
-                f"{r.fails_oracle / max(r.n_oracle, 1):.3f}",
-                f"{r.fails_plan / max(r.fails_all_random, 1):.2f}",
-            )
-        out.print(t)
-    rt = Table(title=f"rounds (model: {result.model})")
-    cols = {
-        "labels": "lab results",
-        "auc_vs_realised": "AUC",
-        "hit_rate_targeted": "hit targeted",
-        "hit_rate_random": "hit random arm",
-        "hit_rate_oracle": "hit oracle",
-        "lift": "lift",
-        "coverage": "coverage",
-        "bias": "bias",
-    }
-    rt.add_column("round", justify="right")
-    for label in cols.values():
-        rt.add_column(label, justify="right")
-    for row in result.summary["rounds_detail"]:
-        rt.add_row(str(row["round"]), *(f"{row[k]:.4g}" for k in cols))
-    out.print(rt)
+        out.print(_plans_table(result))
+    out.print(_rounds_table(result))
     s = result.summary
     out.print(
         f"{s['plans']} plans: coverage {s['coverage']:.3f} (±{s['coverage_mc_se']:.3f} MC), bias {s['bias']:+.4f} "

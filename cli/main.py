@@ -40,6 +40,18 @@ class _DropMessages(logging.Filter):
         return not any(n in msg for n in self.needles)
 
 
+class _DropInfoFrom(logging.Filter):
+    """Drop INFO and DEBUG records a library logs through the root logger (ONNX Runtime's quantiser writes
+    one line per tensor with `logging.info`), recognised by the file that logged them."""
+
+    def __init__(self, package: str):
+        super().__init__()
+        self.part = f"/{package}/"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or self.part not in record.pathname.replace("\\", "/")
+
+
 #: logger → the filter for its expected, harmless warnings: transformers' per-load "LOAD REPORT" (a fine-tuned
 #: head that the pre-trained checkpoint lacks, by design); MLflow's note that a Python model is pickled (the
 #: bundle is ours, loaded only from our own registry) and, through `warnings` (py.warnings), its advice to add
@@ -49,6 +61,7 @@ QUIET_FILTERS = {
     "transformers.modeling_utils": _DropMessages("LOAD REPORT"),
     "mlflow.pyfunc": _DropMessages("serialized using CloudPickle"),
     "py.warnings": _DropMessages("Add type hints to the `predict` method"),
+    "": _DropInfoFrom("onnxruntime"),  # the root logger
 }
 
 

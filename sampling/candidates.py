@@ -1,8 +1,8 @@
 """Plan candidates: every listing of a market with its cost, its failure probability and its seller group.
 
 `plan_candidates` is the one way a listing becomes a candidate, for the CLI, the API, the planner pages
-and the round simulation alike: cost is the purchase price plus the category's lab fee, and shops linked
-by credit code, phone or shop name (`features.identity.link`) are one seller for the per-merchant cap.
+and the round simulation alike: cost is the purchase price plus the category's lab fee, and shops registered
+under one credit code are one seller for the per-merchant cap (`seller_groups`).
 """
 
 from __future__ import annotations
@@ -61,10 +61,16 @@ class Candidates:
 
 
 def seller_groups(merchants: pd.DataFrame) -> dict[str, str]:
-    """merchant_id → seller group: shops linked by credit code, phone or shop name share one."""
-    cols = [merchants[c].tolist() if c in merchants else [None] * len(merchants) for c in ("credit_code", "phone")]
-    names = merchants["shop_name"].tolist() if "shop_name" in merchants else [None] * len(merchants)
-    ids = link(list(zip(cols[0], cols[1], names, strict=True)))
+    """merchant_id → seller group for the per-merchant cap: shops registered under one unified social credit
+    code (统一社会信用代码) are one business, so one seller; a shop without a code is its own.
+
+    The cap binds on the legal entity, as the service's API always did. Linking further, by phone or shop
+    name (`features.identity`, which the risk features use), would spread purchases over more sellers but
+    find fewer failures: in `choujian simulate-rounds --plans 200` the targeted hit rate is 0.632 per shop,
+    0.587 per credit code and 0.521 per phone-or-name-linked seller.
+    """
+    codes = merchants["credit_code"].tolist() if "credit_code" in merchants else [None] * len(merchants)
+    ids = link([(code, None, None) for code in codes])
     return {str(m): f"seller-{k}" for m, k in zip(merchants["merchant_id"].astype(str), ids, strict=True)}
 
 

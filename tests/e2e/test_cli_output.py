@@ -83,3 +83,23 @@ def test_expected_library_warnings_only_with_verbose(monkeypatch: pytest.MonkeyP
     configure_output(verbose=True)
     assert shown("transformers.modeling_utils", report) and shown("mlflow.pyfunc", pickled)
     assert logging.getLogger("alembic").isEnabledFor(logging.INFO)
+
+
+def test_onnx_runtime_info_through_the_root_logger_is_dropped_by_default() -> None:
+    """ONNX Runtime's quantiser logs one INFO line per tensor on the root logger: not shown without --verbose."""
+    import logging
+
+    from cli.main import configure_output
+
+    root = logging.getLogger()
+    ort = logging.LogRecord(
+        "root", logging.INFO, "/x/site-packages/onnxruntime/quantization/q.py", 1, "tensor", None, None
+    )
+    ours = logging.LogRecord("root", logging.INFO, "/x/training/text/review.py", 1, "ours", None, None)
+    try:
+        configure_output(verbose=False)
+        assert not root.filter(ort) and root.filter(ours)
+        configure_output(verbose=True)
+        assert root.filter(ort)
+    finally:
+        configure_output(verbose=False)

@@ -24,9 +24,7 @@ def test_small_study_is_honest_and_targeting_pays() -> None:
     # with 24 plans the Monte-Carlo error is large: tolerances are 4 standard errors
     assert s["coverage"] >= 0.95 - 4 * np.sqrt(0.95 * 0.05 / 24)
     assert abs(s["bias"]) < 4 * s["bias_mc_se"] + 1e-9
-    # the targeted picks' mean overstates the market's failure rate (less than with a per-shop cap: the cap
-    # binds on linked shops, so the riskiest sellers' many shops cannot fill the targeted arm)
-    assert s["naive_bias"] > 0.02
+    assert s["naive_bias"] > 0.1  # the targeted picks' mean overstates the market's failure rate
     assert s["hit_rate_targeted"] > s["hit_rate_random"]
     assert s["hit_rate_oracle"] >= s["hit_rate_targeted"] - 0.05
     assert s["lift"] > 1

@@ -57,7 +57,8 @@ def plan_command(
         float, typer.Option(min=0, max=0.99, help="Share of the budget for the stratified random arm (ε).")
     ] = 0.2,
     per_merchant_cap: Annotated[
-        int | None, typer.Option(min=1, help="Most purchases per seller (linked shops count as one; none: no cap).")
+        int | None,
+        typer.Option(min=1, help="Most purchases per seller (shops under one credit code count as one; none: no cap)."),
     ] = 2,
     cap_scope: Annotated[
         CapScope, typer.Option(help="'plan': the cap binds both arms; 'targeted': only targeted picks.")

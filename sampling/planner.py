@@ -103,7 +103,8 @@ class Candidate(BaseModel):
     listing_id: str = Field(min_length=1)
     merchant_id: str = Field(min_length=1)
     identity_id: str | None = Field(
-        default=None, description="linked identity (shops sharing a credit code/phone); caps bind on it when given"
+        default=None,
+        description="seller group (shops under one credit code); the per-merchant cap binds on it when given",
     )
     category: str = Field(min_length=1)
     cost: float = Field(gt=0, description="yuan: purchase price + lab fee")

@@ -131,7 +131,8 @@ def plan_command(
     else:
         scorer, sc = _score_market(mk, model, console)
         source = f"{scorer.name} {scorer.version}"
-    fees = LabFees(reference.lab_fees(), default=shared_settings().lab_fee_default if lab_fee is None else lab_fee)
+    settings = shared_settings()
+    fees = LabFees(reference.lab_fees(settings), default=settings.lab_fee_default if lab_fee is None else lab_fee)
     try:
         plan = draw_plan(plan_candidates(mk.listings, mk.merchants, sc, lab_fees=fees), config)
     except UnknownCategoryError as e:

@@ -10,7 +10,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.settings import shared_settings
+from core.settings import SharedSettings, shared_settings
 
 LAB_FEES = "lab_fees.csv"
 
@@ -66,11 +66,13 @@ def read_lab_fees(path: str | Path) -> dict[str, CategoryFacts]:
     return out
 
 
-def category_facts() -> dict[str, CategoryFacts]:
+def category_facts(settings: SharedSettings | None = None) -> dict[str, CategoryFacts]:
     """The deployment's category table (its own `lab_fees.csv` when it has one, else the shipped one)."""
-    return read_lab_fees(shared_settings().reference_path(LAB_FEES))
+    return read_lab_fees((settings or shared_settings()).reference_path(LAB_FEES))
 
 
-def lab_fees() -> dict[str, float]:
-    """Lab fee (yuan) per category: the reference table, then the deployment's `CHOUJIAN_LAB_FEES` on top."""
-    return {**{c: f.lab_fee_yuan for c, f in category_facts().items()}, **shared_settings().lab_fees}
+def lab_fees(settings: SharedSettings | None = None) -> dict[str, float]:
+    """Lab fee (yuan) per category: the reference table, then the settings' `lab_fees` on top (default: the
+    settings the environment gives; the service passes its own)."""
+    settings = settings or shared_settings()
+    return {**{c: f.lab_fee_yuan for c, f in category_facts(settings).items()}, **settings.lab_fees}

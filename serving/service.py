@@ -223,7 +223,7 @@ class SmallRandomArm(RequestProblem):
 def lab_fees(settings: Settings) -> LabFees:
     """The reference table's lab fees (`data/reference/lab_fees.csv` or the deployment's), then the
     settings' `lab_fees` on top; a category in neither costs `lab_fee_default`."""
-    return LabFees({**reference.lab_fees(), **settings.lab_fees}, default=settings.lab_fee_default)
+    return LabFees(reference.lab_fees(settings), default=settings.lab_fee_default)
 
 
 def candidates_from_market(scored: ScoredMarket, settings: Settings) -> Candidates:

@@ -40,3 +40,12 @@ def test_a_bad_fee_table_is_refused_naming_line_and_column(tmp_path: Path, body:
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ValueError, match=match):
         read_lab_fees(path)
+
+
+def test_the_settings_given_are_the_ones_used(tmp_path: Path) -> None:
+    """The service passes its own settings object, which need not come from the environment."""
+    from core.settings import SharedSettings
+
+    (tmp_path / LAB_FEES).write_text("category,lab_fee_yuan\n保健食品,1200\n", encoding="utf-8")
+    settings = SharedSettings(reference_dir=tmp_path, lab_fees={"化妆品": 900.0})
+    assert reference.lab_fees(settings) == {"保健食品": 1200.0, "化妆品": 900.0}

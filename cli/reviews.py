@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.common import fail
+
 logger = logging.getLogger(__name__)
 
 reviews_app = typer.Typer(
@@ -20,11 +22,6 @@ reviews_app = typer.Typer(
 
 DEFAULT_CONFIG = Path("configs/review_model.yaml")
 BACKEND_HELP = "Inference backend: torch, onnx or onnx-int8 (default: the one chosen at training)."
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
 
 
 @reviews_app.command("train")
@@ -75,7 +72,7 @@ def train_command(
         try:
             why = stale_reason(target, cfg, pretrained)
         except FileNotFoundError as e:
-            _fail(str(e))
+            fail(str(e))
         if why is None:
             typer.echo(f"reusing {target}: fine-tuned with this config from this pre-trained checkpoint")
             return
@@ -103,7 +100,7 @@ def train_command(
                 progress=on_step,
             )
         except FileNotFoundError as e:
-            _fail(str(e))
+            fail(str(e))
     summary: dict[str, Any] = {
         k: metrics[k] for k in ("mode", "backend", "n_train", "n_validation", "n_test") if k in metrics
     }
@@ -160,18 +157,18 @@ def score_command(
     from models.text.inference import BACKENDS
 
     if not input.is_file():
-        _fail(f"input file {input} does not exist")
+        fail(f"input file {input} does not exist")
     if backend is not None and backend not in BACKENDS:
-        _fail(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        fail(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     try:
         if input.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(input)
         else:
             df = pd.read_csv(input, encoding="utf-8-sig", dtype={text_column: "string"}, keep_default_na=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-        _fail(f"cannot read {input}: {e}")
+        fail(f"cannot read {input}: {e}")
     if text_column not in df.columns:
-        _fail(f"column {text_column!r} not found in {input}; available columns: {', '.join(map(str, df.columns))}")
+        fail(f"column {text_column!r} not found in {input}; available columns: {', '.join(map(str, df.columns))}")
     scorer: Any = None
     if model is None:
         scorer = _champion_review_model()
@@ -179,9 +176,9 @@ def score_command(
     if scorer is None:
         path = model or default_review_model_path()
         try:
-            scorer = load_review_model(path, backend=backend)  # type: ignore[arg-type]
+            scorer = load_review_model(path, backend=backend)
         except FileNotFoundError as e:
-            _fail(str(e))
+            fail(str(e))
         source = str(path)
     logger.info("scoring %d reviews with %s", len(df), source)
     import numpy as np

@@ -19,12 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import limits, security, store
+from serving.batcher import ScoreBatcher
 from serving.db import make_engine, make_sessionmaker
 from serving.docs import include_docs
 from serving.inputs import TextGuardMiddleware
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.runtime import Loader, MarketCache, ModelHolder, registry_loader
-from serving.service import RequestProblem, Unavailable
+from serving.service import RequestProblem, Unavailable, score_records
 from serving.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -254,6 +255,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.state.models = holder
     app.state.metrics = metrics
     app.state.market = MarketCache(settings.market_dir)
+    app.state.batcher = ScoreBatcher(score_records, settings, max_batch=settings.score_coalesce)
     app.state.plan_gate = limits.Gate(1)  # one plan drawn at a time, API and pages together
 
     app.add_exception_handler(RequestValidationError, _validation_error)

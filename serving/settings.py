@@ -73,6 +73,12 @@ class Settings(SharedSettings):
     # 1,000 listings with long descriptions and a few dozen reviews each is a few MB of UTF-8 JSON
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     top_reasons: int = Field(default=3, ge=0, le=20)
+    score_coalesce: int = Field(
+        default=64,
+        ge=1,
+        le=1_000,
+        description="single-listing requests waiting together are scored in one call of at most this many (1: off)",
+    )
     # one plan request's work (serving/limits.py): the demo's plan is 200,000 yuan and ~200 purchases
     max_plan_budget: float = Field(default=5_000_000, gt=0, le=1e10, description="yuan")
     max_plan_targets: int = Field(default=2_000, ge=1, le=100_000, description="purchases in one plan")

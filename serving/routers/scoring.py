@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from serving.auth import ScoringKey
+from serving.batcher import ScoreBatcher
 from serving.deps import ModelDep, SettingsDep
 from serving.routers._responses import AUTH, BODY, NO_MODEL
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, ScoreRequest, ScoreResponse
@@ -30,18 +31,15 @@ def _as_single(e: RequestProblem) -> RequestProblem:
 
 
 @router.post("/listing", response_model=ScoreResponse, summary="评分单个商品 — score one listing")
-def score_listing(
-    _: ScoringKey, body: ScoreRequest, model: ModelDep, settings: SettingsDep, request: Request
-) -> Response:
-    """Calibrated risks per type, an accept/review/block decision, reasons and evidence spans for one listing."""
+async def score_listing(_: ScoringKey, body: ScoreRequest, model: ModelDep, request: Request) -> Response:
+    """Calibrated risks per type, an accept/review/block decision, reasons and evidence spans for one listing.
+
+    Requests arriving while another is being scored are scored together with it (`serving.batcher`):
+    the same scores, one pipeline pass."""
+    batcher: ScoreBatcher = request.app.state.batcher
     try:
-        [result] = score_records(
-            model,
-            settings,
-            merchants=[body.merchant],
-            listings=[body.listing],
-            reviews=body.reviews,
-            lab_results=body.lab_results,
+        result = await batcher.score_one(
+            model, merchant=body.merchant, listing=body.listing, reviews=body.reviews, lab_results=body.lab_results
         )
     except RequestProblem as e:
         raise _as_single(e) from e

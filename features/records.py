@@ -187,6 +187,17 @@ class LabResult(_Record):
         return self
 
 
+class Removal(_Record):
+    """A shop taken off a platform (清退/下架): which platform, when and why. Not one of a market's four
+    tables (training never reads it); the store keeps removals for the identity registry, and a market
+    directory may carry them as `removals.csv` / `removals.parquet`."""
+
+    merchant_id: _Id
+    platform: _Id
+    removed_date: _Date
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 def split_failure_types(value: object) -> list[str]:
     """The failure types of one stored value: the tables keep them as one ';'-joined string (`,` and `|`
     are read too, as people type them); blank or missing is none. The one parser of that column."""
@@ -208,3 +219,6 @@ TABLES: dict[str, type[_Record]] = {
     "reviews": Review,
     "lab_results": LabResult,
 }
+
+#: the tables a market directory may carry besides the four: read and validated as they are, never trained on
+EXTRA_TABLES: dict[str, type[_Record]] = {"removals": Removal}

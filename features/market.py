@@ -202,12 +202,19 @@ def _typed(records: Sequence[BaseModel], name: str, *, source: str, csv: bool = 
             raise TypeError(f"{source}: row {i + 1} is a {type(r).__name__}, not a {model.__name__} record")
     # column by column and one constructor call: a frame of a few rows costs its fixed pandas overheads once
     cols: dict[str, Any] = {c: [getattr(r, c) for r in records] for c in model.model_fields}
+    return columns_frame(cols, name, source=source, csv=csv)
+
+
+def columns_frame(cols: dict[str, Any], name: str, *, source: str, csv: bool = False) -> pd.DataFrame:
+    """The typed frame of table `name` from its values column by column (lists in the schema's field order):
+    the loader's dtypes and table rules, for values already valid (records, or rows read back from the store)."""
+    cols = dict(cols)
     if name == "lab_results":
         cols["failure_types"] = [join_failure_types(ts) for ts in cols["failure_types"]]
         cols["verdict"] = [str(v) for v in cols["verdict"]]
     if name == "merchants":
         cols["registry_status"] = [str(v) for v in cols["registry_status"]]
-    if not records:  # no values to infer a type from: object columns, as an empty file's
+    if not any(len(v) for v in cols.values()):  # no values to infer a type from: object columns, as an empty file's
         cols = {c: pd.Series(v, dtype=object) for c, v in cols.items()}
     for c in _DATE_COLUMNS[name]:
         cols[c] = pd.to_datetime(pd.Series(cols[c], dtype=object))
@@ -309,6 +316,7 @@ def load_removals(directory: str | Path, merchant_ids: Iterable[str] | None = No
 
 
 __all__ = [
+    "columns_frame",
     "load_removals",
     "Market",
     "RecordError",

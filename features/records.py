@@ -59,6 +59,22 @@ class Verdict(StrEnum):
     failed = "fail"
 
 
+def check_credit_code(v: str) -> str:
+    """A credit code as the records keep it (upper-cased), or ValueError: the one check of that field."""
+    v = v.strip().upper()
+    if not is_valid_credit_code(v):
+        raise ValueError("not a valid 18-character unified social credit code (format or check character)")
+    return v
+
+
+def check_phone(v: str) -> str:
+    """A phone number as the records keep it (spaces dropped), or ValueError: the one check of that field."""
+    v = str(v).replace(" ", "")
+    if not _PHONE_RE.match(v):
+        raise ValueError("phone must be digits, optionally with '+' and '-'")
+    return v
+
+
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -102,22 +118,12 @@ class Merchant(_Record):
     @field_validator("credit_code")
     @classmethod
     def _credit_code(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        v = v.upper()
-        if not is_valid_credit_code(v):
-            raise ValueError("not a valid 18-character unified social credit code (format or check character)")
-        return v
+        return None if v is None else check_credit_code(v)
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        v = str(v).replace(" ", "")
-        if not _PHONE_RE.match(v):
-            raise ValueError("phone must be digits, optionally with '+' and '-'")
-        return v
+        return None if v is None else check_phone(v)
 
 
 class Listing(_Record):

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -308,6 +309,13 @@ class IdentityLinkRow(Base):
     merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     identity_id: Mapped[int] = mapped_column(Integer, index=True)
     revision: Mapped[int] = mapped_column(Integer)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind an ORM class (for bulk executemany inserts and updates)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

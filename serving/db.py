@@ -6,7 +6,7 @@ The schema is owned by the Alembic migrations in `serving/migrations`; these cla
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    insert,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -316,6 +317,26 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+#: rows per executemany (the progress bar moves once per chunk)
+BULK_CHUNK = 10_000
+
+
+def bulk_insert(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, on_chunk: Callable[[int], None] | None = None
+) -> int:
+    """Insert `rows` by executemany in chunks (psycopg pipelines them; measured 2.5x faster here than multi-row
+    VALUES through SQLAlchemy's "insertmanyvalues", and 6x faster than one compiled multi-row statement)."""
+    if not rows:
+        return 0
+    stmt = insert(table)
+    for i in range(0, len(rows), BULK_CHUNK):
+        chunk = list(rows[i : i + BULK_CHUNK])
+        session.execute(stmt, chunk).close()
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    return len(rows)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from features.identity import link, shop_keys
@@ -31,6 +31,7 @@ from serving.db import (
     MerchantKeyRow,
     PlanTargetRow,
     RegistryStatusRow,
+    bulk_insert,
     table_of,
 )
 from serving.decisions import LinkedFacts, onboarding_decision
@@ -132,8 +133,7 @@ def link_merchants(session: Session, shops: Sequence[tuple[str, str | None, str 
             new_links.append({"merchant_id": mid, "identity_id": ident, "revision": revision})
         elif ident_of[mid] != ident:
             moved.append({"b_mid": mid, "identity_id": ident, "revision": revision})
-    for i in range(0, len(new_links), 5_000):
-        session.execute(insert(table_of(IdentityLinkRow)), new_links[i : i + 5_000])
+    bulk_insert(session, table_of(IdentityLinkRow), new_links)
     if moved:
         table = table_of(IdentityLinkRow)
         session.execute(
@@ -149,8 +149,7 @@ def link_merchants(session: Session, shops: Sequence[tuple[str, str | None, str 
         for kind, value in keys
         if (mid, kind, value) not in held
     ]
-    for i in range(0, len(new_keys), 5_000):
-        session.execute(insert(table_of(MerchantKeyRow)), new_keys[i : i + 5_000])
+    bulk_insert(session, table_of(MerchantKeyRow), new_keys)
     return len(shops)
 
 
@@ -192,13 +191,10 @@ def linked_shops(session: Session, *, credit_code: str | None, phone: str | None
     idents = set(_identities_of(session, via).values())
     if not idents:
         return []
-    members = dict(
-        session.execute(
-            select(IdentityLinkRow.merchant_id, IdentityLinkRow.identity_id).where(
-                IdentityLinkRow.identity_id.in_(sorted(idents))
-            )
-        ).tuples()
+    stmt = select(IdentityLinkRow.merchant_id, IdentityLinkRow.identity_id).where(
+        IdentityLinkRow.identity_id.in_(sorted(idents))
     )
+    members = {m: int(i) for m, i in session.execute(stmt)}
     mids = sorted(members)
     shops = {
         m.merchant_id: LinkedShop(

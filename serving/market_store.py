@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import Table, and_, bindparam, func, select, text, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.market import Market, RecordError, columns_frame, records_frame
@@ -37,6 +37,7 @@ from serving.db import (
     MarketRevisionRow,
     RecordHistoryRow,
     RegistryStatusRow,
+    bulk_insert,
     table_of,
     utcnow,
 )
@@ -241,13 +242,17 @@ def _stored_hashes(session: Session, spec: _Spec, keys: Sequence[Any]) -> dict[A
         for row in session.execute(stmt):
             out[row[0] if single else tuple(row[:-1])] = row[-1]
 
-    if len(keys) > FULL_SCAN_AT:
-        take(select(*key_cols, hash_col))
+    if len(keys) > FULL_SCAN_AT or len(keys) > LOOKUP_CHUNK and _count(session, table) < 4 * len(keys):
+        take(select(*key_cols, hash_col))  # one pass over the table beats many lookups
         return out
     target = key_cols[0] if single else tuple_(*key_cols)
     for i in range(0, len(keys), LOOKUP_CHUNK):
         take(select(*key_cols, hash_col).where(target.in_(list(keys[i : i + LOOKUP_CHUNK]))))
     return out
+
+
+def _count(session: Session, table: Table) -> int:
+    return int(session.scalar(select(func.count()).select_from(table)) or 0)
 
 
 def _old_rows(session: Session, spec: _Spec, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]:
@@ -312,11 +317,13 @@ def _ingest_table(session: Session, spec: _Spec, df: pd.DataFrame, *, revision: 
             changed_new[key] = rec
     done = out.counts.unchanged
     progress(spec.name, done, len(rows))
-    for i in range(0, len(new), CHUNK):
-        chunk = new[i : i + CHUNK]
-        session.execute(insert(table), chunk)
-        done += len(chunk)
+
+    def inserted(n: int) -> None:
+        nonlocal done
+        done += n
         progress(spec.name, done, len(rows))
+
+    bulk_insert(session, table, new, on_chunk=inserted)
     out.counts.inserted = len(new)
     out.inserted = new
     if changed_keys:
@@ -332,7 +339,7 @@ def _ingest_table(session: Session, spec: _Spec, df: pd.DataFrame, *, revision: 
             }
             for k in changed_keys
         ]
-        session.execute(insert(table_of(RecordHistoryRow)), history)
+        bulk_insert(session, table_of(RecordHistoryRow), history)
         values = [c for c in [*cols, "row_hash", "revision"] if c not in spec.key]
         stmt = (
             update(table)
@@ -375,8 +382,7 @@ def _merchant_side_effects(session: Session, written: _Written, *, revision: int
         for o, n in written.changed
         if o["registry_status"] != n["registry_status"]
     ]
-    for i in range(0, len(statuses), CHUNK):
-        session.execute(insert(table_of(RegistryStatusRow)), statuses[i : i + CHUNK])
+    bulk_insert(session, table_of(RegistryStatusRow), statuses)
     linking = ("credit_code", "phone", "shop_name")
     touched = [(r["merchant_id"], r["credit_code"], r["phone"], r["shop_name"]) for r in written.inserted]
     touched += [

@@ -228,8 +228,10 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             store.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        reader = None
         if settings.market_source != "files":
-            app.state.market.source = StoreMarketSource(app.state.sessions, mode=settings.market_source)
+            reader = make_engine(settings.database_url, read_only=True)
+            app.state.market.source = StoreMarketSource(reader, mode=settings.market_source)
         app.state.web_secret = security.session_secret(settings)
         if settings.bootstrap_admin_key is not None:
             with app.state.sessions() as s:
@@ -250,6 +252,8 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             yield
         finally:
             engine.dispose()
+            if reader is not None:
+                reader.dispose()
 
     app = FastAPI(
         title="抽检 Choujian API",

@@ -242,7 +242,7 @@ class MarketLabResultRow(Base):
     listing_id: Mapped[str] = mapped_column(String(64), index=True)
     sampled_date: Mapped[date] = mapped_column(Date)
     verdict: Mapped[str] = mapped_column(String(8))
-    failure_types: Mapped[str] = mapped_column(String(200), default="")
+    failure_types: Mapped[str] = mapped_column(Text, default="")  # a file may repeat a type: no length to outgrow
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     inclusion_prob: Mapped[float | None] = mapped_column(Float, default=None)
     row_hash: Mapped[str] = mapped_column(String(32))
@@ -284,7 +284,7 @@ class RecordHistoryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     table_name: Mapped[str] = mapped_column(String(32))
-    record_key: Mapped[str] = mapped_column(String(200))
+    record_key: Mapped[str] = mapped_column(String(200))  # an id, or plan_id|listing_id (≤ 129)
     revision: Mapped[int] = mapped_column(Integer)  # the ingest that replaced this version
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -299,7 +299,7 @@ class MerchantKeyRow(Base):
 
     merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # code | phone | name
-    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)  # NFKC may lengthen a 200-character name
 
 
 class IdentityLinkRow(Base):
@@ -339,8 +339,11 @@ def bulk_insert(
     return len(rows)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets cross-thread use, a busy timeout and enforced foreign keys."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets cross-thread use, a busy timeout and enforced foreign keys.
+
+    `read_only` engines begin SQLite transactions DEFERRED: a reader takes a snapshot and no lock, so it can
+    read while a request's own session holds the write lock (the store's market source reads that way)."""
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
@@ -361,7 +364,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: two deferred transactions that both read and then
             # write would deadlock and one would fail with "database is locked" instead of waiting
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import Table, and_, bindparam, func, select, text, tuple_, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from features.market import Market, RecordError, columns_frame, records_frame
 from features.records import EXTRA_TABLES, TABLES
@@ -38,6 +39,7 @@ from serving.db import (
     RecordHistoryRow,
     RegistryStatusRow,
     bulk_insert,
+    make_sessionmaker,
     table_of,
     utcnow,
 )
@@ -514,10 +516,14 @@ def read_market(session: Session, *, with_recorded: bool = True) -> Export:
 # --- the store as the planner's market source -------------------------------------------------------------
 class StoreMarketSource:
     """The store as `serving.runtime.MarketCache`'s source: its fingerprint is the newest revision (one cheap
-    query per plan), and `mode` says whether an empty store falls back to the files ('auto') or is an error."""
+    query per plan), and `mode` says whether an empty store falls back to the files ('auto') or is an error.
 
-    def __init__(self, sessions: sessionmaker[Session], *, mode: Literal["auto", "store"]):
-        self.sessions, self.mode = sessions, mode
+    It reads through its own read-only engine (`make_engine(..., read_only=True)`): a request that holds the
+    SQLite write lock in its own session may ask for the market without waiting on itself."""
+
+    def __init__(self, engine: Engine, *, mode: Literal["auto", "store"]):
+        self.engine, self.mode = engine, mode
+        self.sessions = make_sessionmaker(engine)
 
     def fingerprint(self) -> str | None:
         with self.sessions() as s:

@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.Column("listing_id", sa.String(64), nullable=False),
         sa.Column("sampled_date", sa.Date(), nullable=False),
         sa.Column("verdict", sa.String(8), nullable=False),
-        sa.Column("failure_types", sa.String(200), nullable=False),
+        sa.Column("failure_types", sa.Text(), nullable=False),
         sa.Column("cost", sa.Float(), nullable=False),
         sa.Column("inclusion_prob", sa.Float(), nullable=True),
         sa.Column("row_hash", sa.String(32), nullable=False),
@@ -127,7 +127,7 @@ def upgrade() -> None:
         "merchant_keys",
         sa.Column("merchant_id", sa.String(64), primary_key=True),
         sa.Column("kind", sa.String(8), primary_key=True),
-        sa.Column("value", sa.String(200), primary_key=True),
+        sa.Column("value", sa.Text(), primary_key=True),
     )
     op.create_index("ix_merchant_keys_key", "merchant_keys", ["kind", "value"])
     op.create_table(

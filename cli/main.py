@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli import batch, market, models, plans, pretrain, reviews, service, worlds
+from cli import batch, market, models, plans, pretrain, reviews, service, store, worlds
 
 app = typer.Typer(
     name="choujian",
@@ -106,6 +106,7 @@ app.command("pretrain")(pretrain.pretrain_command)
 app.add_typer(reviews.reviews_app, name="reviews")
 plans.register(app)  # plan, estimate, simulate-rounds
 service.register(app)  # serve, keys, db
+store.register(app)  # ingest, export
 batch.register(app)  # score-batch
 worlds.register(app)  # simulate-world, cross-world, cues
 

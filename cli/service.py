@@ -17,6 +17,7 @@ db_app = typer.Typer(help="The service's store (SQLite file by default, PostgreS
 class KeyRole(StrEnum):
     platform = "platform"
     planner = "planner"
+    ingest = "ingest"
     admin = "admin"
 
 
@@ -44,7 +45,10 @@ def serve_command(
 
 
 def keys_create_command(
-    role: Annotated[KeyRole, typer.Option(help="platform (scores), planner (plans) or admin (keys, reload).")],
+    role: Annotated[
+        KeyRole,
+        typer.Option(help="platform (scores), planner (plans), ingest (pushes records) or admin (keys, reload)."),
+    ],
     name: Annotated[str, typer.Option(help="Who the key is for (shown in listings).")] = "",
     expires_in_days: Annotated[
         int | None, typer.Option(min=1, max=3650, help="Refuse the key after this many days (default: never).")

@@ -18,7 +18,16 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from features.records import TABLES, LabResult, Listing, Merchant, Review, join_failure_types, split_failure_types
+from features.records import (
+    EXTRA_TABLES,
+    TABLES,
+    LabResult,
+    Listing,
+    Merchant,
+    Review,
+    join_failure_types,
+    split_failure_types,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +38,10 @@ _DATE_COLUMNS = {
     "listings": ["listed_date"],
     "reviews": ["review_date"],
     "lab_results": ["sampled_date"],
+    "removals": ["removed_date"],
 }
+#: every schema a table file may be validated against: the market's four and the extra ones (removals)
+_SCHEMAS = {**TABLES, **EXTRA_TABLES}
 
 
 class RecordError(ValueError):
@@ -106,7 +118,7 @@ def failure_type_flags(values: pd.Series, types: Sequence[str]) -> pd.DataFrame:
 
 
 def _columns(name: str) -> list[str]:
-    return list(TABLES[name].model_fields)
+    return list(_SCHEMAS[name].model_fields)
 
 
 def _empty(name: str) -> pd.DataFrame:
@@ -139,7 +151,7 @@ def read_table(path: str | Path, name: str) -> pd.DataFrame:
 
 def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = False) -> pd.DataFrame:
     """Validate a raw frame against schema `name`; return a typed frame or raise `RecordError`."""
-    model: type[BaseModel] = TABLES[name]
+    model: type[BaseModel] = _SCHEMAS[name]
     required = [n for n, f in model.model_fields.items() if f.is_required()]
     missing = [c for c in required if c not in raw.columns]
     if missing:
@@ -184,18 +196,25 @@ def _empty_typed(name: str) -> pd.DataFrame:
 
 
 def _typed(records: Sequence[BaseModel], name: str, *, source: str, csv: bool = False) -> pd.DataFrame:
-    model: type[BaseModel] = TABLES[name]
+    model: type[BaseModel] = _SCHEMAS[name]
     for i, r in enumerate(records):
         if not isinstance(r, model):
             raise TypeError(f"{source}: row {i + 1} is a {type(r).__name__}, not a {model.__name__} record")
     # column by column and one constructor call: a frame of a few rows costs its fixed pandas overheads once
     cols: dict[str, Any] = {c: [getattr(r, c) for r in records] for c in model.model_fields}
+    return columns_frame(cols, name, source=source, csv=csv)
+
+
+def columns_frame(cols: dict[str, Any], name: str, *, source: str, csv: bool = False) -> pd.DataFrame:
+    """The typed frame of table `name` from its values column by column (lists in the schema's field order):
+    the loader's dtypes and table rules, for values already valid (records, or rows read back from the store)."""
+    cols = dict(cols)
     if name == "lab_results":
         cols["failure_types"] = [join_failure_types(ts) for ts in cols["failure_types"]]
         cols["verdict"] = [str(v) for v in cols["verdict"]]
     if name == "merchants":
         cols["registry_status"] = [str(v) for v in cols["registry_status"]]
-    if not records:  # no values to infer a type from: object columns, as an empty file's
+    if not any(len(v) for v in cols.values()):  # no values to infer a type from: object columns, as an empty file's
         cols = {c: pd.Series(v, dtype=object) for c, v in cols.items()}
     for c in _DATE_COLUMNS[name]:
         cols[c] = pd.to_datetime(pd.Series(cols[c], dtype=object))
@@ -272,7 +291,33 @@ def load_market(directory: str | Path) -> Market:
     return market
 
 
+def load_removals(directory: str | Path, merchant_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """The optional `removals` table of a market directory, validated like the four (empty when absent).
+
+    With `merchant_ids`, every removal must name one of them (the same reference check as the four tables)."""
+    directory = Path(directory)
+    path = _table_path(directory, "removals")
+    if path is None:
+        return _empty("removals")
+    frame = read_table(path, "removals")
+    if merchant_ids is not None:
+        known = pd.Series(list(merchant_ids), dtype=object)
+        bad = ~frame["merchant_id"].isin(known)
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise RecordError(
+                file=str(path),
+                row=i + 1,
+                column="merchant_id",
+                reason=f"{frame['merchant_id'].iat[i]!r} is not in merchants ({bad.sum()} row(s) like this)",
+                csv=path.suffix.lower() == ".csv",
+            )
+    return frame
+
+
 __all__ = [
+    "columns_frame",
+    "load_removals",
     "Market",
     "RecordError",
     "load_market",

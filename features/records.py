@@ -59,6 +59,22 @@ class Verdict(StrEnum):
     failed = "fail"
 
 
+def check_credit_code(v: str) -> str:
+    """A credit code as the records keep it (upper-cased), or ValueError: the one check of that field."""
+    v = v.strip().upper()
+    if not is_valid_credit_code(v):
+        raise ValueError("not a valid 18-character unified social credit code (format or check character)")
+    return v
+
+
+def check_phone(v: str) -> str:
+    """A phone number as the records keep it (spaces dropped), or ValueError: the one check of that field."""
+    v = str(v).replace(" ", "")
+    if not _PHONE_RE.match(v):
+        raise ValueError("phone must be digits, optionally with '+' and '-'")
+    return v
+
+
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -102,22 +118,12 @@ class Merchant(_Record):
     @field_validator("credit_code")
     @classmethod
     def _credit_code(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        v = v.upper()
-        if not is_valid_credit_code(v):
-            raise ValueError("not a valid 18-character unified social credit code (format or check character)")
-        return v
+        return None if v is None else check_credit_code(v)
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        v = str(v).replace(" ", "")
-        if not _PHONE_RE.match(v):
-            raise ValueError("phone must be digits, optionally with '+' and '-'")
-        return v
+        return None if v is None else check_phone(v)
 
 
 class Listing(_Record):
@@ -187,6 +193,17 @@ class LabResult(_Record):
         return self
 
 
+class Removal(_Record):
+    """A shop taken off a platform (清退/下架): which platform, when and why. Not one of a market's four
+    tables (training never reads it); the store keeps removals for the identity registry, and a market
+    directory may carry them as `removals.csv` / `removals.parquet`."""
+
+    merchant_id: _Id
+    platform: _Id
+    removed_date: _Date
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 def split_failure_types(value: object) -> list[str]:
     """The failure types of one stored value: the tables keep them as one ';'-joined string (`,` and `|`
     are read too, as people type them); blank or missing is none. The one parser of that column."""
@@ -208,3 +225,6 @@ TABLES: dict[str, type[_Record]] = {
     "reviews": Review,
     "lab_results": LabResult,
 }
+
+#: the tables a market directory may carry besides the four: read and validated as they are, never trained on
+EXTRA_TABLES: dict[str, type[_Record]] = {"removals": Removal}

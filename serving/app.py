@@ -23,6 +23,7 @@ from serving.batcher import ScoreBatcher
 from serving.db import make_engine, make_sessionmaker
 from serving.docs import include_docs
 from serving.inputs import TextGuardMiddleware
+from serving.market_store import StoreMarketSource
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.runtime import Loader, MarketCache, ModelHolder, registry_loader
 from serving.service import RequestProblem, Unavailable, score_records
@@ -35,14 +36,22 @@ DESCRIPTION = """
 mystery-buyer (神秘买家) sampling plans with honest pass-rate estimates.
 
 Authenticate with `Authorization: Bearer <key>`; keys are created with `choujian keys create --role …`.
-Roles: **platform** scores listings; **planner** works with plans, lab results and estimates; **admin**
-manages keys and reloads the model (and may do everything else).
+Roles: **platform** scores listings and checks shop applications; **planner** works with plans, lab results
+and estimates; **ingest** pushes market records into the store; **admin** manages keys and reloads the model
+(and may do everything else).
 """
 
 TAGS = [
     {"name": "scoring", "description": "上架前风险评分 — score listings before approval (platform)"},
-    {"name": "merchants", "description": "商家信用分级 — merchant complaint risk and red/yellow/green grade"},
+    {
+        "name": "merchants",
+        "description": "商家信用分级与入驻核验 — merchant complaint risk and grade; cross-platform onboarding check",
+    },
     {"name": "plans", "description": "抽检计划 — sampling plans, lab results and pass-rate estimates (planner)"},
+    {
+        "name": "ingest",
+        "description": "数据接入 — platforms push merchants, listings, reviews and lab results (ingest)",
+    },
     {"name": "model", "description": "模型信息 — the model in service"},
     {"name": "admin", "description": "管理 — API keys and model reload (admin)"},
     {"name": "ops", "description": "health, readiness and Prometheus metrics"},
@@ -220,6 +229,10 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             store.upgrade(engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        reader = None
+        if settings.market_source != "files":
+            reader = make_engine(settings.database_url, read_only=True)
+            app.state.market.source = StoreMarketSource(reader, mode=settings.market_source)
         app.state.web_secret = security.session_secret(settings)
         if settings.bootstrap_admin_key is not None:
             with app.state.sessions() as s:
@@ -240,6 +253,8 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             yield
         finally:
             engine.dispose()
+            if reader is not None:
+                reader.dispose()
 
     app = FastAPI(
         title="抽检 Choujian API",
@@ -263,9 +278,10 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.add_exception_handler(Unavailable, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    from serving.routers import admin, merchants, model, ops, plans, scoring
+    from serving.routers import admin, ingest, merchants, model, ops, plans, scoring
 
-    for r in (scoring.router, merchants.router, plans.router, model.router, admin.router, ops.router):
+    routers = (scoring.router, merchants.router, plans.router, ingest.router, model.router, admin.router, ops.router)
+    for r in routers:
         app.include_router(r)
     _include_web(app)
 

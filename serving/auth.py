@@ -1,8 +1,8 @@
 """API keys and roles: `Authorization: Bearer <key>`; 401 without a valid key, 403 with the wrong role.
 
 A platform's key scores listings (and grades merchants), a planner's key works with plans, results and
-estimates (and grades merchants), an admin key manages keys and reloads the model and may also do what
-the other two do. Any valid key may read model info.
+estimates (and grades merchants), an ingest key pushes market records into the store, an admin key manages
+keys and reloads the model and may also do what the others do. Any valid key may read model info.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Role(StrEnum):
 
     platform = "platform"  # 平台: scores listings before approval
     planner = "planner"  # 抽检计划员: plans, lab results, estimates
+    ingest = "ingest"  # 数据接入: pushes market records into the store
     admin = "admin"  # 管理员: keys, model reload
 
 
@@ -77,4 +78,5 @@ AnyKey = Annotated[Principal, Depends(authenticate)]
 PlatformKey = Annotated[Principal, Depends(require(Role.platform))]
 PlannerKey = Annotated[Principal, Depends(require(Role.planner))]
 ScoringKey = Annotated[Principal, Depends(require(Role.platform, Role.planner))]
+IngestKey = Annotated[Principal, Depends(require(Role.ingest))]
 AdminKey = Annotated[Principal, Depends(require())]

@@ -181,3 +181,111 @@ def merchant_grade(
             )
         )
     return grade, reasons
+
+
+# --- onboarding: 一处清退、处处关店 ------------------------------------------------------------------------
+class Onboarding(StrEnum):
+    """What a platform should do with a shop application."""
+
+    accept = "accept"  # 准入
+    review = "review"  # 人工审核
+    refuse = "refuse"  # 拒绝入驻
+
+
+class LinkedFacts(BaseModel):
+    """What the onboarding rules need about one known shop linked to the applicant."""
+
+    merchant_id: str
+    platform: str
+    shop_name: str
+    via: list[str] = Field(description="keys it shares with the applicant (code, phone, name); empty: via its identity")
+    registry_status: str = "normal"
+    removals: list[str] = Field(default_factory=list, description="each removal as one line: platform, date, reason")
+    removals_elsewhere: int = 0
+    lab_failures: int = 0
+
+
+class OnboardingReason(BaseModel):
+    """Why an application got its decision, naming the shop it rests on."""
+
+    code: str = Field(examples=["LINKED_SHOP_REMOVED"])
+    zh: str = Field(examples=["关联店铺 M00017（拼多多 康美日化专营店）已被清退：拼多多 2026-03-02 售假"])
+    en: str = Field(examples=["linked shop M00017 (拼多多 康美日化专营店) was removed: 拼多多 2026-03-02 售假"])
+    merchant_id: str | None = Field(default=None, examples=["M00017"])
+
+
+#: keys strong enough to refuse on: the business licence and the phone; a shop name alone only asks for review
+STRONG_KEYS = frozenset({"code", "phone"})
+_KEY_ZH = {"code": "统一社会信用代码", "phone": "电话", "name": "店铺名称"}
+_KEY_EN = {"code": "credit code", "phone": "phone", "name": "shop name"}
+
+
+def onboarding_decision(
+    shops: list[LinkedFacts], *, refuse_at_lab_failures: int = 3
+) -> tuple[Onboarding, list[OnboardingReason]]:
+    """Accept, review or refuse a shop application from the known shops it is linked to.
+
+    Refuse when a shop sharing the applicant's credit code or phone was removed from a platform (explicit
+    removals or reported ones), is on the serious-violation list or revoked, or failed `refuse_at_lab_failures`
+    lab tests or more. The same facts reached only through the shop name or through the identity (a chain of
+    other shops) ask for review, as do abnormal operations and any lab failure. Nothing found: accept.
+    Reasons name every shop a rule fired on, the refusing ones first.
+    """
+    refuse: list[OnboardingReason] = []
+    review: list[OnboardingReason] = []
+    for s in shops:
+        strong = bool(STRONG_KEYS & set(s.via))
+        how_zh = "、".join(_KEY_ZH.get(k, k) for k in s.via) or "关联身份"
+        how_en = ", ".join(_KEY_EN.get(k, k) for k in s.via) or "its linked identity"
+        who_zh = f"关联店铺 {s.merchant_id}（{s.platform} {s.shop_name}，经{how_zh}关联）"
+        who_en = f"linked shop {s.merchant_id} ({s.platform} {s.shop_name}, via {how_en})"
+
+        def add(severe: bool, code: str, zh: str, en: str, *, shop: LinkedFacts = s) -> None:
+            (refuse if severe else review).append(
+                OnboardingReason(code=code, zh=zh, en=en, merchant_id=shop.merchant_id)
+            )
+
+        n_removed = len(s.removals) + s.removals_elsewhere
+        if n_removed:
+            detail = "; ".join(s.removals) if s.removals else f"{s.removals_elsewhere}"
+            add(
+                strong,
+                "LINKED_SHOP_REMOVED",
+                f"{who_zh}曾被平台清退：{detail}" if s.removals else f"{who_zh}曾被其他平台清退 {detail} 次",
+                f"{who_en} was removed: {detail}" if s.removals else f"{who_en} was removed elsewhere {detail} time(s)",
+            )
+        if s.registry_status in ("serious_violation", "revoked"):
+            zh = "列入严重违法失信名单" if s.registry_status == "serious_violation" else "营业执照已吊销或注销"
+            add(strong, f"LINKED_SHOP_{s.registry_status.upper()}", f"{who_zh}{zh}", f"{who_en} is {s.registry_status}")
+        elif s.registry_status == "abnormal_operations":
+            add(
+                False,
+                "LINKED_SHOP_ABNORMAL_OPERATIONS",
+                f"{who_zh}列入经营异常名录",
+                f"{who_en} is on the abnormal-operations list",
+            )
+        if s.lab_failures:
+            add(
+                strong and s.lab_failures >= refuse_at_lab_failures,
+                "LINKED_SHOP_LAB_FAILURES",
+                f"{who_zh}抽检不合格 {s.lab_failures} 次",
+                f"{who_en} failed {s.lab_failures} lab test(s)",
+            )
+    if refuse:
+        return Onboarding.refuse, refuse + review
+    if review:
+        return Onboarding.review, review
+    if shops:
+        names = ", ".join(s.merchant_id for s in shops[:5])
+        return Onboarding.accept, [
+            OnboardingReason(
+                code="LINKED_SHOPS_CLEAN",
+                zh=f"关联店铺（{names}）无清退、失信或抽检不合格记录",
+                en=f"linked shops ({names}) have no removals, registry violations or lab failures",
+            )
+        ]
+    return Onboarding.accept, [
+        OnboardingReason(
+            code="NO_LINKED_SHOP", zh="未发现关联的已知店铺", en="no known shop is linked to this application"
+        )
+    ]

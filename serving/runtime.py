@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -179,11 +179,23 @@ class ScoredMarket:
     model_version: str
 
 
+class MarketSource(Protocol):
+    """Another place the market may come from (the store: `serving.market_store.StoreMarketSource`)."""
+
+    def fingerprint(self) -> str | None:
+        """A cheap identity of its current market; None when it has none and the folder serves instead."""
+
+    def load(self) -> Market:
+        """Its current market."""
+
+
 @dataclass
 class MarketCache:
-    """Loads and scores the market folder once per (files, model version); reloads when either changes."""
+    """Loads and scores the market folder (or `source`, when it has a market) once per (fingerprint, model
+    version); reloads when either changes."""
 
     directory: Path
+    source: MarketSource | None = None
     _cached: ScoredMarket | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -191,14 +203,15 @@ class MarketCache:
         """The scored market for `model`; raises FileNotFoundError / RecordError when there is none."""
         from features.market import load_market
 
-        if not self.directory.is_dir():
+        source_fp = self.source.fingerprint() if self.source is not None else None
+        if source_fp is None and not self.directory.is_dir():
             raise FileNotFoundError(f"no market at {self.directory} (set CHOUJIAN_MARKET_DIR or run choujian simulate)")
         with self._lock:  # concurrent plan requests share one scoring pass
-            fp = fingerprint_dir(self.directory)
+            fp = source_fp or fingerprint_dir(self.directory)
             c = self._cached
             if c is not None and c.fingerprint == fp and c.model_version == model.info.version:
                 return c
-            market = load_market(self.directory)
+            market = self.source.load() if source_fp is not None and self.source else load_market(self.directory)
             scores = model.scorer.score_frame(market)
             self._cached = ScoredMarket(market=market, scores=scores, fingerprint=fp, model_version=model.info.version)
             logger.info("scored market %s (%d listings) with model %s", fp, len(scores), model.info.version)

@@ -11,9 +11,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from features.records import FailureType, LabResult, Listing, Merchant, Review, Verdict
+from features.records import (
+    FailureType,
+    LabResult,
+    Listing,
+    Merchant,
+    Removal,
+    Review,
+    Verdict,
+    check_credit_code,
+    check_phone,
+)
 from models.contract import ListingScore, Reason
-from serving.decisions import Decision, Grade, GradeReason, MerchantEvidence, Trigger
+from serving.decisions import Decision, Grade, GradeReason, MerchantEvidence, Onboarding, OnboardingReason, Trigger
 from serving.runtime import ModelInfo
 
 # --- examples -----------------------------------------------------------------------------------------
@@ -447,7 +457,7 @@ class KeyCreate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"role": "planner", "name": "浙江省市场监管局 抽检科"}]}
     )
 
-    role: Literal["platform", "planner", "admin"]
+    role: Literal["platform", "planner", "ingest", "admin"]
     name: str = Field(default="", max_length=200)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="none: the key never expires")
 
@@ -484,3 +494,133 @@ class Ready(BaseModel):
     database: bool
     model_version: str | None = None
     problems: list[str] = Field(default_factory=list)
+
+
+# --- the market store: pushes and the onboarding check -------------------------------------------------
+REMOVAL_EXAMPLE: dict[str, Any] = {
+    "merchant_id": "M00042",
+    "platform": "淘宝",
+    "removed_date": "2026-11-15",
+    "reason": "售假：抽检不合格且拒不整改",
+}
+#: the most records of one table a push may hold: `CHOUJIAN_MAX_INGEST_RECORDS` bounds the whole push below it
+_MAX_PUSH = 1_000_000
+
+
+class IngestRequest(BaseModel):
+    """Records a platform pushes into the store: the same record schemas as a market directory's files.
+
+    Listings may name merchants pushed earlier, reviews and lab results listings pushed earlier. The push is
+    written whole or not at all; re-sending it changes nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "merchants": [MERCHANT_EXAMPLE],
+                    "listings": [LISTING_EXAMPLE],
+                    "reviews": [REVIEW_EXAMPLE],
+                    "removals": [REMOVAL_EXAMPLE],
+                }
+            ]
+        },
+    )
+
+    merchants: Annotated[list[Merchant], Field(max_length=_MAX_PUSH)] = Field(default_factory=list)
+    listings: Annotated[list[Listing], Field(max_length=_MAX_PUSH)] = Field(default_factory=list)
+    reviews: Annotated[list[Review], Field(max_length=_MAX_PUSH)] = Field(default_factory=list)
+    lab_results: Annotated[list[LabResult], Field(max_length=_MAX_PUSH)] = Field(default_factory=list)
+    removals: Annotated[list[Removal], Field(max_length=_MAX_PUSH)] = Field(default_factory=list)
+
+
+class TableCountsOut(BaseModel):
+    inserted: int = Field(ge=0, examples=[1])
+    updated: int = Field(ge=0, description="changed records; their previous versions are kept", examples=[0])
+    unchanged: int = Field(ge=0, examples=[0])
+
+
+class IngestResponse(BaseModel):
+    """What a push changed, per table; `revision` is null when it changed nothing."""
+
+    revision: int | None = Field(examples=[12])
+    counts: dict[str, TableCountsOut]
+    linked_merchants: int = Field(ge=0, description="merchants (re)linked in the identity registry", examples=[1])
+
+
+class MerchantCheckRequest(BaseModel):
+    """A shop applying to open on a platform (入驻申请)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "platform": "拼多多",
+                    "shop_name": "康美日化专营店",
+                    "credit_code": "91330106MA2GL5XX1D",
+                    "phone": "0571-88886666",
+                }
+            ]
+        },
+    )
+
+    platform: str = Field(min_length=1, max_length=64, examples=["拼多多"])
+    shop_name: str = Field(min_length=1, max_length=200, examples=["康美日化专营店"])
+    credit_code: str | None = Field(default=None, description="统一社会信用代码, 18 characters")
+    phone: str | None = Field(default=None, max_length=32)
+
+    @field_validator("credit_code", "phone", mode="before")
+    @classmethod
+    def _blank(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("credit_code")
+    @classmethod
+    def _code(cls, v: str | None) -> str | None:
+        return None if v is None else check_credit_code(v)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return None if v is None else check_phone(v)
+
+
+class RemovalOut(BaseModel):
+    platform: str = Field(examples=["淘宝"])
+    removed_date: date
+    reason: str = Field(examples=["售假：抽检不合格且拒不整改"])
+
+
+class StatusOut(BaseModel):
+    registry_status: str = Field(examples=["serious_violation"])
+    observed_at: datetime = Field(description="when an ingest first saw this status")
+
+
+class LinkedShopOut(BaseModel):
+    """A known shop linked to the applicant, on any platform, and its record."""
+
+    merchant_id: str = Field(examples=["M00042"])
+    platform: str = Field(examples=["淘宝"])
+    shop_name: str = Field(examples=["康美日化旗舰店"])
+    identity_id: int = Field(description="the linked identity (shops sharing a credit code, phone or name)")
+    via: list[str] = Field(
+        description="the applicant's keys this shop shares: code, phone, name; empty: linked through other shops",
+        examples=[["code", "phone"]],
+    )
+    registry_status: str = Field(examples=["normal"])
+    status_history: list[StatusOut] = Field(default_factory=list)
+    removals: list[RemovalOut] = Field(default_factory=list)
+    removals_elsewhere: int = Field(ge=0, description="removals the shop's own record reports")
+    lab_tests: int = Field(ge=0)
+    lab_failures: int = Field(ge=0)
+    last_failure: date | None = None
+
+
+class MerchantCheckResponse(BaseModel):
+    """一处清退、处处关店: accept, review or refuse the application, with the linked shops and the reasons."""
+
+    decision: Onboarding
+    reasons: list[OnboardingReason]
+    linked: list[LinkedShopOut]

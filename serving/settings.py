@@ -38,6 +38,11 @@ class Settings(SharedSettings):
     database_url: str = Field(default="sqlite:///choujian.db", description="SQLAlchemy URL of the store")
     migrate_on_start: bool = Field(default=True, description="run Alembic migrations when the app starts")
     market_dir: Path = Field(default=Path("data/market"), description="current market: the plan candidates")
+    market_source: Literal["auto", "files", "store"] = Field(
+        default="auto",
+        description="where the plan candidates come from: the market directory (files), the store's ingested "
+        "market (store), or the store once it holds listings and the directory before (auto)",
+    )
 
     # model: a registry alias (default) or an explicit URI / local bundle path; the registry itself is
     # found by models.registry (CHOUJIAN_MLFLOW_URI, default <project>/mlflow.db)
@@ -78,6 +83,11 @@ class Settings(SharedSettings):
         ge=1,
         le=1_000,
         description="single-listing requests waiting together are scored in one call of at most this many (1: off)",
+    )
+    # one push to POST /v1/ingest, all tables together: a few seconds of validation and writing
+    max_ingest_records: int = Field(default=20_000, ge=1, le=1_000_000, description="records in one ingest push")
+    onboarding_refuse_lab_failures: int = Field(
+        default=3, ge=1, le=1000, description="lab failures of a shop sharing a credit code or phone that refuse"
     )
     # one plan request's work (serving/limits.py): the demo's plan is 200,000 yuan and ~200 purchases
     max_plan_budget: float = Field(default=5_000_000, gt=0, le=1e10, description="yuan")

@@ -12,7 +12,7 @@ from typing import Any
 from core import reference
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ROLE_OF_TAG = {"scoring": "platform", "merchants": "platform", "plans": "planner", "admin": "admin"}
+ROLE_OF_TAG = {"scoring": "platform", "merchants": "platform", "plans": "planner", "ingest": "admin", "admin": "admin"}
 
 
 def _endpoints() -> list[dict[str, str]]:

@@ -1,15 +1,25 @@
-"""Serving benchmark: HTTP over loopback vs the same scoring in-process.
+"""Serving benchmark: scoring over HTTP against the same server's `/healthz`, and in-process.
 
-Starts `uvicorn serving.app:create_app` in a subprocess on 127.0.0.1 (a free port), drives it from this
-process with httpx for a bounded number of requests, and prints p50/p99 latency and requests/s for
-single-listing scoring and for 1,000-listing batches, next to the same scoring done in-process (the
-service function the route calls, on already-parsed records). The ratio is the HTTP overhead: JSON
-parsing and validation, the key check, serialisation and the loopback round trip.
+Starts `choujian serve --workers W` on 127.0.0.1 (a free port) with the model and market given, then:
 
-    .venv/bin/python benchmarks/serve.py                       # registry champion, data/market
-    .venv/bin/python benchmarks/serve.py --model PATH --market DIR --singles 300 --batches 5
-    .venv/bin/python benchmarks/serve.py --train-tiny          # no registry: fit the tiny bundle first
+1. single-listing scoring with 1 client and with 16 concurrent clients, and `/healthz` with 16 clients
+   (the HTTP stack's own ceiling on this machine: the baseline the scoring rate is a ratio against),
+   driven by `wrk` from another process when it is installed (`apt-get install wrk`), else by a small
+   asyncio client in a subprocess (which costs more CPU itself, so the ratio reads lower);
+   every request is a listing not sent before in that run (the service memoises review scores);
+2. 1,000-listing batches over HTTP against the same scoring in-process (the service function the route
+   calls, on records already parsed): HTTP's cost on a batch;
+3. resident memory of the server's processes (each worker, and the parent that loaded the model);
+4. `/healthz` with 16 clients while the server scores the market at start-up (`--warm`): how much the
+   warm-up takes from requests.
 
+    .venv/bin/python benchmarks/serve.py                          # registry champion, data/market, 2 workers
+    .venv/bin/python benchmarks/serve.py --workers 1 --duration 10 --json
+    .venv/bin/python benchmarks/serve.py --train-tiny             # no registry: fit the tiny bundle first
+
+`--json` prints, last, one JSON object: healthz_rps_c16, score_rps_c16, score_p50_ms_c16,
+score_p99_ms_c16, score_p50_ms_c1, score_p99_ms_c1, inprocess_p50_ms, rss_mb (largest process),
+batch_http_listings_per_s, batch_inprocess_listings_per_s, warm_healthz_rps_c16 and the settings.
 Nothing here asserts on time; it prints what it measured.
 """
 
@@ -25,6 +35,8 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -48,7 +60,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _body(market: Any, ids: list[str]) -> dict[str, Any]:
+def _single_bodies(market: Any, n: int) -> list[dict[str, Any]]:
+    """`n` single-listing bodies, each a different listing with its merchant and reviews."""
+    listings = market.listings.sample(n=min(n, len(market.listings)), random_state=0)
+    merchants = {r["merchant_id"]: r for r in to_json_records(market.merchants)}
+    wanted = set(listings["listing_id"].astype(str))
+    reviews: dict[str, list[dict[str, Any]]] = {}
+    rv = market.reviews[market.reviews["listing_id"].astype(str).isin(wanted)]
+    for r in to_json_records(rv):
+        reviews.setdefault(str(r["listing_id"]), []).append(r)
+    return [
+        {"listing": row, "merchant": merchants[row["merchant_id"]], "reviews": reviews.get(str(row["listing_id"]), [])}
+        for row in to_json_records(listings)
+    ]
+
+
+def _batch_body(market: Any, size: int) -> dict[str, Any]:
+    ids: list[str] = []
+    for _, group in market.listings.groupby("merchant_id", sort=False)["listing_id"]:
+        if len(ids) + len(group) > size:
+            break
+        ids.extend(group.astype(str))
     lst = market.listings[market.listings["listing_id"].isin(ids)]
     return {
         "listings": to_json_records(lst),
@@ -80,6 +112,92 @@ def _time(fn: Callable[[], Any], n: int, warmup: int = 2) -> list[float]:
     return out
 
 
+# --- load generators ---------------------------------------------------------------------------------
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"unreadable wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _wrk(url: str, path: str, *, bodies: list[str] | None, key: str, clients: int, duration: float) -> dict[str, float]:
+    """Drive `path` with wrk (one thread, `clients` connections); POST `bodies` in turn when given."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, encoding="utf-8") as fh:
+        if bodies is not None:
+            fh.write("local bodies = {\n")
+            fh.write(",\n".join("[==[" + b + "]==]" for b in bodies))
+            fh.write("\n}\nlocal i = 0\n")
+            fh.write(
+                "request = function()\n  i = i + 1\n"
+                f'  return wrk.format("POST", "{path}", {{["Content-Type"] = "application/json", '
+                f'["Authorization"] = "Bearer {key}"}}, bodies[(i % #bodies) + 1])\nend\n'
+            )
+        script = fh.name
+    cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(duration))}s", "--latency", "-s", script, url + path]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    os.unlink(script)
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, flags=re.M))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    if bad or errors:
+        raise SystemExit(f"wrk saw failed requests on {path}:\n{out}")
+    return {"rps": rps, "p50_ms": _wrk_ms(lat["50"]), "p99_ms": _wrk_ms(lat["99"])}
+
+
+def _python_load(
+    url: str, path: str, *, bodies: list[str] | None, key: str, clients: int, duration: float
+) -> dict[str, float]:
+    """The same with an asyncio httpx client in this process (no wrk): it costs CPU of its own."""
+    import asyncio
+
+    async def run() -> list[float]:
+        seconds: list[float] = []
+        counter = iter(range(10**9))
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(base_url=url, limits=limits, headers=headers, timeout=60) as client:
+            end = time.perf_counter() + duration
+
+            async def worker() -> None:
+                while time.perf_counter() < end:
+                    t = time.perf_counter()
+                    if bodies is None:
+                        r = await client.get(path)
+                    else:
+                        r = await client.post(path, content=bodies[next(counter) % len(bodies)])
+                    r.raise_for_status()
+                    seconds.append(time.perf_counter() - t)
+
+            await asyncio.gather(*(worker() for _ in range(clients)))
+        return seconds
+
+    t0 = time.perf_counter()
+    seconds = asyncio.run(run())
+    st = _stats(seconds, 1)
+    return {"rps": len(seconds) / (time.perf_counter() - t0), "p50_ms": st["p50_ms"], "p99_ms": st["p99_ms"]}
+
+
+def _rss_mb(pid: int) -> dict[str, float]:
+    """Resident memory (MB) of `pid` and each of its children, from /proc (Linux)."""
+
+    def rss(p: int) -> float:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    out = {"parent": rss(pid)}
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for i, c in enumerate(children.read_text().split() if children.exists() else []):
+        out[f"worker{i + 1}"] = rss(int(c))
+    return out
+
+
+# --- the run -------------------------------------------------------------------------------------------
 def _prepare_model(args: argparse.Namespace, work: Path) -> str:
     if args.model:
         return str(args.model)
@@ -93,17 +211,47 @@ def _prepare_model(args: argparse.Namespace, work: Path) -> str:
     return "champion"
 
 
+def _start(args: argparse.Namespace, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    cmd = [str(Path(sys.executable).with_name("choujian")), "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(args.workers), "--log-level", "warning"]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, env=env)
+
+
+def _wait_ready(client: httpx.Client, server: subprocess.Popen[bytes], path: str = "/readyz") -> float:
+    t0 = time.perf_counter()
+    while True:
+        try:
+            if client.get(path).status_code == 200:
+                return time.perf_counter() - t0
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.perf_counter() - t0 > 600:
+            raise SystemExit("the server did not become ready")
+        time.sleep(0.2)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--market", type=Path, default=ROOT / "data" / "market", help="market directory to draw records from"
-    )
+    p.add_argument("--market", type=Path, default=ROOT / "data" / "market", help="market directory")
     p.add_argument("--model", help="alias, version, models:/ URI or local bundle folder (default: champion)")
     p.add_argument("--train-tiny", action="store_true", help="fit configs/train-tiny.yaml on --market and serve that")
-    p.add_argument("--singles", type=int, default=200, help="single-listing requests to time")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server worker processes")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of load per measurement")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients of the loaded measurements")
+    p.add_argument("--inprocess", type=int, default=300, help="single listings scored in-process")
     p.add_argument("--batches", type=int, default=5, help="1,000-listing batch requests to time")
     p.add_argument("--batch-size", type=int, default=1000)
-    p.add_argument("--json", dest="as_json", action="store_true", help="also print the results as one JSON line")
+    p.add_argument("--no-warm", dest="warm", action="store_false", help="skip the start-up warm-up measurement")
+    p.add_argument("--load", choices=("auto", "wrk", "python"), default="auto", help="load generator")
+    p.add_argument("--json", dest="as_json", action="store_true", help="print the results as one JSON line, last")
     args = p.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
@@ -117,6 +265,8 @@ def main() -> None:
     from serving.service import score_records
     from serving.settings import Settings
 
+    use_wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
+    load = _wrk if use_wrk else _python_load
     market = load_market(args.market)
     work = Path(tempfile.mkdtemp(prefix="choujian-bench-"))
     model_ref = _prepare_model(args, work)
@@ -125,6 +275,7 @@ def main() -> None:
         **os.environ,
         "CHOUJIAN_DATABASE_URL": db_url,
         "CHOUJIAN_MARKET_DIR": str(args.market),
+        "CHOUJIAN_MARKET_SOURCE": "files",
         "CHOUJIAN_WARM_MARKET_ON_START": "false",
         "CHOUJIAN_ENVIRONMENT": "development",
     }
@@ -133,119 +284,135 @@ def main() -> None:
         env["CHOUJIAN_MODEL_URI"] = model_ref
         settings_kw["model_uri"] = model_ref
     settings = Settings(**settings_kw)
-
     engine = make_engine(db_url)
     store.upgrade(engine)
     with make_sessionmaker(engine)() as s:
         key = store.create_key(s, role="platform", name="benchmark")[1]
     engine.dispose()
 
-    # records: single listings with their merchant and reviews, a different listing for every request (the
-    # service memoises review scores, so repeating listings would time the memo); batches of whole merchants
-    n_single = min(len(market.listings), args.singles + 2)  # + the two warm-up requests
-    rng_ids = market.listings["listing_id"].sample(n=n_single, random_state=0).astype(str)
-    singles = []
-    for lid in rng_ids:
-        b = _body(market, [lid])
-        singles.append({"listing": b["listings"][0], "merchant": b["merchants"][0], "reviews": b["reviews"]})
-    batch_ids: list[str] = []
-    for _, ids in market.listings.groupby("merchant_id", sort=False)["listing_id"]:
-        if len(batch_ids) + len(ids) > args.batch_size:
-            break
-        batch_ids.extend(ids.astype(str))
-    batch = _body(market, batch_ids)
+    # a different listing for every request (the service memoises review scores per text)
+    singles = _single_bodies(market, 6000)
+    single_json = [json.dumps(b, ensure_ascii=False) for b in singles]
+    batch = _batch_body(market, args.batch_size)
+    logger.info("%d single bodies, one batch of %d listings", len(singles), len(batch["listings"]))
 
     port = _free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
+    res: dict[str, Any] = {}
+    server = _start(args, env, port)
     try:
-        with httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
-            t0 = time.perf_counter()
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.perf_counter() - t0 > 300:
-                    raise SystemExit("the server did not become ready")
-                time.sleep(0.5)
-            logger.info("server ready on %s in %.1f s", base, time.perf_counter() - t0)
+        with httpx.Client(base_url=base, timeout=300, headers={"Authorization": f"Bearer {key}"}) as client:
+            res["ready_s"] = _wait_ready(client, server)
             info = client.get("/v1/model").json()
+            res["rss_mb_idle"] = _rss_mb(server.pid)
+            for b in single_json[:20]:  # warm every worker's lazy parts up (explainers, sessions)
+                client.post("/v1/score/listing", content=b, headers={"Content-Type": "application/json"})
+            used = iter(range(20, len(single_json)))
 
-            i = iter(range(10**9))
+            def fresh(k: int) -> list[str]:
+                return [single_json[next(used)] for _ in range(k)]
 
-            def http_single() -> None:
-                r = client.post("/v1/score/listing", json=singles[next(i) % len(singles)])
-                r.raise_for_status()
+            hz = load(base, "/healthz", bodies=None, key=key, clients=args.clients, duration=args.duration)
+            c1 = load(base, "/v1/score/listing", bodies=fresh(1000), key=key, clients=1, duration=args.duration)
+            c16 = load(base, "/v1/score/listing", bodies=fresh(4000), key=key, clients=args.clients,
+                       duration=args.duration)  # fmt: skip
+            res["rss_mb_loaded"] = _rss_mb(server.pid)
 
             def http_batch() -> None:
-                r = client.post("/v1/score/batch", json=batch)
-                r.raise_for_status()
+                client.post("/v1/score/batch", json=batch).raise_for_status()
 
-            h_single = _stats(_time(http_single, args.singles), 1)
             h_batch = _stats(_time(http_batch, args.batches, warmup=1), len(batch["listings"]))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
 
-    # in-process: the same service function the route calls, on records already parsed
+    warm_hz: dict[str, float] | None = None
+    if args.warm:  # /healthz while the server scores the market at start
+        port2 = _free_port()
+        server = _start(args, {**env, "CHOUJIAN_WARM_MARKET_ON_START": "true"}, port2)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port2}", timeout=60) as client:
+                _wait_ready(client, server, "/healthz")
+            warm_hz = load(f"http://127.0.0.1:{port2}", "/healthz", bodies=None, key=key, clients=args.clients,
+                           duration=min(args.duration, 5))  # fmt: skip
+        finally:
+            _stop(server)
+
+    # in-process: the service function the routes call, on records already parsed
     model = registry_loader(settings)()
-    parsed_singles = [
-        ([Merchant(**b["merchant"])], [Listing(**b["listing"])], [Review(**r) for r in b["reviews"]]) for b in singles
+    parsed = [
+        (Merchant(**b["merchant"]), Listing(**b["listing"]), [Review(**r) for r in b["reviews"]]) for b in singles
     ]
+    j = iter(range(10**9))
+
+    def local_single() -> None:
+        m, li, rv = parsed[next(j) % len(parsed)]
+        score_records(model, settings, merchants=[m], listings=[li], reviews=rv)
+
     parsed_batch = (
         [Merchant(**m) for m in batch["merchants"]],
         [Listing(**x) for x in batch["listings"]],
         [Review(**r) for r in batch["reviews"]],
     )
-    j = iter(range(10**9))
-
-    def local_single() -> None:
-        m, li, rv = parsed_singles[next(j) % len(parsed_singles)]
-        score_records(model, settings, merchants=m, listings=li, reviews=rv)
 
     def local_batch() -> None:
         m, li, rv = parsed_batch
         score_records(model, settings, merchants=m, listings=li, reviews=rv)
 
-    l_single = _stats(_time(local_single, args.singles), 1)
+    l_single = _stats(_time(local_single, args.inprocess, warmup=5), 1)
     l_batch = _stats(_time(local_batch, args.batches, warmup=1), len(batch["listings"]))
 
+    out = {
+        "healthz_rps_c16": hz["rps"],
+        "score_rps_c16": c16["rps"],
+        "score_p50_ms_c16": c16["p50_ms"],
+        "score_p99_ms_c16": c16["p99_ms"],
+        "score_rps_c1": c1["rps"],
+        "score_p50_ms_c1": c1["p50_ms"],
+        "score_p99_ms_c1": c1["p99_ms"],
+        "ratio_score_to_healthz_c16": c16["rps"] / hz["rps"],
+        "inprocess_p50_ms": l_single["p50_ms"],
+        "inprocess_p99_ms": l_single["p99_ms"],
+        "rss_mb": max(res["rss_mb_loaded"].values()),
+        "rss_mb_by_process": res["rss_mb_loaded"],
+        "batch_http_listings_per_s": h_batch["listings_per_s"],
+        "batch_inprocess_listings_per_s": l_batch["listings_per_s"],
+        "warm_healthz_rps_c16": warm_hz["rps"] if warm_hz else None,
+        "warm_healthz_p99_ms_c16": warm_hz["p99_ms"] if warm_hz else None,
+        "workers": args.workers,
+        "clients": args.clients,
+        "load_generator": "wrk" if use_wrk else "python",
+        "cpus": os.cpu_count(),
+        "model": f"{info['name']} {info['version']}",
+        "listings_in_market": len(market.listings),
+        "ready_s": res["ready_s"],
+    }
     print(f"\nmodel {info['name']} version {info['version']} ({info['source']}); market {args.market}")
-    n_reviews = [len(b["reviews"]) for b in singles]
     print(
-        f"{os.cpu_count()} CPU(s); {args.singles} single requests (each a listing not sent before, "
-        f"{statistics.mean(n_reviews):.1f} reviews on average, at most {max(n_reviews)}), "
-        f"{args.batches} batches of {len(batch['listings'])}"
+        f"{os.cpu_count()} CPU(s), {args.workers} worker(s), load from {out['load_generator']}, "
+        f"{args.duration:.0f} s each"
     )
-    head = f"{'':28}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}{'listings/s':>12}"
-    print(head)
+    print(f"{'':34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, st in (
-        ("single  HTTP", h_single),
-        ("single  in-process", l_single),
-        ("batch   HTTP", h_batch),
-        ("batch   in-process", l_batch),
+        ("/healthz, 16 clients", hz),
+        ("score one listing, 1 client", c1),
+        ("score one listing, 16 clients", c16),
     ):
+        print(f"{name:34}{st['rps']:>10.1f}{st['p50_ms']:>10.1f}{st['p99_ms']:>10.1f}")
+    if warm_hz:
         print(
-            f"{name:28}{st['p50_ms']:>10.1f}{st['p99_ms']:>10.1f}{st['req_per_s']:>10.1f}{st['listings_per_s']:>12.0f}"
+            f"{'/healthz, 16 clients, warming up':34}"
+            f"{warm_hz['rps']:>10.1f}{warm_hz['p50_ms']:>10.1f}{warm_hz['p99_ms']:>10.1f}"
         )
+    print(f"scoring / healthz throughput at 16 clients: {out['ratio_score_to_healthz_c16']:.2f}")
+    print(f"in-process single listing: p50 {l_single['p50_ms']:.2f} ms, p99 {l_single['p99_ms']:.2f} ms")
     print(
-        f"HTTP / in-process, p50: single {h_single['p50_ms'] / l_single['p50_ms']:.2f}x, "
-        f"batch {h_batch['p50_ms'] / l_batch['p50_ms']:.2f}x; batch throughput ratio "
-        f"{l_batch['listings_per_s'] / h_batch['listings_per_s']:.2f}x (in-process / HTTP)"
+        f"batch of {len(batch['listings'])}: HTTP {h_batch['listings_per_s']:.0f} listings/s, in-process "
+        f"{l_batch['listings_per_s']:.0f} listings/s "
+        f"(in-process / HTTP {l_batch['listings_per_s'] / h_batch['listings_per_s']:.2f}x)"
     )
+    print("resident MB: " + ", ".join(f"{k} {v:.0f}" for k, v in res["rss_mb_loaded"].items()))
     if args.as_json:
-        print(
-            json.dumps(
-                {"single_http": h_single, "single_local": l_single, "batch_http": h_batch, "batch_local": l_batch}
-            )
-        )
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -149,6 +149,10 @@ def read_table(path: str | Path, name: str) -> pd.DataFrame:
     return validate_frame(raw, name, source=str(path), csv=is_csv)
 
 
+#: rows validated per call (see `validate_frame`)
+_VALIDATE_CHUNK = 2_000
+
+
 def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = False) -> pd.DataFrame:
     """Validate a raw frame against schema `name`; return a typed frame or raise `RecordError`."""
     model: type[BaseModel] = _SCHEMAS[name]
@@ -163,12 +167,17 @@ def validate_frame(raw: pd.DataFrame, name: str, *, source: str, csv: bool = Fal
         # empty CSV cells mean "not given": let the schema's defaults apply
         rows = [{k: v for k, v in r.items() if v != ""} for r in rows]
     adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
+    records: list[BaseModel] = []
+    start = 0
     try:
-        records: list[BaseModel] = adapter.validate_python(rows)
+        # in chunks: one validation call holds the interpreter until it returns, and a server loading its
+        # market in the background must not stall every request for the seconds a whole table takes
+        for start in range(0, len(rows), _VALIDATE_CHUNK):
+            records.extend(adapter.validate_python(rows[start : start + _VALIDATE_CHUNK]))
     except ValidationError as e:
         err = e.errors()[0]
         loc = err["loc"]
-        row = int(loc[0]) + 1 if loc and isinstance(loc[0], int) else None
+        row = start + int(loc[0]) + 1 if loc and isinstance(loc[0], int) else None
         column = str(loc[1]) if len(loc) > 1 else None
         reason = err["msg"]
         if column is not None and row is not None and column in raw.columns:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -225,28 +226,14 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        if settings.migrate_on_start:
-            store.upgrade(engine)
+        if not app.state.prepared:
+            _prepare(app, engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         reader = None
         if settings.market_source != "files":
             reader = make_engine(settings.database_url, read_only=True)
             app.state.market.source = StoreMarketSource(reader, mode=settings.market_source)
-        app.state.web_secret = security.session_secret(settings)
-        if settings.bootstrap_admin_key is not None:
-            with app.state.sessions() as s:
-                if store.ensure_key(
-                    s, key=settings.bootstrap_admin_key.get_secret_value(), role="admin", name="bootstrap"
-                ):
-                    logger.info("created the bootstrap admin key")
-        if settings.load_model_on_start:
-            try:
-                loaded = holder.reload()
-                metrics.set_model(loaded.info.name, loaded.info.version)
-            except Exception:
-                # keep serving health checks: /readyz says why, and an admin can reload once it is fixed
-                logger.exception("could not load the model %s", settings.model_ref)
         if settings.warm_market_on_start and holder.current is not None:
             threading.Thread(target=_warm_market, args=(app,), name="warm-market", daemon=True).start()
         try:
@@ -267,6 +254,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     )
     include_docs(app)
     app.state.settings = settings
+    app.state.prepared = False
     app.state.models = holder
     app.state.metrics = metrics
     app.state.market = MarketCache(settings.market_dir)
@@ -293,6 +281,37 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     return app
 
 
+def prepare(app: FastAPI) -> None:
+    """What happens once per deployment, done now: migrate the store, make the bootstrap admin key and the
+    web session secret, load the model. A server with several worker processes calls this in the parent
+    before it forks them, so the workers share one copy of the model and race on no migration; otherwise
+    the app's start-up does it."""
+    engine = make_engine(app.state.settings.database_url)
+    try:
+        _prepare(app, engine)
+    finally:
+        engine.dispose()
+
+
+def _prepare(app: FastAPI, engine: Engine) -> None:
+    settings: Settings = app.state.settings
+    if settings.migrate_on_start:
+        store.upgrade(engine)
+    app.state.web_secret = security.session_secret(settings)
+    if settings.bootstrap_admin_key is not None:
+        with make_sessionmaker(engine)() as s:
+            if store.ensure_key(s, key=settings.bootstrap_admin_key.get_secret_value(), role="admin", name="bootstrap"):
+                logger.info("created the bootstrap admin key")
+    if settings.load_model_on_start:
+        try:
+            loaded = app.state.models.reload()
+            app.state.metrics.set_model(loaded.info.name, loaded.info.version)
+        except Exception:
+            # keep serving health checks: /readyz says why, and an admin can reload once it is fixed
+            logger.exception("could not load the model %s", settings.model_ref)
+    app.state.prepared = True
+
+
 def _include_web(app: FastAPI) -> None:
     """Mount the planner pages (server-rendered, under /web, outside the OpenAPI schema)."""
     from serving.web.routes import router as web_router
@@ -306,6 +325,6 @@ def _warm_market(app: FastAPI) -> None:
     if model is None:
         return
     try:
-        app.state.market.get(model)
+        app.state.market.get(model, pace=app.state.settings.warm_pace)
     except Exception as e:  # no market yet is normal on a fresh install; plans say so when asked
         logger.warning("market not scored at start: %s", e)

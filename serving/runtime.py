@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,21 +199,69 @@ class MarketCache:
     source: MarketSource | None = None
     _cached: ScoredMarket | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: set while a request waits for the market: a paced warm-up stops pausing and finishes at full speed
+    _hurry: threading.Event = field(default_factory=threading.Event)
 
-    def get(self, model: LoadedModel) -> ScoredMarket:
-        """The scored market for `model`; raises FileNotFoundError / RecordError when there is none."""
+    def get(self, model: LoadedModel, *, pace: float = 0.0) -> ScoredMarket:
+        """The scored market for `model`; raises FileNotFoundError / RecordError when there is none.
+
+        `pace` > 0 (the start-up warm-up): score in chunks of whole merchants and rest `pace` times as long
+        as each chunk took, so the requests served meanwhile keep the interpreter most of the time. A
+        request that needs the market meanwhile ends the rests. Chunked or not, the scores are the same
+        (a listing's risks depend only on its own records and its merchant's: `Market.subset`).
+        """
         from features.market import load_market
 
         source_fp = self.source.fingerprint() if self.source is not None else None
         if source_fp is None and not self.directory.is_dir():
             raise FileNotFoundError(f"no market at {self.directory} (set CHOUJIAN_MARKET_DIR or run choujian simulate)")
-        with self._lock:  # concurrent plan requests share one scoring pass
-            fp = source_fp or fingerprint_dir(self.directory)
+        fp = source_fp or fingerprint_dir(self.directory)
+        if pace <= 0:
             c = self._cached
             if c is not None and c.fingerprint == fp and c.model_version == model.info.version:
                 return c
+            self._hurry.set()
+        with self._lock:  # concurrent plan requests share one scoring pass
+            c = self._cached
+            if c is not None and c.fingerprint == fp and c.model_version == model.info.version:
+                return c
+            self._hurry.clear()
             market = self.source.load() if source_fp is not None and self.source else load_market(self.directory)
-            scores = model.scorer.score_frame(market)
+            scores = score_in_chunks(model.scorer, market, pace=pace, hurry=self._hurry)
             self._cached = ScoredMarket(market=market, scores=scores, fingerprint=fp, model_version=model.info.version)
             logger.info("scored market %s (%d listings) with model %s", fp, len(scores), model.info.version)
             return self._cached
+
+
+def score_in_chunks(
+    scorer: RiskScorer,
+    market: Market,
+    *,
+    pace: float = 0.0,
+    hurry: threading.Event | None = None,
+    chunk: int = 2_000,
+) -> pd.DataFrame:
+    """`scorer.score_frame(market)`; with `pace` > 0, chunk by chunk of whole merchants (about `chunk`
+    listings each), resting `pace` times each chunk's duration after it unless `hurry` is set."""
+    if pace <= 0 or len(market.listings) <= chunk:
+        return scorer.score_frame(market)
+    merchant_of = market.listings["merchant_id"].astype(str)
+    sizes = merchant_of.value_counts(sort=False)
+    parts: list[pd.DataFrame] = []
+    group: list[str] = []
+    n = 0
+    for i, (mid, k) in enumerate(sizes.items()):
+        group.append(str(mid))
+        n += int(k)
+        if n < chunk and i < len(sizes) - 1:
+            continue
+        started = time.perf_counter()
+        ids = market.listings["listing_id"][merchant_of.isin(group).to_numpy()]
+        parts.append(scorer.score_frame(market.subset(ids)))
+        group, n = [], 0
+        if hurry is None or not hurry.is_set():
+            time.sleep(pace * (time.perf_counter() - started))
+    scores = pd.concat(parts, ignore_index=True)
+    # the whole market's order: the order score_frame itself answers in
+    order = pd.Index(scores["listing_id"].astype(str)).get_indexer(pd.Index(market.listings["listing_id"].astype(str)))
+    return scores.iloc[order].reset_index(drop=True)

@@ -51,6 +51,12 @@ class Settings(SharedSettings):
     model_uri: str | None = Field(default=None, description="overrides name@alias, e.g. a local bundle path")
     load_model_on_start: bool = True
     warm_market_on_start: bool = Field(default=True, description="score the market in the background at start")
+    warm_pace: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="the start-up scoring rests this many times as long as each chunk of it took (0: no rests)",
+    )
 
     # secrets: without CHOUJIAN_SECRET_KEY each installation generates its own (serving/security.py)
     secret_key: SecretStr | None = Field(default=None, description="signs web session cookies")

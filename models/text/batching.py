@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 
 def bucket_batches(
@@ -55,12 +54,15 @@ def bucket_batches(
     return batches
 
 
-def pad(seqs: Sequence[Sequence[int] | np.ndarray], *, value: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad integer sequences into a (rows, longest) tensor and its attention mask."""
+def pad(seqs: Sequence[Sequence[int] | np.ndarray], *, value: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad integer sequences into a (rows, longest) int64 array and its attention mask.
+
+    NumPy, not torch: scoring with the ONNX backend then never imports torch (a quarter of a GB resident
+    in every server process); training wraps these with `torch.from_numpy` (`training.text.tensors`)."""
     width = max(len(s) for s in seqs)
-    out = torch.full((len(seqs), width), value, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    out = np.full((len(seqs), width), value, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
     for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.as_tensor(np.asarray(s, dtype=np.int64))
+        out[i, : len(s)] = np.asarray(s, dtype=np.int64)
         mask[i, : len(s)] = 1
     return out, mask

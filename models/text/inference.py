@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,6 +93,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
+#: ONNX Runtime sessions inherited through `fork`, kept from their destructor (see `TextClassifier._onnx`)
+_FORKED_SESSIONS: list[Any] = []
+
+
 class TextClassifier:
     """Scores texts with a saved text-model directory; the base of `ReviewModel` and the listing model."""
 
@@ -114,6 +119,7 @@ class TextClassifier:
         self.tokenizer = load_tokenizer(self.path / "encoder")
         self._torch_model: Any = None
         self._session: Any = None
+        self._session_pid = os.getpid()
         self._load_backend()
 
     # -- loading ----------------------------------------------------------------------------------
@@ -127,16 +133,31 @@ class TextClassifier:
                 self.path / "encoder", dtype=torch.float32, local_files_only=True
             ).eval()
         else:
-            import onnxruntime as ort
-
             file = self.path / ONNX_FILES[self.backend]
             if not file.is_file():
                 raise FileNotFoundError(f"{file} is missing: this model was not exported to {self.backend}")
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(str(file), opts, providers=["CPUExecutionProvider"])
+            self._onnx_file = file
+            self._session = self._new_session()
+
+    def _new_session(self) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session_pid = os.getpid()
+        return ort.InferenceSession(str(self._onnx_file), opts, providers=["CPUExecutionProvider"])
+
+    def _onnx(self) -> Any:
+        """This process's ONNX Runtime session. A session made before `fork` (a server's workers share the
+        model loaded once in the parent) holds a thread pool whose threads the child does not have: the
+        child makes its own, and keeps the parent's object alive, never destroyed, since destroying it would
+        join threads that do not exist there."""
+        if self._session_pid != os.getpid():
+            _FORKED_SESSIONS.append(self._session)
+            self._session = self._new_session()
+        return self._session
 
     def __getstate__(self) -> dict[str, Any]:
         # by reference: the directory is the artifact; weights are never copied into the pickle
@@ -166,12 +187,12 @@ class TextClassifier:
         lengths = [len(x) for x in ids]
         for idx in bucket_batches(lengths, tokens_per_batch=self.tokens_per_batch, max_batch_size=512):
             input_ids, attn = pad([ids[i] for i in idx], value=self.tokenizer.pad_token_id or 0)
-            out[idx] = self._forward(input_ids.numpy(), attn.numpy())
+            out[idx] = self._forward(input_ids, attn)
         return out[np.asarray(inverse).reshape(-1)]
 
     def _forward(self, input_ids: np.ndarray, attn: np.ndarray) -> np.ndarray:
         if self._session is not None:
-            (logits,) = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attn})
+            (logits,) = self._onnx().run(["logits"], {"input_ids": input_ids, "attention_mask": attn})
             return np.asarray(logits, dtype=np.float32)
         import torch
 

@@ -77,3 +77,18 @@ def test_a_bad_request_gets_its_own_error_and_the_others_their_scores(setup: Any
     assert isinstance(got[1], RequestProblem) and got[1].loc == ["body", "listings", 0, "listed_date"]
     assert got[0].model_dump() == _alone(model, settings, reqs[0]).model_dump()
     assert got[2].model_dump() == _alone(model, settings, reqs[1]).model_dump()
+
+
+def test_the_paced_start_up_scoring_gives_the_scores_of_one_pass(tiny_trained: tuple[Path, Any]) -> None:
+    import threading
+
+    from serving.runtime import score_in_chunks
+
+    market_dir, bundle = tiny_trained
+    market = load_market(market_dir)
+    whole = bundle.score_frame(market)
+    chunked = score_in_chunks(bundle, market, pace=0.01, chunk=200)
+    assert chunked.equals(whole)
+    hurried = threading.Event()
+    hurried.set()
+    assert score_in_chunks(bundle, market, pace=50.0, hurry=hurried, chunk=200).equals(whole)  # no rests

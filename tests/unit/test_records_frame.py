@@ -39,3 +39,21 @@ def test_an_empty_table_has_the_loaders_dtypes_and_is_a_fresh_frame() -> None:
         pd.testing.assert_frame_equal(first, _typed([], name, source=name))
         first["extra"] = 1  # a caller changing its frame does not change the next request's
         assert "extra" not in records_frame([], name, source=name).columns
+
+
+def test_a_bad_row_past_the_first_validation_chunk_is_named_by_its_own_row(feature_market: Market) -> None:
+    from features import market as market_module
+
+    reviews = pd.concat([feature_market.reviews] * 3, ignore_index=True)  # several validation chunks
+    chunk = 10
+    bad = len(reviews) - 5
+    assert bad > 2 * chunk
+    reviews.loc[bad, "rating"] = 9
+    old = market_module._VALIDATE_CHUNK
+    market_module._VALIDATE_CHUNK = chunk
+    try:
+        with pytest.raises(RecordError) as e:
+            market_module.validate_frame(reviews, "reviews", source="reviews.csv")
+    finally:
+        market_module._VALIDATE_CHUNK = old
+    assert (e.value.row, e.value.column) == (bad + 1, "rating")

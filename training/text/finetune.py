@@ -20,12 +20,13 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
-from models.text.batching import bucket_batches, pad
+from models.text.batching import bucket_batches
 from models.text.config import resolve_path
 from models.text.encoding import encode_texts
 from models.text.inference import META, ONNX_FILES, Backend, TextClassifier
 from models.text.precision import Precision, use_bf16
 from models.text.tokenizer import load_tokenizer, normalizer_name
+from training.text.tensors import pad_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def predict_logits(
     k = int(model.config.num_labels or 0)
     out = np.zeros((len(ids), k), dtype=np.float32)
     for idx in bucket_batches([len(x) for x in ids], tokens_per_batch=tokens_per_batch, max_batch_size=512):
-        input_ids, attn = pad([ids[i] for i in idx], value=pad_id)
+        input_ids, attn = pad_tensors([ids[i] for i in idx], value=pad_id)
         out[idx] = model(input_ids=input_ids, attention_mask=attn).logits.float().numpy()
     model.train(was_training)
     return out
@@ -237,7 +238,7 @@ def fit_classifier(
     model.train()
     while step < total:
         idx = (batches or (batches := epoch())).pop(0)
-        input_ids, attn = pad([train_ids[i] for i in idx], value=pad_id)
+        input_ids, attn = pad_tensors([train_ids[i] for i in idx], value=pad_id)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):

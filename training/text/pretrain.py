@@ -32,10 +32,11 @@ import transformers
 from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerBase
 
 from core.paths import VOCAB_TXT
-from models.text.batching import bucket_batches, pad
+from models.text.batching import bucket_batches
 from models.text.config import PretrainConfig, resolve_path
 from models.text.precision import use_bf16
 from models.text.tokenizer import VOCAB_SIZE, load_tokenizer, normalizer_name, prepare_texts
+from training.text.tensors import pad_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +229,8 @@ def evaluate_mlm(
     gen = torch.Generator().manual_seed(seed)
     total_loss, total_correct, total_n = 0.0, 0, 0
     for idx in bucket_batches(data.lengths, tokens_per_batch=tokens_per_batch, max_batch_size=256):
-        ids, attn = pad([data.ids[i] for i in idx], value=PAD_ID)
-        words, _ = pad([data.words[i] + 1 for i in idx], value=0)
+        ids, attn = pad_tensors([data.ids[i] for i in idx], value=PAD_ID)
+        words, _ = pad_tensors([data.words[i] + 1 for i in idx], value=0)
         inputs, masked = mask_tokens(ids, words - 1, mask_prob=mask_prob, generator=gen)
         loss, correct = mlm_loss(model, inputs, attn, ids, masked)
         n = int(masked.sum().item())
@@ -423,8 +424,8 @@ class _Run:
     def train_step(self, idx: Sequence[int] | np.ndarray, gen: torch.Generator) -> float:
         """One optimiser step on the windows `idx`; returns the batch's MLM loss."""
         cfg = self.config
-        ids, attn = pad([self.train_data.ids[i] for i in idx], value=PAD_ID)
-        words, _ = pad([self.train_data.words[i] + 1 for i in idx], value=0)
+        ids, attn = pad_tensors([self.train_data.ids[i] for i in idx], value=PAD_ID)
+        words, _ = pad_tensors([self.train_data.words[i] + 1 for i in idx], value=0)
         inputs, masked = mask_tokens(ids, words - 1, mask_prob=cfg.mask_prob, generator=gen)
         for g in self.opt.param_groups:
             g["lr"] = _lr_at(self.step, cfg)

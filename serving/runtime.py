@@ -199,6 +199,11 @@ class MarketCache:
     _cached: ScoredMarket | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def peek(self, model: LoadedModel) -> ScoredMarket | None:
+        """The market already scored by `model`, without loading or scoring anything (None: not yet)."""
+        c = self._cached
+        return c if c is not None and c.model_version == model.info.version else None
+
     def get(self, model: LoadedModel) -> ScoredMarket:
         """The scored market for `model`; raises FileNotFoundError / RecordError when there is none."""
         from features.market import load_market

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DriftStatus = Literal["ok", "warning", "no_profile", "not_scored"]
+DriftStatus = Literal["ok", "warning", "no_profile", "not_scored", "computing"]
 
 
 class DriftOut(BaseModel):
@@ -31,7 +31,8 @@ class DriftOut(BaseModel):
 
     status: DriftStatus = Field(
         description="ok; warning (a PSI reached the threshold); no_profile (a model trained before training "
-        "profiles); not_scored (the market is not scored by this model yet: plans and the overview score it)"
+        "profiles); not_scored (the market is not scored by this model yet: plans and the overview score it); "
+        "computing (being computed in the background: ask again in a few seconds)"
     )
     message: str
     model_version: str
@@ -39,16 +40,26 @@ class DriftOut(BaseModel):
     report: drift.DriftReport | None = None
 
 
+_Key = tuple[str, str, float, int]
+
+
 @dataclass
 class DriftCache:
     """The last drift computed, by (model version, market fingerprint, settings); one computation at a time."""
 
-    _key: tuple[str, str, float, int] | None = None
+    _key: _Key | None = None
     _value: DriftOut | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pending: _Key | None = None
 
-    def get(self, model: LoadedModel, scored: ScoredMarket | None, settings: Settings) -> DriftOut:
-        """The drift of `scored` (the market scored by `model`), or why there is none."""
+    def get(
+        self, model: LoadedModel, scored: ScoredMarket | None, settings: Settings, *, wait: bool = True
+    ) -> DriftOut:
+        """The drift of `scored` (the market scored by `model`), or why there is none.
+
+        With `wait=False` (the API) a drift not yet computed is computed in a background thread and the answer
+        is `computing`: the key-feature pass over a large market takes seconds (about 5 s for 40,000 listings).
+        """
         version = str(model.info.version)
         profile = drift.profile_of(getattr(model.scorer, "metadata", None))
         if profile is None:
@@ -66,6 +77,19 @@ class DriftCache:
                 model_version=version,
             )
         key = (version, scored.fingerprint, settings.drift_psi_warn, settings.drift_min_listings)
+        if not wait:
+            if self._key == key and self._value is not None:
+                return self._value
+            if self._pending != key:
+                self._pending = key
+                args = (model, scored, settings)
+                threading.Thread(target=self._background, args=args, name="drift", daemon=True).start()
+            return DriftOut(
+                status="computing",
+                message="drift of this market is being computed: ask again in a few seconds",
+                model_version=version,
+                market_fingerprint=scored.fingerprint,
+            )
         with self._lock:
             if self._key == key and self._value is not None:
                 return self._value
@@ -86,3 +110,9 @@ class DriftCache:
                 logger.warning("drift: model %s, market %s: %s", version, scored.fingerprint, report.message)
             self._key, self._value = key, value
             return value
+
+    def _background(self, model: LoadedModel, scored: ScoredMarket, settings: Settings) -> None:
+        try:
+            self.get(model, scored, settings)
+        except Exception:  # descriptive only: the API keeps answering `computing` and the log says why
+            logger.exception("drift of market %s could not be computed", scored.fingerprint)

@@ -17,10 +17,11 @@ def model_info(_: AnyKey, model: ModelDep, settings: SettingsDep, market: Market
     """Name, version, alias, training date and holdout metrics of the model, the decision thresholds, and the
     drift of the market the service holds from the model's training market (PSI per score and key feature,
     the categories that moved most, a warning at `CHOUJIAN_DRIFT_PSI_WARN`). Drift is computed once per model
-    version and market; before the market is scored by this model it says so rather than scoring it here."""
+    version and market, in the background (`computing` until it is ready); before the market is scored by this
+    model it says so rather than scoring it here."""
     return ModelInfoOut(
         **model.info.model_dump(),
         review_thresholds=settings.review_thresholds,
         block_thresholds=settings.block_thresholds,
-        drift=drift.get(model, market.peek(model), settings),
+        drift=drift.get(model, market.peek(model), settings, wait=False),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,14 @@ def _bundle_loader(bundle: Any) -> Any:
 
 
 def _drift(api: Any) -> dict[str, Any]:
-    r = api.client.get("/v1/model", headers=api.as_("platform"))
-    assert r.status_code == 200, r.text
-    return dict(r.json()["drift"])
+    """`/v1/model`'s drift section, once it is no longer being computed in the background."""
+    for _ in range(200):
+        r = api.client.get("/v1/model", headers=api.as_("platform"))
+        assert r.status_code == 200, r.text
+        if r.json()["drift"]["status"] != "computing":
+            return dict(r.json()["drift"])
+        time.sleep(0.05)
+    raise AssertionError("drift still computing after 10 s")
 
 
 def _login(c: TestClient, key: str) -> None:
@@ -54,6 +60,8 @@ def test_model_info_reports_no_drift_on_the_training_market(db_url: str, tiny_tr
         before = _drift(api)
         assert before["status"] == "not_scored" and before["report"] is None  # /v1/model never scores it
         api.app.state.market.get(api.app.state.models.current)  # what a plan or the overview does
+        first = api.client.get("/v1/model", headers=api.as_("platform")).json()["drift"]
+        assert first["status"] == "computing"  # never computed in the request
         d = _drift(api)
         assert d["status"] == "ok", d["message"]
         assert d["market_fingerprint"] and d["report"]["psi"]["p_lab_fail"] == 0.0

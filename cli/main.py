@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli import batch, market, models, plans, pretrain, reviews, service, store, worlds
+from cli import batch, market, models, plans, pretrain, reviews, rounds, service, store, worlds
 
 app = typer.Typer(
     name="choujian",
@@ -107,6 +107,7 @@ app.add_typer(reviews.reviews_app, name="reviews")
 plans.register(app)  # plan, estimate, simulate-rounds
 service.register(app)  # serve, keys, db
 store.register(app)  # ingest, export
+rounds.register(app)  # round: export → retrain → promote → next plan → report
 batch.register(app)  # score-batch
 worlds.register(app)  # simulate-world, cross-world, cues
 

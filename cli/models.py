@@ -10,11 +10,15 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import EXIT_REFUSED, fail, first_line, is_registry_error, model_problem
+
+if TYPE_CHECKING:
+    from serving.market_store import Export
+    from training.train import TrainConfig, TrainResult
 
 models_app = typer.Typer(help="Registered risk-model versions (MLflow registry).", no_args_is_help=True)
 
@@ -52,7 +56,21 @@ def _progress(what: str) -> Iterator[Callable[[str], None]]:
 
 
 def train_command(
-    data: Annotated[Path, typer.Option("--data", help="Market directory (merchants/listings/reviews/lab_results).")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Market directory (merchants/listings/reviews/lab_results).")
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="Train on everything the service's store holds, lab results recorded through the API and the "
+            "pages included (exported to a market directory first, as `choujian export` writes it).",
+        ),
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL with --store (default: CHOUJIAN_DATABASE_URL).")
+    ] = None,
+    export_root: ExportRoot = None,
     config: Annotated[Path, typer.Option("--config", help="Training config YAML.")] = DEFAULT_CONFIG,
     no_register: Annotated[bool, typer.Option("--no-register", help="Log the run but do not register.")] = False,
     listing_text: Annotated[
@@ -64,27 +82,67 @@ def train_command(
     ] = None,
 ) -> None:
     """Train the LightGBM risk models, log the run to MLflow, register the bundle as @challenger."""
-    from features.market import RecordError
     from models.registry import tracking_uri
-    from training.train import load_config, train
 
-    if not config.is_file():
-        fail(f"config {config} not found")
-    cfg = load_config(config)
-    from models.review_cache import use_default_score_store
-
-    use_default_score_store()
-    if listing_text is not None:
-        cfg = cfg.model_copy(update={"listing_text": cfg.listing_text.model_copy(update={"enabled": listing_text})})
-    try:
-        with _progress("train") as step:
-            result = train(cfg, data, config_path=config, register=not no_register, progress=step)
-    except (RecordError, FileNotFoundError) as e:
-        fail(first_line(e))
+    if (data is None) == (not from_store):
+        fail("pass either --data DIR (a market directory) or --store (everything the service's store holds)")
+    cfg = load_train_config(config, listing_text=listing_text)
+    if from_store:
+        data, _ = export_for_training("train", database_url=database_url, root=export_root)
+    assert data is not None
+    result = run_training(cfg, data, config_path=config, register=not no_register)
     shown = {k: round(v, 4) for k, v in sorted(result.metrics.items()) if k.startswith(("holdout_", "truth_"))}
     typer.echo(json.dumps(shown, indent=2))
     where = f"registered {result.bundle.name} version {result.version} as @challenger"
     typer.echo(f"run {result.run_id}: {where if not no_register else 'not registered'} ({tracking_uri()})")
+
+
+def load_train_config(config: Path, *, listing_text: bool | None = None) -> TrainConfig:
+    """The training config, with the command line's overrides; one line when it is missing."""
+    from training.train import load_config
+
+    if not config.is_file():
+        fail(f"config {config} not found")
+    cfg = load_config(config)
+    if listing_text is not None:
+        cfg = cfg.model_copy(update={"listing_text": cfg.listing_text.model_copy(update={"enabled": listing_text})})
+    return cfg
+
+
+#: where `--store` puts its export (a new folder per job under it)
+ExportRoot = Annotated[
+    Path | None,
+    typer.Option(help="Folder for the store's export with --store (default: data/processed/store-exports)."),
+]
+
+
+def export_for_training(what: str, *, database_url: str | None, root: Path | None = None) -> tuple[Path, Export]:
+    """The store exported to a new, kept market directory (`promote` later re-creates the challenger's holdout
+    from it); fails with one line when the store has no lab results to learn from."""
+    from cli.store import export_store, store_export_dir
+
+    out = store_export_dir(what, root)
+    exported = export_store(out, database_url=database_url)
+    if not len(exported.market.lab_results):
+        fail(
+            "the store holds no lab results: nothing to learn from yet; record results of a plan (API or pages) "
+            "or ingest a market with lab_results"
+        )
+    return out, exported
+
+
+def run_training(cfg: TrainConfig, data: Path, *, config_path: Path | None, register: bool = True) -> TrainResult:
+    """`training.train.train` with a progress display; a bad market is one line."""
+    from features.market import RecordError
+    from models.review_cache import use_default_score_store
+    from training.train import train
+
+    use_default_score_store()
+    try:
+        with _progress("train") as step:
+            return train(cfg, data, config_path=config_path, register=register, progress=step)
+    except (RecordError, FileNotFoundError) as e:
+        fail(first_line(e))
 
 
 def evaluate_command(

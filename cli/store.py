@@ -21,6 +21,7 @@ from cli.market import TableFormat
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from serving import market_store
     from serving.market_store import IngestReport
 
 
@@ -112,12 +113,9 @@ def _print_report(console: object, report: IngestReport, *, directory: Path, sec
     console.print(f"identity registry: {report.linked_merchants:,} merchant(s) linked")
 
 
-def export_command(
-    out: Annotated[Path, typer.Option(help="Directory to write the market to (created if missing).")],
-    database_url: Annotated[str | None, typer.Option(help="Store URL (default: CHOUJIAN_DATABASE_URL).")] = None,
-    fmt: Annotated[TableFormat, typer.Option("--format", help="File format of the tables.")] = TableFormat.parquet,
-) -> None:
-    """Write the store as a market directory, with every recorded lab result and its inclusion probability."""
+def export_store(out: Path, *, database_url: str | None = None, fmt: str = "parquet") -> market_store.Export:
+    """Write the store as a market directory at `out` (recorded lab results included, with their inclusion
+    probabilities): what `export`, `train --store` and `round` all train on. Fails with one line on an empty store."""
     from serving import market_store
     from serving.db import make_sessionmaker
 
@@ -127,10 +125,10 @@ def export_command(
     engine.dispose()
     if not len(exported.market.listings):
         fail("the store holds no listings: run `choujian ingest DIR` first")
-    exported.market.write(out, fmt=fmt.value)
+    exported.market.write(out, fmt=fmt)
     if len(exported.removals):
-        name = out / f"removals.{fmt.value}"
-        if fmt.value == "csv":
+        name = out / f"removals.{fmt}"
+        if fmt == "csv":
             exported.removals.to_csv(name, index=False)
         else:
             exported.removals.to_parquet(name, index=False)
@@ -146,6 +144,27 @@ def export_command(
             fg=typer.colors.YELLOW,
             err=True,
         )
+    return exported
+
+
+def export_command(
+    out: Annotated[Path, typer.Option(help="Directory to write the market to (created if missing).")],
+    database_url: Annotated[str | None, typer.Option(help="Store URL (default: CHOUJIAN_DATABASE_URL).")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="File format of the tables.")] = TableFormat.parquet,
+) -> None:
+    """Write the store as a market directory, with every recorded lab result and its inclusion probability."""
+    export_store(out, database_url=database_url, fmt=fmt.value)
+
+
+def store_export_dir(what: str, root: Path | None = None) -> Path:
+    """A new folder under `root` (default: data/processed/store-exports) for one job's export; kept, because
+    `promote` re-creates the challenger's holdout from the directory it was trained on."""
+    from datetime import UTC, datetime
+
+    from core.paths import STORE_EXPORTS_DIR
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return (root or STORE_EXPORTS_DIR) / f"{what}-{stamp}"
 
 
 def register(app: typer.Typer) -> None:

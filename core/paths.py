@@ -28,6 +28,10 @@ MARKET_DIR = DATA_DIR / "market"
 PROCESSED_DIR = DATA_DIR / "processed"
 REVIEW_MODEL_DIR = PROCESSED_DIR / "review_model"
 SCORE_CACHE_DIR = PROCESSED_DIR / "score-cache"
+#: the store written back as market directories by `choujian train --store` and `choujian round`
+STORE_EXPORTS_DIR = PROCESSED_DIR / "store-exports"
+#: reports the commands write (evaluation, round reports)
+REPORTS_DIR = PROJECT_ROOT / "reports"
 MODEL_CACHE_DIR = DATA_DIR / "cache" / "models"
 MLFLOW_DB = PROJECT_ROOT / "mlflow.db"
 MLFLOW_ARTIFACTS = PROJECT_ROOT / "mlartifacts"

@@ -23,6 +23,7 @@ from serving import limits, security, store
 from serving.batcher import ScoreBatcher
 from serving.db import make_engine, make_sessionmaker
 from serving.docs import include_docs
+from serving.drift import DriftCache
 from serving.inputs import TextGuardMiddleware
 from serving.market_store import StoreMarketSource
 from serving.metrics import Metrics, MetricsMiddleware
@@ -258,6 +259,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.state.models = holder
     app.state.metrics = metrics
     app.state.market = MarketCache(settings.market_dir)
+    app.state.drift = DriftCache()
     app.state.batcher = ScoreBatcher(score_records, settings, max_batch=settings.score_coalesce)
     app.state.plan_gate = limits.Gate(1)  # one plan drawn at a time, API and pages together
 

@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from serving.db import session_scope
+from serving.drift import DriftCache
 from serving.runtime import LoadedModel, MarketCache, ModelHolder
 from serving.settings import Settings
 
@@ -44,7 +45,14 @@ async def get_market_cache(request: Request) -> MarketCache:
     return cache
 
 
+async def get_drift_cache(request: Request) -> DriftCache:
+    """The drift of the scored market from the model's training market, computed once per both."""
+    cache: DriftCache = request.app.state.drift
+    return cache
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 MarketDep = Annotated[MarketCache, Depends(get_market_cache)]
+DriftDep = Annotated[DriftCache, Depends(get_drift_cache)]

@@ -202,6 +202,11 @@ class MarketCache:
     #: set while a request waits for the market: a paced warm-up stops pausing and finishes at full speed
     _hurry: threading.Event = field(default_factory=threading.Event)
 
+    def peek(self, model: LoadedModel) -> ScoredMarket | None:
+        """The market already scored by `model`, without loading or scoring anything (None: not yet)."""
+        c = self._cached
+        return c if c is not None and c.model_version == model.info.version else None
+
     def get(self, model: LoadedModel, *, pace: float = 0.0) -> ScoredMarket:
         """The scored market for `model`; raises FileNotFoundError / RecordError when there is none.
 

@@ -24,6 +24,7 @@ from features.records import (
 )
 from models.contract import ListingScore, Reason
 from serving.decisions import Decision, Grade, GradeReason, MerchantEvidence, Onboarding, OnboardingReason, Trigger
+from serving.drift import DriftOut
 from serving.runtime import ModelInfo
 
 # --- examples -----------------------------------------------------------------------------------------
@@ -482,6 +483,9 @@ class KeyList(BaseModel):
 class ModelInfoOut(ModelInfo):
     review_thresholds: dict[str, float]
     block_thresholds: dict[str, float]
+    drift: DriftOut | None = Field(
+        default=None, description="how the market the service holds differs from the model's training market"
+    )
 
 
 class Health(BaseModel):

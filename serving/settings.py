@@ -99,6 +99,12 @@ class Settings(SharedSettings):
     max_plan_budget: float = Field(default=5_000_000, gt=0, le=1e10, description="yuan")
     max_plan_targets: int = Field(default=2_000, ge=1, le=100_000, description="purchases in one plan")
 
+    # drift of today's market from the model's training market (models/drift.py), on /v1/model and the overview
+    drift_psi_warn: float = Field(default=0.2, gt=0, le=10, description="a PSI at or above this warns")
+    drift_min_listings: int = Field(
+        default=200, ge=1, description="a category is compared only with this many listings at training and today"
+    )
+
     # the planner pages show times in this zone (the store keeps UTC)
     timezone: str = Field(default="Asia/Shanghai", description="IANA time zone of the times the web pages show")
 

@@ -107,6 +107,9 @@ class PromotionDecision:
     champion_score: float | None = None
     n_holdout: int = 0
     notes: list[str] | None = None
+    #: every held-out metric of both models on the same listings (what a round report shows)
+    challenger_metrics: dict[str, float] | None = None
+    champion_metrics: dict[str, float] | None = None
 
 
 def _try_version(ref: str, registered_model: str) -> ModelVersion | None:
@@ -126,16 +129,19 @@ class _Holdout:
     truth: Any  # the simulator's ground truth, for truth_* metrics
     config: Any  # the challenger's TrainConfig
 
-    def score(self, bundle: ScorerBundle, metric: str) -> float | None:
+    def metrics(self, bundle: ScorerBundle) -> dict[str, float]:
+        """The observed (1/π-weighted) held-out metrics, and the truth_* ones where the market has a truth."""
         from training.train import observed_holdout_metrics, truth_holdout_metrics
 
         frame = bundle.score_frame(self.scoring)
+        values = observed_holdout_metrics(frame, self.market, self.ids, ipw_cap=self.config.ipw_cap)
         if self.truth is not None:
-            values = truth_holdout_metrics(frame, self.truth, self.ids)
-        else:
-            values = observed_holdout_metrics(frame, self.market, self.ids, ipw_cap=self.config.ipw_cap)
-        v = values.get(PROMOTION_METRICS[metric])
-        return None if v is None else float(v)
+            values.update(truth_holdout_metrics(frame, self.truth, self.ids))
+        return {k: float(v) for k, v in values.items()}
+
+    @staticmethod
+    def score(values: dict[str, float], metric: str) -> float | None:
+        return values.get(PROMOTION_METRICS[metric])
 
 
 def _challenger_holdout(challenger: ScorerBundle, data_dir: str | Path | None, metric: str) -> _Holdout:
@@ -149,7 +155,7 @@ def _challenger_holdout(challenger: ScorerBundle, data_dir: str | Path | None, m
     config = TrainConfig.model_validate(challenger.metadata["config"])
     market = load_market(source)
     scoring, holdout_ids = holdout_scoring_market(market, config.split)
-    truth = load_ground_truth(source) if metric.startswith("truth_") else None
+    truth = load_ground_truth(source)
     if metric.startswith("truth_") and truth is None:
         raise FileNotFoundError(f"metric {metric} needs {source}/ground_truth_listings.parquet")
     return _Holdout(market, scoring.subset(holdout_ids), holdout_ids, truth, config)
@@ -210,7 +216,8 @@ def promote(
     champion = load_scorer(champ, registered_model=registered_model)
     holdout = _challenger_holdout(challenger, data_dir, metric)
     n = len(holdout.ids)
-    s_chal, s_champ = holdout.score(challenger, metric), holdout.score(champion, metric)
+    m_chal, m_champ = holdout.metrics(challenger), holdout.metrics(champion)
+    s_chal, s_champ = holdout.score(m_chal, metric), holdout.score(m_champ, metric)
     base = PromotionDecision(
         False,
         "",
@@ -221,6 +228,8 @@ def promote(
         champion_score=s_champ,
         n_holdout=n,
         notes=_comparison_notes(challenger, champion, holdout.ids),
+        challenger_metrics=m_chal,
+        champion_metrics=m_champ,
     )
     if s_chal is None or s_champ is None:
         base.reason = f"{metric} is undefined on this holdout (no labelled failures?): champion stays {champ}"

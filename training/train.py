@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.market import Market, failure_type_flags
+from models import drift
 from models.bundle import ScorerBundle, as_matrix, to_meanings
 from models.calibration import CalibrationMethod
 from models.contract import LISTING_RISKS, MERCHANT_RISK
@@ -514,6 +515,8 @@ def fit_bundle(
     bundle.merchant_table = bundle.score_merchants(seen, top_reasons=5)
     m_p = [r.probability for r in bundle.merchant_table.values()]
     bundle.thresholds[MERCHANT_RISK] = float(np.quantile(m_p, 1 - config.threshold_share)) if m_p else 0.5
+    step("profiling the training market's scores and key features (for drift)")
+    bundle.metadata[drift.PROFILE_KEY] = drift.training_profile(drift.drift_frame(market, bundle.score_frame(market)))
     return FitResult(bundle=bundle, holdout_ids=holdout_ids, design=design)
 
 

@@ -24,6 +24,7 @@ from models.explain import plan_reasons
 from serving import limits, security, service, store
 from serving.db import PlanRow
 from serving.deps import SessionDep
+from serving.drift import DriftCache, DriftOut
 from serving.runtime import LoadedModel, MarketCache, ModelHolder, ScoredMarket
 from serving.schemas import PlanCreate, QuotaIn, ResultIn
 from serving.settings import Settings
@@ -100,6 +101,7 @@ class WebBackend(Protocol):
     def principal(self, key_id: str) -> Principal | None: ...
     def model_label(self) -> str: ...
     def market_overview(self) -> MarketOverview: ...
+    def market_drift(self) -> DriftOut: ...
     def list_plans(self) -> list[PlanView]: ...
     def get_plan(self, plan_id: str) -> tuple[PlanView, list[TargetRow]] | None: ...
     def create_plan(self, req: PlanRequest, *, key_id: str) -> str: ...
@@ -205,6 +207,13 @@ class ServiceBackend:
             value = summarise(scored.market, scored.scores, top_ids=ids, top_reasons=reasons)
             cache.key, cache.value = key, value
             return value
+
+    def market_drift(self) -> DriftOut:
+        """Drift of the scored market from the model's training market (the cache `/v1/model` reads too)."""
+        model = self._model()
+        scored = self._scored(model)
+        monitor: DriftCache = self._state.drift
+        return monitor.get(model, scored, self._settings)
 
     # --- plans --------------------------------------------------------------------------------------
     def _n_results(self, plan_id: str) -> int:

@@ -304,6 +304,7 @@ def overview(request: Request, sess: Session, backend: Backend) -> HTMLResponse:
     """Market overview: mean predicted failure probability and counts by category and platform."""
     try:
         ov = backend.market_overview()
+        drift = backend.market_drift()
     except Unavailable as e:
         return _unavailable(request, e, sess, backend)
     # the cached overview is shared between requests: draw onto a copy
@@ -312,7 +313,8 @@ def overview(request: Request, sess: Session, backend: Backend) -> HTMLResponse:
         category_chart=risk_bars(ov.by_category, title="各类目平均预测不合格概率"),
         platform_chart=risk_bars(ov.by_platform, title="各平台平均预测不合格概率"),
     )
-    return _render(request, "overview.html", {"nav": "overview", "ov": ov}, sess=sess, backend=backend)
+    page = {"nav": "overview", "ov": ov, "drift": drift}
+    return _render(request, "overview.html", page, sess=sess, backend=backend)
 
 
 @router.get("/plans", name="web_plans", response_class=HTMLResponse)

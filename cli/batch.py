@@ -31,6 +31,10 @@ def score_batch_command(
         int | None, typer.Option(min=1, help="Spark: scoring tasks / output files (default 2 x cores).")
     ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="pandas: listings scored per call.")] = 20_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=256, help="pandas: scoring processes (default: one per CPU); scores do not change."),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Spark: listings per Arrow batch.")] = 5_000,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output (atomically).")] = False,
 ) -> None:
@@ -50,7 +54,16 @@ def score_batch_command(
 
             use_default_score_store()
             scorer = load_scorer_or_fail(model)
-            result = score_pandas(input_dir, output, scorer=scorer, chunk_size=chunk_size, overwrite=overwrite)
+            from training.batch.pandas_engine import default_workers
+
+            result = score_pandas(
+                input_dir,
+                output,
+                scorer=scorer,
+                chunk_size=chunk_size,
+                overwrite=overwrite,
+                workers=workers or default_workers(),
+            )
         else:
             from training.batch.spark_engine import SparkUnavailableError, inspect_market, score_spark, spark_session
 

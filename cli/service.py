@@ -65,6 +65,7 @@ def _serve_forked(*, host: str, port: int, workers: int, log_level: str) -> None
     """gunicorn's master prepares the app (migrations, keys, the model) and forks `workers` uvicorn workers."""
     from gunicorn.app.base import BaseApplication
 
+    from models.risk import predict_on_one_thread
     from serving.app import create_app, prepare
 
     app = create_app()
@@ -80,6 +81,8 @@ def _serve_forked(*, host: str, port: int, workers: int, log_level: str) -> None
                 "loglevel": log_level,
                 "timeout": 300,  # a plan over a large market may hold a worker this long
                 "graceful_timeout": 30,
+                # workers are forked from a process that may have started OpenMP threads (see models.risk)
+                "post_fork": lambda server, worker: predict_on_one_thread(),
             }
             for k, v in options.items():
                 self.cfg.set(k, v)

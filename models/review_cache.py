@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +105,7 @@ class CachedReviewScorer:
         self._memo: dict[str, float] = {}
         self._store: _Store | None = None
         self._store_for: Path | None = None
+        self._store_pid = os.getpid()
 
     @property
     def path(self) -> Any:
@@ -114,10 +116,11 @@ class CachedReviewScorer:
         """The store of this model in the active folder, opened on first use (None when off)."""
         if _store_dir is None:
             return None
-        if self._store_for != _store_dir:
+        if self._store_for != _store_dir or self._store_pid != os.getpid():  # a forked child opens its own
             key = model_key(self.scorer)
             self._store = _Store(_store_dir / f"{key[:24]}.sqlite") if key is not None else None
             self._store_for = _store_dir
+            self._store_pid = os.getpid()
         return self._store
 
     def predict_proba(self, texts: Sequence[object]) -> NDArray[np.float64]:

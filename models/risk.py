@@ -26,8 +26,22 @@ logger = logging.getLogger(__name__)
 SINGLE_THREAD_ROWS = 1024
 
 
+#: set in processes forked to score in parallel (batch workers, server workers): one thread each
+_ONE_THREAD = False
+
+
+def predict_on_one_thread() -> None:
+    """Make this process's LightGBM predictions single-threaded, whatever their size.
+
+    For processes forked from one that had started OpenMP threads: the child inherits OpenMP's state but
+    not its threads, and its next multi-threaded prediction waits for them forever. Processes that score
+    side by side want one thread each anyway."""
+    global _ONE_THREAD
+    _ONE_THREAD = True
+
+
 def _predict_threads(n_rows: int) -> dict[str, Any]:
-    return {"num_threads": 1} if n_rows < SINGLE_THREAD_ROWS else {}
+    return {"num_threads": 1} if _ONE_THREAD or n_rows < SINGLE_THREAD_ROWS else {}
 
 
 class LightGBMParams(BaseModel):

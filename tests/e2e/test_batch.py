@@ -162,6 +162,15 @@ def test_pandas_engine_equals_whole_market_scoring(
     assert _leftovers(tmp_path) == []
 
 
+def test_pandas_engine_in_two_processes_gives_the_same_scores(
+    bundle: Any, market_dir: Path, expected: pd.DataFrame, tmp_path: Path
+) -> None:
+    out = tmp_path / "scores.parquet"
+    result = score_pandas(market_dir, out, scorer=bundle, chunk_size=70, progress=False, workers=2)
+    assert result.n_listings == N_LISTINGS
+    _assert_same_scores(read_scores(out), expected)
+
+
 def test_pandas_engine_refuses_missing_column_before_loading(bundle: Any, market_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     _drop_column(market_dir, bad, "reviews", "rating")

@@ -1,9 +1,12 @@
 """The one path from a `Market` to model input frames.
 
 `listing_frame(market)`: one row per listing, in the listings' order — the listing's own columns, its
-merchant's columns, and its own reviews and lab results as lists. `merchant_frame(market)`: one row per
-merchant — its own columns and lists over its listings, their reviews and lab results. Training, batch
-and online scoring all build their frames here and nowhere else.
+merchant's columns, its own reviews and lab results as lists, and the lab results of all its merchant's
+listings in the market (`merchant_lab_*`: what the identity-history features add to their fitted state when
+a result is newer than the model, so a service that remembers a merchant's lab history scores with it).
+
+`merchant_frame(market)`: one row per merchant — its own columns and lists over its listings, their reviews
+and lab results. Training, batch and online scoring all build their frames here and nowhere else.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ MERCHANT_COLUMNS = (
 )
 REVIEW_LISTS = ("review_texts", "review_ratings", "review_dates")
 LAB_LISTS = ("lab_verdicts", "lab_failure_types", "lab_dates")
+#: every lab result of the row's merchant (all its listings in the market, the row's own included)
+MERCHANT_LAB_LISTS = (
+    "merchant_lab_listing_ids",
+    "merchant_lab_verdicts",
+    "merchant_lab_failure_types",
+    "merchant_lab_dates",
+)
 
 
 def _lists(table: dict[str, np.ndarray], key: str, cols: dict[str, str], index: pd.Index) -> dict[str, list[list[Any]]]:
@@ -144,7 +154,28 @@ def listing_frame(market: Market) -> pd.DataFrame:
         columns[c] = _object_array(rl[c])
     for c in LAB_LISTS:
         columns[c] = _object_array(ll[c])
+    columns.update(_merchant_labs(lab, lids, mids))
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _merchant_labs(lab: dict[str, np.ndarray], lids: pd.Series, mids: pd.Series) -> dict[str, np.ndarray]:
+    """Each listing row's `MERCHANT_LAB_LISTS`: its merchant's lab results (ordered by listing id, then date),
+    one list per merchant shared by the merchant's rows."""
+    shops = pd.Index(pd.unique(mids.to_numpy()))
+    table = dict(lab)
+    if table:
+        owner = pd.Series(mids.to_numpy(), index=lids.to_numpy())
+        owner = owner[~owner.index.duplicated()]
+        table["merchant_id"] = owner.reindex(table["listing_id"]).to_numpy(dtype=object)
+    cols = {
+        "merchant_lab_listing_ids": "listing_id",
+        "merchant_lab_verdicts": "verdict",
+        "merchant_lab_failure_types": "failure_types",
+        "merchant_lab_dates": "_d",
+    }
+    per_shop = _lists(table, "merchant_id", cols, shops)
+    pos = shops.get_indexer(mids.to_numpy())
+    return {c: _object_array([per_shop[c][p] for p in pos]) for c in MERCHANT_LAB_LISTS}
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
@@ -196,4 +227,4 @@ def merchant_frame(market: Market) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-__all__ = ["LAB_LISTS", "MERCHANT_COLUMNS", "REVIEW_LISTS", "listing_frame", "merchant_frame"]
+__all__ = ["LAB_LISTS", "MERCHANT_COLUMNS", "MERCHANT_LAB_LISTS", "REVIEW_LISTS", "listing_frame", "merchant_frame"]

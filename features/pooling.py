@@ -16,7 +16,9 @@ training before the pipeline sees the frame). Training rows must not read their 
 features, so `fit_transform` returns **out-of-fold** values: rows are split into `folds` by a stable hash of
 `listing_id`, and a labelled row's value comes from statistics (or a model) fitted without its fold, the way
 scikit-learn's `TargetEncoder` cross-fits. `transform` (held-out, batch and online scoring) uses the state
-fitted on all rows. The scikit-learn contract holds: `__init__` stores parameters, learned state ends in `_`.
+fitted on all rows, and adds to an identity's counts the lab results of the row's merchant that the fit did
+not see (`features.transformers.new_merchant_labs`: results recorded after training; never the row's own).
+The scikit-learn contract holds: `__init__` stores parameters, learned state ends in `_`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from features.identity import IdentityIndex
 from features.normalize import normalize_many
 from features.records import split_failure_types
-from features.transformers import _FrameTransformer, _str
+from features.transformers import _FrameTransformer, _str, new_merchant_labs, seen_lab_keys
 
 #: brand field values that mean "no brand"
 WHITE_LABEL = ("", "无", "无品牌", "其他", "其它", "白牌", "无牌", "通用", "oem", "none", "n/a")
@@ -166,6 +168,7 @@ class PooledRisk(_FrameTransformer):
         idents = self._identities(X)
         has, Y = labels_from_frame(X, self.targets)
         self.stats_ = self._stats(cats, brands, idents, has, Y)
+        self.seen_labs_ = seen_lab_keys(X)
         # prior strengths from the full fit: one number per level and target
         self.strength_ = {}
         for t in self.targets:
@@ -188,8 +191,11 @@ class PooledRisk(_FrameTransformer):
         cats: list[str],
         brands: list[tuple[str, str]],
         idents: list[tuple[int, ...]],
+        newer: list[list[tuple[str, str]]] | None = None,
     ) -> NDArray[np.float64]:
+        """`newer`: per row, its merchant's lab results the fit did not see; they add to the identity's counts."""
         out = np.zeros((len(cats), len(self.names_)), dtype=np.float64)
+        extra = self._newer_counts(newer, len(cats))
         col = 0
         for t in self.targets:
             st, m = stats[t], self.strength_[t]
@@ -199,22 +205,43 @@ class PooledRisk(_FrameTransformer):
                 rc = (sc + m["category"] * g) / (nc + m["category"])
                 nb, sb = st["brand"].get(b, (0.0, 0.0))
                 rb = (sb + m["brand"] * rc) / (nb + m["brand"])
-                ni = sum(st["identity"].get(i, (0.0, 0.0))[0] for i in ids)
-                si = sum(st["identity"].get(i, (0.0, 0.0))[1] for i in ids)
+                ni = sum(st["identity"].get(i, (0.0, 0.0))[0] for i in ids) + extra[r][t][0]
+                si = sum(st["identity"].get(i, (0.0, 0.0))[1] for i in ids) + extra[r][t][1]
                 ri = (si + m["identity"] * g) / (ni + m["identity"])
                 out[r, col : col + 3] = (rc, rb, ri)
             col += 3
         t0 = stats[self.targets[0]]
         for r, (b, ids) in enumerate(zip(brands, idents, strict=True)):
             out[r, col] = t0["brand"].get(b, (0.0, 0.0))[0]
-            out[r, col + 1] = sum(t0["identity"].get(i, (0.0, 0.0))[0] for i in ids)
+            out[r, col + 1] = sum(t0["identity"].get(i, (0.0, 0.0))[0] for i in ids) + extra[r][self.targets[0]][0]
+        return out
+
+    def _newer_counts(self, newer: list[list[tuple[str, str]]] | None, n: int) -> list[dict[str, tuple[float, float]]]:
+        """(tests, failures) per target that each row's newer lab results add."""
+        zero = dict.fromkeys(self.targets, (0.0, 0.0))
+        if newer is None:
+            return [zero] * n
+        out: list[dict[str, tuple[float, float]]] = []
+        for results in newer:
+            if not results:
+                out.append(zero)
+                continue
+            counts = {}
+            for t in self.targets:
+                if t == "lab_fail":
+                    s = sum(1.0 for v, _ in results if v == "fail")
+                else:
+                    s = sum(1.0 for _, ts in results if t in split_failure_types(ts))
+                counts[t] = (float(len(results)), s)
+            out.append(counts)
         return out
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
         check_is_fitted(self, "names_")
         X = self._check_frame(X, self._REQUIRED)
         cats, brands = self._keys(X)
-        return self._encode(self.stats_, cats, brands, self._identities(X))
+        newer = new_merchant_labs(X, getattr(self, "seen_labs_", None))
+        return self._encode(self.stats_, cats, brands, self._identities(X), newer)
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> NDArray[np.float64]:
         """Out-of-fold encodings for the labelled rows, full-fit encodings for the rest."""

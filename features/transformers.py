@@ -132,6 +132,60 @@ def _scores(scorer: Any, texts: list[str]) -> NDArray[np.float64]:
     return p
 
 
+# -- lab results newer than the model ---------------------------------------------------------------
+def _lab_key(listing_id: Any, verdict: Any, types: Any, when: Any) -> tuple[str, str, str, str]:
+    return (_str(listing_id), _str(verdict), _str(types), str(pd.Timestamp(when).date()) if _str(when) else "")
+
+
+def seen_lab_keys(X: pd.DataFrame) -> frozenset[tuple[str, str, str, str]]:
+    """The lab results a training frame shows (each row's own), as keys `new_merchant_labs` compares with."""
+    if not {"listing_id", "lab_verdicts", "lab_failure_types", "lab_dates"} <= set(X.columns):
+        return frozenset()
+    return frozenset(
+        _lab_key(lid, v, t, d)
+        for lid, vs, ts, ds in zip(
+            X["listing_id"].astype(str), X["lab_verdicts"], X["lab_failure_types"], X["lab_dates"], strict=True
+        )
+        for v, t, d in zip(vs, ts, ds, strict=True)
+    )
+
+
+LabKey = tuple[str, str, str, str]
+
+
+def new_merchant_labs(X: pd.DataFrame, seen: frozenset[LabKey] | None) -> list[list[tuple[str, str]]]:
+    """Per row, (verdict, failure_types) of its merchant's lab results that the fitted state has not seen,
+    leaving out the row's own listing's (in training a row never sees its own label either).
+
+    This is the pipeline's memory: a result recorded after the model was trained (a market exported from the
+    store, or the store's context added to a request) counts in the merchant's identity history at scoring
+    time. None (a model fitted before this existed) or a frame without `merchant_lab_*` columns: no rows add
+    anything. A row's value depends on its merchant's rows only, so batches that keep merchants whole agree."""
+    n = len(X)
+    if seen is None or "merchant_lab_verdicts" not in X.columns:
+        return [[] for _ in range(n)]
+    out: list[list[tuple[str, str]]] = []
+    cache: dict[int, list[tuple[str, str, str]]] = {}
+    for lid, ids, vs, ts, ds in zip(
+        X["listing_id"].astype(str),
+        X["merchant_lab_listing_ids"],
+        X["merchant_lab_verdicts"],
+        X["merchant_lab_failure_types"],
+        X["merchant_lab_dates"],
+        strict=True,
+    ):
+        new = cache.get(id(ids))
+        if new is None:  # rows of one merchant share its lists: filter them once
+            new = [
+                (_str(i), _str(v), _str(t))
+                for i, v, t, d in zip(ids, vs, ts, ds, strict=True)
+                if _lab_key(i, v, t, d) not in seen
+            ]
+            cache[id(ids)] = new
+        out.append([(v, t) for i, v, t in new if i != lid])
+    return out
+
+
 # -- listing record: category, platform, 3C, ages ---------------------------------------------------
 class ListingFeatures(_FrameTransformer):
     """Category and platform (levels fixed at fit), 3C required-but-missing, listing age, sales, brand."""
@@ -559,13 +613,27 @@ _ID_STATS = (
 _S = {name: i for i, name in enumerate(_ID_STATS)}
 
 
+def _lab_delta(results: Any) -> NDArray[np.float64]:
+    """The identity statistics that (verdict, failure_types) lab results add: tests, fails, fails per type."""
+    delta = np.zeros(len(_ID_STATS), dtype=np.float64)
+    for verdict, types in results:
+        delta[_S["lab_tests"]] += 1
+        if _str(verdict) == "fail":
+            delta[_S["lab_fails"]] += 1
+            for t in split_failure_types(types):
+                if t in FAILURE_TYPES:
+                    delta[_S[f"fails_{t}"]] += 1
+    return delta
+
+
 class MerchantFeatures(_FrameTransformer):
     """The merchant's own record (registry status, shop age, removals, credit code, phone, platform)
     and the history of its linked identity learned at fit: shops, platforms, removals and bad registry
     entries across linked shops, lab failures (smoothed, with counts) and complaint counts.
 
     Training rows do not see their own lab results in the identity history (leave-one-out by listing
-    id), so a label never feeds its own feature.
+    id), so a label never feeds its own feature. At scoring, lab results of the row's merchant that the fit
+    did not see (`merchant_lab_*` columns, its own listing's left out) add to that history.
     """
 
     _REQUIRED = ("merchant_id", "shop_name", "credit_code", "phone", "registry_status", "opened_date")
@@ -610,15 +678,7 @@ class MerchantFeatures(_FrameTransformer):
         ratings_l = X["review_ratings"].tolist() if has_rev else [[]] * n
         for r in range(n):
             ident = self.merchant_identity_[mids[r]]
-            delta = np.zeros(len(_ID_STATS), dtype=np.float64)
-            if has_lab:
-                for verdict, types in zip(verdicts[r], ftypes[r], strict=True):
-                    delta[_S["lab_tests"]] += 1
-                    if _str(verdict) == "fail":
-                        delta[_S["lab_fails"]] += 1
-                        for t in split_failure_types(types):
-                            if t in FAILURE_TYPES:
-                                delta[_S[f"fails_{t}"]] += 1
+            delta = _lab_delta(zip(verdicts[r], ftypes[r], strict=True)) if has_lab else _lab_delta(())
             stats[ident] += delta
             if lids is not None and delta[_S["lab_tests"]] > 0:
                 self.listing_lab_[lids[r]] = (ident, delta)
@@ -627,6 +687,7 @@ class MerchantFeatures(_FrameTransformer):
                 stats[ident, _S["reviews"]] += len(ratings)
                 stats[ident, _S["low_reviews"]] += sum(1 for x in ratings if x <= self.complaint_rating_max)
         self.stats_ = stats
+        self.seen_labs_ = seen_lab_keys(X)
         tests = stats[:, _S["lab_tests"]].sum()
         self.prior_fail_ = float(stats[:, _S["lab_fails"]].sum() / tests) if tests else 0.0
         self.prior_type_ = {
@@ -676,6 +737,7 @@ class MerchantFeatures(_FrameTransformer):
         lids = X["listing_id"].astype(str).tolist() if "listing_id" in X else [None] * len(X)
         removals = X["removals_elsewhere"] if "removals_elsewhere" in X else pd.Series([0] * len(X))
         shop_age = _days(self.as_of_, X["opened_date"])
+        newer = new_merchant_labs(X, getattr(self, "seen_labs_", None))
         for r, (mid, code, phone, name, opened, rem, lid) in enumerate(
             zip(
                 X["merchant_id"].astype(str),
@@ -697,6 +759,8 @@ class MerchantFeatures(_FrameTransformer):
             loo = self.listing_lab_.get(lid) if lid is not None else None
             if loo is not None and loo[0] in idents:
                 s = s - loo[1]
+            if newer[r]:  # the merchant's results newer than the model join its identity's history
+                s = s + _lab_delta(newer[r])
             tests, fails = s[_S["lab_tests"]], s[_S["lab_fails"]]
             code_s = _str(code).strip().upper()
             rows[r] = (
@@ -840,6 +904,8 @@ class ListingTextScores(_FrameTransformer):
 
 
 __all__ = [
+    "new_merchant_labs",
+    "seen_lab_keys",
     "LexiconReviewScorer",
     "ListingAggregates",
     "ListingFeatures",

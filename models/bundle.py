@@ -13,7 +13,7 @@ import json
 import logging
 import pickle
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,11 +99,16 @@ class ScorerBundle:
         return {k: v for k, v in self.__dict__.items() if k != "_explainers"}
 
     # -- features ------------------------------------------------------------------------------------
-    def listing_features(self, market: Market) -> tuple[pd.DataFrame, NDArray[np.float64]]:
-        """The listing frame (ids) and the model matrix from the fitted pipeline."""
+    def listing_features(
+        self, market: Market, *, only: Collection[str] | None = None
+    ) -> tuple[pd.DataFrame, NDArray[np.float64]]:
+        """The listing frame (ids) and the model matrix from the fitted pipeline; with `only`, just those
+        listings' rows (the frame is built on the whole market first, so they read their merchant's rows)."""
         import features
 
         frame = features.listing_frame(market)
+        if only is not None:
+            frame = frame[frame["listing_id"].isin(set(only)).to_numpy()].reset_index(drop=True)
         return frame, as_matrix(union_transform(self.listing_pipeline, frame))
 
     def merchant_features(self, market: Market) -> tuple[pd.DataFrame, NDArray[np.float64]]:
@@ -160,11 +165,14 @@ class ScorerBundle:
         )
         return out.reset_index(drop=True)
 
-    def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[ListingScore]:
-        """Probabilities with top reasons (zh + en) and lexicon evidence spans, in the listings' order."""
+    def score_listings(
+        self, market: Market, *, top_reasons: int = 3, only: Collection[str] | None = None
+    ) -> list[ListingScore]:
+        """Probabilities with top reasons (zh + en) and lexicon evidence spans, in the listings' order; with
+        `only`, of those listings alone (the rest of `market` is their context: the merchant's other rows)."""
         import features
 
-        frame, X = self.listing_features(market)
+        frame, X = self.listing_features(market, only=only)
         listing_ids = frame["listing_id"].astype(str).tolist()
         merchant_ids = frame["merchant_id"].astype(str).tolist()
         per_risk: dict[str, tuple[NDArray[np.float64], list[list[Any]]]] = {}
@@ -173,7 +181,11 @@ class ScorerBundle:
             explainer = self.explainer(model)
             per_risk[risk] = (model.predict_proba(X), explainer.top_reasons(model.contributions(X), top=top_reasons))
         merchant = self.merchant_risk(market, top_reasons=top_reasons)
-        evidence = {str(k): list(v) for k, v in features.evidence(market).items()}
+        shown = market
+        if only is not None:
+            keep = market.listings["listing_id"].astype(str).isin(set(only)).to_numpy()
+            shown = Market(merchants=market.merchants, listings=market.listings[keep])
+        evidence = {str(k): list(v) for k, v in features.evidence(shown).items()}
         out: list[ListingScore] = []
         for i, lid in enumerate(listing_ids):
             risks: dict[str, RiskScore] = {

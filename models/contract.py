@@ -5,8 +5,10 @@ A `RiskScorer` (the registered bundle implements it) turns a `features.market.Ma
 `ListingScore` per listing. What a score may depend on:
 
 - the listing-level risks (`LISTING_RISKS`) depend only on the listing's own record, its merchant's
-  record, its own reviews and lab results, and state fitted at training time — never on other rows of the
-  batch, so one listing scored alone over HTTP, in a 1,000-listing batch or on Spark gets the same numbers;
+  record, its own reviews and lab results, the lab results of its merchant's other listings that are newer
+  than the model (the identity history's memory, `features.transformers.new_merchant_labs`), and state
+  fitted at training time — never on other merchants' rows, so one listing scored with its merchant's rows
+  over HTTP, in a 1,000-listing batch or on Spark (merchants kept whole) gets the same numbers;
 - the merchant-level risk (`MERCHANT_RISK`) describes the shop, so it aggregates over *all* of that
   merchant's listings, reviews and lab results present in the input (plus fitted state). It is
   batch-invariant as long as a merchant's rows are never split across calls: the batch engines keep each
@@ -15,6 +17,7 @@ A `RiskScorer` (the registered bundle implements it) turns a `features.market.Ma
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -71,6 +74,9 @@ class RiskScorer(Protocol):
         """Probabilities only, fast: one row per listing, columns `listing_id` and `p_<risk>` for RISKS."""
         ...
 
-    def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[ListingScore]:
-        """Probabilities with reasons and evidence spans, one per listing, in the listings' order."""
+    def score_listings(
+        self, market: Market, *, top_reasons: int = 3, only: Collection[str] | None = None
+    ) -> list[ListingScore]:
+        """Probabilities with reasons and evidence spans, one per listing, in the listings' order (with `only`,
+        for those listings alone; the rest of `market` is context, e.g. a merchant's stored listings)."""
         ...

@@ -9,8 +9,9 @@ over everything queued (the "natural" or adaptive batching of model servers).
 
 A listing's scores depend only on its own records (`models.contract`), so a listing scored in company
 gets exactly the scores it gets alone (tested). Requests are kept apart when they could interfere:
-two that name the same listing or merchant id, or that were captured with different model versions,
-go into different calls. A request the merged call cannot take (a cross-record problem the request
+two that name the same listing or merchant id, whose listings (their own, or the stored ones of their
+merchant that scoring with memory adds, `serving.context`) overlap, or that were captured with different
+model versions, go into different calls. A request the merged call cannot take (a cross-record problem the request
 schemas could not see) is scored on its own, so the error it gets names its own fields.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from features.records import LabResult, Listing, Merchant, Review
+from serving.context import StoredRecords
 from serving.runtime import LoadedModel
 from serving.schemas import ScoredListing
 
@@ -40,6 +42,11 @@ class _Job:
     reviews: Sequence[Review]
     lab_results: Sequence[LabResult]
     future: asyncio.Future[ScoredListing] = field(repr=False)
+    context: StoredRecords | None = None
+
+    def listing_ids(self) -> set[str]:
+        """The listings this job brings to a call: its own, and its merchant's stored ones."""
+        return {self.listing.listing_id} | (self.context.listing_ids if self.context is not None else set())
 
 
 class ScoreBatcher:
@@ -63,10 +70,13 @@ class ScoreBatcher:
         listing: Listing,
         reviews: Sequence[Review] = (),
         lab_results: Sequence[LabResult] = (),
+        context: StoredRecords | None = None,
     ) -> ScoredListing:
-        """The listing's result, scored alone or together with other requests waiting at the same time."""
+        """The listing's result, scored alone or together with other requests waiting at the same time.
+
+        `context`: the store's records of its merchant (`serving.context`), scored with it."""
         loop = asyncio.get_running_loop()
-        job = _Job(model, merchant, listing, reviews, lab_results, loop.create_future())
+        job = _Job(model, merchant, listing, reviews, lab_results, loop.create_future(), context)
         self._pending.append(job)
         if not self._running:
             self._running = True
@@ -80,15 +90,16 @@ class ScoreBatcher:
         listing_ids: set[str] = set()
         merchant_ids: set[str] = set()
         for job in self._pending:
+            ids = job.listing_ids()
             fits = (
                 len(batch) < self.max_batch
                 and (not batch or job.model is batch[0].model)
-                and job.listing.listing_id not in listing_ids
+                and not ids & listing_ids
                 and job.merchant.merchant_id not in merchant_ids
             )
             if fits:
                 batch.append(job)
-                listing_ids.add(job.listing.listing_id)
+                listing_ids |= ids
                 merchant_ids.add(job.merchant.merchant_id)
             else:
                 rest.append(job)
@@ -122,6 +133,7 @@ class ScoreBatcher:
             listings=[j.listing for j in jobs],
             reviews=[r for j in jobs for r in j.reviews],
             lab_results=[r for j in jobs for r in j.lab_results],
+            context=StoredRecords.merge(j.context for j in jobs),
         )
 
     def _run(self, batch: Sequence[_Job]) -> list[ScoredListing | BaseException]:

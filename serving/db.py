@@ -147,7 +147,7 @@ class LabResultRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     plan_id: Mapped[str] = mapped_column(ForeignKey("plans.plan_id", ondelete="CASCADE"), index=True)
-    listing_id: Mapped[str] = mapped_column(String(64))
+    listing_id: Mapped[str] = mapped_column(String(64), index=True)  # scoring with memory reads by listing
     verdict: Mapped[str] = mapped_column(String(8))
     failure_types: Mapped[str] = mapped_column(String(200), default="")
     sampled_date: Mapped[date] = mapped_column(Date)

@@ -161,6 +161,40 @@ RISK_MEANING = (
 )
 
 
+class StoredRemoval(BaseModel):
+    merchant_id: str = Field(examples=["M00042"])
+    platform: str = Field(examples=["拼多多"])
+    removed_date: date
+    reason: str = Field(examples=["售假被清退"])
+
+
+class StoredContext(BaseModel):
+    """What the market store added to the request before scoring (scoring with memory,
+    `CHOUJIAN_SCORE_WITH_STORE`).
+
+    The features use the merchant's stored listings, their reviews and lab results (recorded through the API
+    included), through the same pipeline as training and `choujian score-batch`: a listing scored with only its
+    own record gets the score `score-batch` gives it on `choujian export` of the store plus that record. The
+    merchant's record is always the body's. Where the body contradicts the store, the body wins for that record:
+    a listing it sends replaces the stored one, and reviews (lab results) it sends for a listing replace the
+    stored reviews (lab results) of that listing. Lab results newer than the model count in the merchant's
+    identity history (`merchant__lab_*`, `pool__identity_*`); the linked shops and removals are reported here
+    (and answer `POST /v1/merchants/check`) but only reach the features through the model's fitted state.
+    """
+
+    merchant_known: bool = Field(description="the store holds this merchant id")
+    identity_id: int | None = Field(default=None, description="its identity in the store's registry")
+    linked_shops: list[str] = Field(
+        default_factory=list, description="other shops of that identity (same credit code, phone or shop name)"
+    )
+    registry_status: str | None = Field(default=None, description="the status the store last saw")
+    stored_listings: int = Field(default=0, ge=0, description="stored listings of the merchant added")
+    stored_reviews: int = Field(default=0, ge=0, description="stored reviews added")
+    stored_lab_results: int = Field(default=0, ge=0, description="stored lab results added (ingested or recorded)")
+    stored_lab_failures: int = Field(default=0, ge=0, description="of which failed")
+    removals: list[StoredRemoval] = Field(default_factory=list, description="removals of the identity's shops")
+
+
 class ScoredListing(ListingScore):
     """A listing's calibrated risks, reasons and evidence, and what to do with it.
 
@@ -170,6 +204,10 @@ class ScoredListing(ListingScore):
 
     decision: Decision = Field(description="accept 通过 / review 人工复核 / block 拦截")
     triggers: list[Trigger] = Field(default_factory=list, description="thresholds reached, most severe first")
+    context: StoredContext | None = Field(
+        default=None,
+        description="what the market store added before scoring; null when scoring with the store is off",
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -219,6 +257,9 @@ class MerchantRisk(BaseModel):
     model_reasons: list[Reason] = Field(description="top contributions to the complaint score")
     n_listings: int = Field(ge=0)
     evidence: MerchantEvidence = Field(description="how much the complaint score rests on")
+    context: StoredContext | None = Field(
+        default=None, description="what the market store added before scoring; null when scoring with the store is off"
+    )
 
 
 class MerchantRiskResponse(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from core import reference
-from features.market import RecordError
+from features.market import Market, RecordError
 from features.records import (
     FailureType,
     LabResult,
@@ -35,6 +35,7 @@ from sampling import plan_checks
 from sampling.candidates import Candidates, LabFees, UnknownCategoryError, draw_plan, plan_candidates
 from sampling.planner import Plan
 from serving import store
+from serving.context import StoredRecords
 from serving.db import LabResultRow, PlanFrameRow, PlanRow, PlanTargetRow, utcnow
 from serving.decisions import Decision, decide, merchant_evidence, merchant_grade
 from serving.runtime import LoadedModel, MarketCache, ScoredMarket, market_from_records
@@ -138,22 +139,47 @@ def score_records(
     listings: Sequence[Listing],
     reviews: Sequence[Review],
     lab_results: Sequence[LabResult] = (),
+    context: StoredRecords | None = None,
 ) -> list[ScoredListing]:
-    """Score listings with their merchants, reviews and lab history; one result per listing, in request order."""
+    """Score listings with their merchants, reviews and lab history; one result per listing, in request order.
+
+    `context`: what the store holds of these merchants (`serving.context.stored_context`), added to the
+    request's records before the one pipeline runs; only the request's listings are scored."""
     check_batch(merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results)
-    try:
-        market = market_from_records(merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results)
-    except (RecordError, pd.errors.OutOfBoundsDatetime) as e:  # schemas passed: a cross-row or table rule
-        raise RequestProblem(["body"], str(e)) from e
-    scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
+    market = _market(merchants, listings, reviews, lab_results, context)
+    if context is not None and context.listings:
+        scores = model.scorer.score_listings(
+            market, top_reasons=settings.top_reasons, only={x.listing_id for x in listings}
+        )
+    else:
+        scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
     by_id = {s.listing_id: s for s in scores}
     out: list[ScoredListing] = []
     for listing in listings:
         s = by_id[listing.listing_id]
         probs = {k: v for k, v in _probabilities(s).items() if k in (*LISTING_RISKS, MERCHANT_RISK)}
         decision, triggers = decide(probs, review=settings.review_thresholds, block=settings.block_thresholds)
-        out.append(ScoredListing(**s.model_dump(), decision=decision, triggers=triggers))
+        facts = None if context is None else context.facts.get(listing.merchant_id)
+        out.append(ScoredListing(**s.model_dump(), decision=decision, triggers=triggers, context=facts))
     return out
+
+
+def _market(
+    merchants: Sequence[Merchant],
+    listings: Sequence[Listing],
+    reviews: Sequence[Review],
+    lab_results: Sequence[LabResult],
+    context: StoredRecords | None,
+) -> Market:
+    """The request's records, and the store's context after them, as one market."""
+    if context is not None:
+        listings = [*listings, *context.listings]
+        reviews = [*reviews, *context.reviews]
+        lab_results = [*lab_results, *context.lab_results]
+    try:
+        return market_from_records(merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results)
+    except (RecordError, pd.errors.OutOfBoundsDatetime) as e:  # schemas passed: a cross-row or table rule
+        raise RequestProblem(["body"], str(e)) from e
 
 
 def decision_counts(results: Sequence[ScoredListing]) -> dict[Decision, int]:
@@ -170,8 +196,10 @@ def merchant_risk(
     listings: Sequence[Listing],
     reviews: Sequence[Review],
     lab_results: Sequence[LabResult] = (),
+    context: StoredRecords | None = None,
 ) -> MerchantRisk:
-    """The merchant's complaint-prone probability and its red/yellow/green grade with reasons."""
+    """The merchant's complaint-prone probability and its red/yellow/green grade with reasons; with `context`,
+    the store's listings, reviews and lab results of the merchant count too."""
     for i, listing in enumerate(listings):
         if listing.merchant_id != merchant.merchant_id:
             raise RequestProblem(
@@ -179,12 +207,12 @@ def merchant_risk(
                 f"listing {listing.listing_id!r} belongs to {listing.merchant_id!r}, not {merchant.merchant_id!r}",
             )
     check_batch(merchants=[merchant], listings=listings, reviews=reviews, lab_results=lab_results)
-    market = market_from_records(merchants=[merchant], listings=listings, reviews=reviews, lab_results=lab_results)
-    scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons)
+    market = _market([merchant], listings, reviews, lab_results, context)
+    scores = model.scorer.score_listings(market, top_reasons=settings.top_reasons, **_first(listings, context))
     # the complaint risk is the merchant's: the same on each of its listings
     m = scores[0].risks[MERCHANT_RISK]  # type: ignore[index]
     evidence = merchant_evidence(
-        n_listings=len(listings), n_reviews=len(reviews), min_reviews=settings.merchant_min_reviews
+        n_listings=len(market.listings), n_reviews=len(market.reviews), min_reviews=settings.merchant_min_reviews
     )
     grade, grade_reasons = merchant_grade(
         m.probability,
@@ -202,9 +230,15 @@ def merchant_risk(
         grade=grade,
         grade_reasons=grade_reasons,
         model_reasons=m.reasons,
-        n_listings=len(listings),
+        n_listings=len(market.listings),
         evidence=evidence,
+        context=None if context is None else context.facts.get(merchant.merchant_id),
     )
+
+
+def _first(listings: Sequence[Listing], context: StoredRecords | None) -> dict[str, Any]:
+    """With stored listings added, score one listing only: the merchant's risk is the same on each."""
+    return {"only": {listings[0].listing_id}} if context is not None and context.listings else {}
 
 
 # --- plans --------------------------------------------------------------------------------------------

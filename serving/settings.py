@@ -90,6 +90,11 @@ class Settings(SharedSettings):
         le=1_000,
         description="single-listing requests waiting together are scored in one call of at most this many (1: off)",
     )
+    score_with_store: bool = Field(
+        default=True,
+        description="scoring requests naming a merchant the store knows are scored with its stored listings, reviews "
+        "and lab results (serving/context.py); false: the request body alone",
+    )
     # one push to POST /v1/ingest, all tables together: a few seconds of validation and writing
     max_ingest_records: int = Field(default=20_000, ge=1, le=1_000_000, description="records in one ingest push")
     onboarding_refuse_lab_failures: int = Field(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from serving import identities
 from serving.auth import ScoringKey
+from serving.context import read_context
 from serving.deps import ModelDep, SessionDep, SettingsDep
 from serving.routers._responses import AUTH, BODY, NO_MODEL
 from serving.schemas import MerchantCheckRequest, MerchantCheckResponse, MerchantRiskRequest, MerchantRiskResponse
@@ -21,9 +22,19 @@ router = APIRouter(prefix="/v1/merchants", tags=["merchants"], responses={**AUTH
     summary="商家风险与红黄绿分级 — merchant risk and grade",
 )
 def score_merchant(
-    _: ScoringKey, body: MerchantRiskRequest, model: ModelDep, settings: SettingsDep
+    _: ScoringKey, body: MerchantRiskRequest, model: ModelDep, settings: SettingsDep, request: Request
 ) -> MerchantRiskResponse:
-    """Complaint-prone probability of a merchant (from its record, listings and reviews) and its credit grade."""
+    """Complaint-prone probability of a merchant (from its record, listings and reviews) and its credit grade.
+    A merchant the market store knows is scored with its stored listings, reviews and lab results too
+    (`context`; the body wins where it contradicts the store)."""
+    context = read_context(
+        request.app.state.sessions,
+        enabled=settings.score_with_store,
+        merchants=[body.merchant],
+        listings=body.listings,
+        reviews=body.reviews,
+        lab_results=body.lab_results,
+    )
     result = merchant_risk(
         model,
         settings,
@@ -31,6 +42,7 @@ def score_merchant(
         listings=body.listings,
         reviews=body.reviews,
         lab_results=body.lab_results,
+        context=context,
     )
     return MerchantRiskResponse(model=model_ref(model), result=result)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from serving.auth import ScoringKey
 from serving.batcher import ScoreBatcher
+from serving.context import read_context
 from serving.deps import ModelDep, SettingsDep
 from serving.routers._responses import AUTH, BODY, NO_MODEL
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, ScoreRequest, ScoreResponse
@@ -34,12 +36,30 @@ def _as_single(e: RequestProblem) -> RequestProblem:
 async def score_listing(_: ScoringKey, body: ScoreRequest, model: ModelDep, request: Request) -> Response:
     """Calibrated risks per type, an accept/review/block decision, reasons and evidence spans for one listing.
 
+    When the market store knows the merchant, its stored listings, reviews and lab results are scored with the
+    listing (`context` says which; the body wins where it contradicts the store; `CHOUJIAN_SCORE_WITH_STORE`).
+
     Requests arriving while another is being scored are scored together with it (`serving.batcher`):
     the same scores, one pipeline pass."""
     batcher: ScoreBatcher = request.app.state.batcher
+    settings = request.app.state.settings
+    context = await run_in_threadpool(
+        read_context,
+        request.app.state.sessions,
+        enabled=settings.score_with_store,
+        merchants=[body.merchant],
+        listings=[body.listing],
+        reviews=body.reviews,
+        lab_results=body.lab_results,
+    )
     try:
         result = await batcher.score_one(
-            model, merchant=body.merchant, listing=body.listing, reviews=body.reviews, lab_results=body.lab_results
+            model,
+            merchant=body.merchant,
+            listing=body.listing,
+            reviews=body.reviews,
+            lab_results=body.lab_results,
+            context=context,
         )
     except RequestProblem as e:
         raise _as_single(e) from e
@@ -51,19 +71,18 @@ async def score_listing(_: ScoringKey, body: ScoreRequest, model: ModelDep, requ
 def score_batch(
     _: ScoringKey, body: BatchScoreRequest, model: ModelDep, settings: SettingsDep, request: Request
 ) -> Response:
-    """Score a batch; listings reference the request's merchants, reviews reference its listings."""
+    """Score a batch; listings reference the request's merchants, reviews reference its listings. Merchants the
+    market store knows are scored with their stored records, as for one listing (`context` on each result)."""
     if len(body.listings) > settings.max_batch:
         raise RequestProblem(
             ["body", "listings"], f"at most {settings.max_batch} listings per call, got {len(body.listings)}"
         )
-    results = score_records(
-        model,
-        settings,
-        merchants=body.merchants,
-        listings=body.listings,
-        reviews=body.reviews,
-        lab_results=body.lab_results,
-    )
+    m, ls, rs, labs = body.merchants, body.listings, body.reviews, body.lab_results
+    context = read_context(
+        request.app.state.sessions, enabled=settings.score_with_store, merchants=m, listings=ls, reviews=rs,
+        lab_results=labs,
+    )  # fmt: skip
+    results = score_records(model, settings, merchants=m, listings=ls, reviews=rs, lab_results=labs, context=context)
     counts = decision_counts(results)
     for decision, n in counts.items():
         if n:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pandas as pd
@@ -115,10 +115,14 @@ class RulesScorer:
         ]
         return pd.DataFrame(rows, columns=["listing_id", *[f"p_{r}" for r in (*LISTING_RISKS, MERCHANT_RISK)]])
 
-    def score_listings(self, market: Market, *, top_reasons: int = 3) -> list[ListingScore]:
-        """Probabilities with reasons and evidence."""
+    def score_listings(
+        self, market: Market, *, top_reasons: int = 3, only: Collection[str] | None = None
+    ) -> list[ListingScore]:
+        """Probabilities with reasons and evidence (of the `only` listings, when given)."""
         out = []
         for row, m in self._rows(market):
+            if only is not None and row["listing_id"] not in only:
+                continue
             p, r, ev = self._one(row, m)
             risks = {k: RiskScore(probability=p[k], reasons=r[k][:top_reasons]) for k in p}
             out.append(

@@ -139,12 +139,12 @@ def _wrk(url: str, path: str, *, bodies: list[str] | None, key: str, clients: in
     cmd = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(duration))}s", "--latency", "-s", script, url + path]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     os.unlink(script)
-    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, flags=re.M))
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, flags=re.M))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    if bad or errors:
-        raise SystemExit(f"wrk saw failed requests on {path}:\n{out}")
+    if bad or errors or "50" not in lat or "99" not in lat:
+        raise SystemExit(f"wrk saw failed requests on {path}, or printed no latencies:\n{out}")
     return {"rps": rps, "p50_ms": _wrk_ms(lat["50"]), "p99_ms": _wrk_ms(lat["99"])}
 
 
@@ -331,7 +331,8 @@ def main() -> None:
         server = _start(args, {**env, "CHOUJIAN_WARM_MARKET_ON_START": "true"}, port2)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port2}", timeout=60) as client:
-                _wait_ready(client, server, "/healthz")
+                # several workers: the parent scores the market before it forks them, so this waits for that
+                res["warm_ready_s"] = _wait_ready(client, server, "/healthz")
             warm_hz = load(f"http://127.0.0.1:{port2}", "/healthz", bodies=None, key=key, clients=args.clients,
                            duration=min(args.duration, 5))  # fmt: skip
         finally:
@@ -378,6 +379,7 @@ def main() -> None:
         "batch_inprocess_listings_per_s": l_batch["listings_per_s"],
         "warm_healthz_rps_c16": warm_hz["rps"] if warm_hz else None,
         "warm_healthz_p99_ms_c16": warm_hz["p99_ms"] if warm_hz else None,
+        "warm_ready_s": res.get("warm_ready_s"),
         "workers": args.workers,
         "clients": args.clients,
         "load_generator": "wrk" if use_wrk else "python",

@@ -62,14 +62,18 @@ def serve_command(
 
 
 def _serve_forked(*, host: str, port: int, workers: int, log_level: str) -> None:
-    """gunicorn's master prepares the app (migrations, keys, the model) and forks `workers` uvicorn workers."""
+    """gunicorn's master prepares the app (migrations, keys, the model, the scored market) and forks `workers`
+    uvicorn workers from it."""
     from gunicorn.app.base import BaseApplication
 
     from models.risk import predict_on_one_thread
-    from serving.app import create_app, prepare
+    from serving.app import create_app, prepare, warm
 
     app = create_app()
     prepare(app)
+    if app.state.settings.warm_market_on_start:
+        # before the fork: scored once, shared by the workers, and no worker spends its first minute on it
+        warm(app)
 
     class Server(BaseApplication):
         def load_config(self) -> None:

@@ -321,12 +321,18 @@ def _include_web(app: FastAPI) -> None:
     app.include_router(web_router)
 
 
-def _warm_market(app: FastAPI) -> None:
+def warm(app: FastAPI) -> None:
+    """Score the market now, at full speed: what a server with several workers does in the parent before it
+    forks them (the workers then share the scored market, and none of them scores it while serving)."""
+    _warm_market(app, pace=0.0)
+
+
+def _warm_market(app: FastAPI, *, pace: float | None = None) -> None:
     """Score the plan candidates in the background, so the first plan request does not wait for it."""
     model = app.state.models.current
     if model is None:
         return
     try:
-        app.state.market.get(model, pace=app.state.settings.warm_pace)
+        app.state.market.get(model, pace=app.state.settings.warm_pace if pace is None else pace)
     except Exception as e:  # no market yet is normal on a fresh install; plans say so when asked
         logger.warning("market not scored at start: %s", e)

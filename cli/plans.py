@@ -41,13 +41,15 @@ def _read_scores(path: Path) -> pd.DataFrame:
 
 
 def _score_market(market: Market, model: str, console: Console) -> tuple[RiskScorer, pd.DataFrame]:
-    """The scorer and its `score_frame` over the whole market (as the service scores its market)."""
+    """The scorer and its scores of the whole market: `score-batch`'s scoring (chunks of whole merchants, one
+    process per CPU), the same numbers as the service's `score_frame` of its market."""
     from models.review_cache import use_default_score_store
+    from training.batch.pandas_engine import default_workers, score_market
 
     use_default_score_store()
     scorer = load_scorer_or_fail(model)
     with console.status(f"scoring {len(market.listings):,} listings with {scorer.name} {scorer.version}"):
-        scores = scorer.score_frame(market)
+        scores = score_market(scorer, market, workers=default_workers())
     return scorer, scores
 
 

@@ -10,12 +10,15 @@ Starts `choujian serve --workers W` on 127.0.0.1 (a free port) with the model an
 2. 1,000-listing batches over HTTP against the same scoring in-process (the service function the route
    calls, on records already parsed): HTTP's cost on a batch;
 3. resident memory of the server's processes (each worker, and the parent that loaded the model);
-4. `/healthz` with 16 clients while the server scores the market at start-up (`--warm`): how much the
-   warm-up takes from requests.
+4. `/healthz` with 16 clients while a freshly started server scores the market (skip with `--no-warm`): with
+   one worker that happens while it serves; with several, the parent scores it before it forks them, and
+   this measures the server once it answers (`warm_ready_s` says after how long);
+5. with `--plan-budget`, single-listing scoring while a plan of that budget is drawn.
 
     .venv/bin/python benchmarks/serve.py                          # registry champion, data/market, 2 workers
     .venv/bin/python benchmarks/serve.py --workers 1 --duration 10 --json
     .venv/bin/python benchmarks/serve.py --train-tiny             # no registry: fit the tiny bundle first
+    .venv/bin/python benchmarks/serve.py --plan-budget 1900000    # scoring while the largest plan is drawn
 
 `--json` prints, last, one JSON object: healthz_rps_c16, score_rps_c16, score_p50_ms_c16,
 score_p99_ms_c16, score_p50_ms_c1, score_p99_ms_c1, inprocess_p50_ms, rss_mb (largest process),
@@ -190,10 +193,19 @@ def _rss_mb(pid: int) -> dict[str, float]:
                 return int(line.split()[1]) / 1024
         return 0.0
 
-    out = {"parent": rss(pid)}
+    def pss(p: int) -> float:
+        """Proportional share: pages shared copy-on-write with the parent count once across processes."""
+        f = Path(f"/proc/{p}/smaps_rollup")
+        for line in f.read_text().splitlines() if f.exists() else []:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    out = {"parent": rss(pid), "parent_pss": pss(pid)}
     children = Path(f"/proc/{pid}/task/{pid}/children")
     for i, c in enumerate(children.read_text().split() if children.exists() else []):
         out[f"worker{i + 1}"] = rss(int(c))
+        out[f"worker{i + 1}_pss"] = pss(int(c))
     return out
 
 
@@ -251,6 +263,13 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--no-warm", dest="warm", action="store_false", help="skip the start-up warm-up measurement")
     p.add_argument("--load", choices=("auto", "wrk", "python"), default="auto", help="load generator")
+    p.add_argument(
+        "--plan-budget",
+        type=float,
+        default=0.0,
+        help="also time single-listing scoring (1 client) while a plan of this budget (yuan) is drawn; "
+        "1900000 is about the largest the default limits allow (2,000 purchases)",
+    )
     p.add_argument("--json", dest="as_json", action="store_true", help="print the results as one JSON line, last")
     args = p.parse_args()
     logging.basicConfig(
@@ -288,6 +307,7 @@ def main() -> None:
     store.upgrade(engine)
     with make_sessionmaker(engine)() as s:
         key = store.create_key(s, role="platform", name="benchmark")[1]
+        planner_key = store.create_key(s, role="planner", name="benchmark")[1]
     engine.dispose()
 
     # a different listing for every request (the service memoises review scores per text)
@@ -322,6 +342,27 @@ def main() -> None:
                 client.post("/v1/score/batch", json=batch).raise_for_status()
 
             h_batch = _stats(_time(http_batch, args.batches, warmup=1), len(batch["listings"]))
+
+            if args.plan_budget:  # scoring while the largest plan a planner may ask for is drawn
+                import threading
+
+                planner = {"Authorization": f"Bearer {planner_key}"}
+                plan_done: dict[str, Any] = {}
+
+                def draw() -> None:
+                    t = time.perf_counter()
+                    r = client.post("/v1/plans", json={"budget": args.plan_budget, "epsilon": 0.2}, headers=planner)
+                    plan_done.update(status=r.status_code, seconds=time.perf_counter() - t)
+                    if r.status_code == 201:
+                        plan_done["targets"] = len(r.json().get("targets", []))
+
+                client.get("/v1/model")  # nothing else in flight
+                th = threading.Thread(target=draw)
+                th.start()
+                during = load(base, "/v1/score/listing", bodies=fresh(800), key=key, clients=1,
+                              duration=args.duration)  # fmt: skip
+                th.join()
+                res["during_plan"] = {**during, **plan_done}
     finally:
         _stop(server)
 
@@ -373,13 +414,14 @@ def main() -> None:
         "ratio_score_to_healthz_c16": c16["rps"] / hz["rps"],
         "inprocess_p50_ms": l_single["p50_ms"],
         "inprocess_p99_ms": l_single["p99_ms"],
-        "rss_mb": max(res["rss_mb_loaded"].values()),
+        "rss_mb": max(v for k, v in res["rss_mb_loaded"].items() if not k.endswith("_pss")),
         "rss_mb_by_process": res["rss_mb_loaded"],
         "batch_http_listings_per_s": h_batch["listings_per_s"],
         "batch_inprocess_listings_per_s": l_batch["listings_per_s"],
         "warm_healthz_rps_c16": warm_hz["rps"] if warm_hz else None,
         "warm_healthz_p99_ms_c16": warm_hz["p99_ms"] if warm_hz else None,
         "warm_ready_s": res.get("warm_ready_s"),
+        "during_plan": res.get("during_plan"),
         "workers": args.workers,
         "clients": args.clients,
         "load_generator": "wrk" if use_wrk else "python",
@@ -406,6 +448,13 @@ def main() -> None:
             f"{warm_hz['rps']:>10.1f}{warm_hz['p50_ms']:>10.1f}{warm_hz['p99_ms']:>10.1f}"
         )
     print(f"scoring / healthz throughput at 16 clients: {out['ratio_score_to_healthz_c16']:.2f}")
+    if res.get("during_plan"):
+        d = res["during_plan"]
+        print(
+            f"score one listing, 1 client, while a {args.plan_budget:,.0f}-yuan plan is drawn (HTTP {d.get('status')}, "
+            f"{d.get('targets', 0)} targets, {d.get('seconds', 0):.1f} s): {d['rps']:.1f} req/s, "
+            f"p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms"
+        )
     print(f"in-process single listing: p50 {l_single['p50_ms']:.2f} ms, p99 {l_single['p99_ms']:.2f} ms")
     print(
         f"batch of {len(batch['listings'])}: HTTP {h_batch['listings_per_s']:.0f} listings/s, in-process "

@@ -74,8 +74,24 @@ _CHILD_ARRAYS = {"reviews": "_reviews", "lab_results": "_lab_results"}
 OUTPUT_SCHEMA = "listing_id string, " + ", ".join(f"{c} double" for c in SCORE_COLUMNS)
 
 
+#: the one line a user without the Spark extra sees
+PYSPARK_MISSING = (
+    "the Spark engine needs pyspark, an optional extra: pip install 'choujian[spark]' (or use --engine pandas)"
+)
+
+
 class SparkUnavailableError(RuntimeError):
-    """Spark cannot start here (no Java)."""
+    """Spark cannot start here (pyspark not installed, or no Java)."""
+
+
+def require_pyspark() -> None:
+    """Raise `SparkUnavailableError` with the install line when pyspark (the `spark` extra) is missing.
+
+    pyspark is imported lazily everywhere, so the rest of the project runs without it."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as e:
+        raise SparkUnavailableError(PYSPARK_MISSING) from e
 
 
 def java_available() -> bool:
@@ -149,6 +165,7 @@ def spark_session(
     Local sessions get `local_conf` (all cores by default) and run their Python workers with this
     interpreter unless PYSPARK_PYTHON says otherwise.
     """
+    require_pyspark()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -631,6 +648,7 @@ def score_spark(
             workers share; only where every worker sees the same filesystem (local mode, or a shared
             mount). None: each worker runs the encoder on every review text it meets.
     """
+    require_pyspark()
     from pyspark import cloudpickle
     from pyspark.sql import functions as F
 

@@ -118,14 +118,45 @@ def _scorer(model: str | None, work: Path, seed: int) -> tuple[Any, str]:
     return bundle, "tiny bundle (configs/train-tiny.yaml) trained on a 3,000-listing simulated market"
 
 
+def table_sizes(market_dir: Path) -> dict[str, int]:
+    """Rows per table, from Parquet footers (CSV tables are counted by reading them)."""
+    import pyarrow.parquet as pq
+
+    from training.batch.common import find_local_table
+
+    sizes = {}
+    for name in ("merchants", "listings", "reviews", "lab_results"):
+        path = find_local_table(market_dir, name)
+        if path is not None:
+            sizes[name] = (
+                pq.ParquetFile(path).metadata.num_rows if path.suffix == ".parquet" else len(pd.read_csv(path))
+            )
+    return sizes
+
+
 def score_frame_split(scorer: Any, market_dir: Path, listings: int) -> dict[str, float] | None:
-    """Seconds of `score_frame` on one chunk of whole merchants, and of its listing features alone."""
+    """Seconds of `score_frame` on the first merchants' `listings` listings, and of its listing features
+    alone (the merchants' rows are read and validated on their own, not the whole market)."""
     if not hasattr(scorer, "listing_features"):
         return None
-    from features.market import load_market
-    from training.batch.pandas_engine import iter_chunks
+    from features.market import Market, validate_frame
+    from training.batch.common import find_local_table
 
-    chunk = next(iter_chunks(load_market(market_dir), listings))
+    raw = {}
+    for name in ("merchants", "listings", "reviews", "lab_results"):
+        path = find_local_table(market_dir, name)
+        if path is not None:
+            raw[name] = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+    per_merchant = raw["listings"].groupby("merchant_id", sort=False).size().cumsum()
+    merchants = set(per_merchant.index[: int((per_merchant < listings).sum()) + 1])
+    keep = raw["listings"][raw["listings"]["merchant_id"].isin(merchants)]
+    ids = set(keep["listing_id"])
+    parts = {
+        "merchants": raw["merchants"][raw["merchants"]["merchant_id"].isin(merchants)],
+        "listings": keep,
+        **{name: raw[name][raw[name]["listing_id"].isin(ids)] for name in ("reviews", "lab_results") if name in raw},
+    }
+    chunk = Market(**{n: validate_frame(df.reset_index(drop=True), n, source=n) for n, df in parts.items()})
     scorer.score_frame(chunk)  # warm: first-call costs (lazy imports, caches) are not per listing
     t = time.perf_counter()
     scorer.listing_features(chunk)
@@ -181,7 +212,6 @@ def main() -> None:
         sys.exit(str(e))
     from pyspark import cloudpickle
 
-    from features.market import load_market
     from training.batch import read_scores, score_pandas
     from training.batch.spark_engine import score_spark, spark_session
 
@@ -197,7 +227,7 @@ def main() -> None:
             market, sim_s = simulated_market(args.listings, merchants, args.seed, cache, work)
         scorer, scorer_desc = _scorer(args.model, work, args.seed)
         print(f"scorer: {scorer_desc}", flush=True)
-        sizes = {name: len(df) for name, df in load_market(market).tables().items()}
+        sizes = table_sizes(market)
         split = score_frame_split(scorer, market, args.batch_size)
         load_s = model_load_seconds(scorer)
 

@@ -4,6 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-runtime
 MARKET ?= data/market
 SEED ?= 7
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
@@ -15,15 +16,23 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip setuptools wheel
 
-# reinstall only when the project's metadata changes
+# reinstall only when the project's metadata changes. Tests, lint and benchmarks get the dev tools and
+# the Spark extra (pyspark, a 455 MB download); the demo needs neither, so a fresh `make demo` installs
+# the runtime dependencies only (DEMO_STAMP), unless the full set is already current.
 $(STAMP): pyproject.toml | $(BIN)/python
-	@echo ">>> installing choujian and its dependencies into $(VENV) (first time: several minutes)"
-	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	@echo ">>> installing choujian with the dev and spark extras into $(VENV) (first time: several minutes)"
+	$(BIN)/pip install --progress-bar on -e '.[dev,spark]'
 	touch $(STAMP)
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@if [[ $(STAMP) -nt pyproject.toml ]]; then echo ">>> $(VENV) is current"; else \
+	  echo ">>> installing choujian and its runtime dependencies into $(VENV) (first time: several minutes)"; \
+	  $(BIN)/pip install --progress-bar on -e .; fi
+	touch $(DEMO_STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	@bash scripts/demo.sh
 
 test: $(STAMP)

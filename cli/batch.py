@@ -35,7 +35,9 @@ def score_batch_command(
         int | None,
         typer.Option(min=1, max=256, help="pandas: scoring processes (default: one per CPU); scores do not change."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Spark: listings per Arrow batch.")] = 5_000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Spark: listings per score_frame call (and rows per Arrow batch).")
+    ] = 20_000,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output (atomically).")] = False,
 ) -> None:
     """Score every listing of a market into OUT.parquet: `listing_id` and one `p_<risk>` column per risk."""

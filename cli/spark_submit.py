@@ -6,7 +6,12 @@ inside the session spark-submit started (its master and settings are kept). See 
 
 from __future__ import annotations
 
+import os
 import sys
+
+# spark-submit runs this file as a script, so its folder is sys.path[0], where cli/models.py and
+# cli/batch.py would shadow the `models` package and others: take the folder off the path first
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
 
 def main(argv: list[str] | None = None) -> None:

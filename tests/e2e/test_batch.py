@@ -7,6 +7,7 @@ except under CI=true, where a missing Java is a failure.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections import Counter
@@ -73,9 +74,18 @@ def expected(bundle: Any, market_dir: Path) -> pd.DataFrame:
     return scores.loc[:, list(OUTPUT_COLUMNS)].sort_values("listing_id", ignore_index=True)
 
 
+def _needs_pyspark() -> None:
+    """Skip without the `spark` extra; under CI (`make test` installs it) that is a failure."""
+    if importlib.util.find_spec("pyspark") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("pyspark is required for the Spark tests in CI: pip install -e '.[dev,spark]'")
+        pytest.skip("pyspark is not installed (the spark extra): pip install 'choujian[spark]'")
+
+
 @pytest.fixture(scope="module")
 def spark() -> Any:
     """One local Spark session for the module (2 cores, the engine's own settings)."""
+    _needs_pyspark()
     if not java_available():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Java 17+ is required for the Spark tests in CI (java on PATH or JAVA_HOME)")
@@ -351,6 +361,7 @@ def test_cli_score_batch_both_engines(
 
 
 def test_spark_engine_without_java_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    _needs_pyspark()
     from pyspark.sql import SparkSession
 
     from training.batch import spark_engine
@@ -360,3 +371,22 @@ def test_spark_engine_without_java_says_so(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
     with pytest.raises(spark_engine.SparkUnavailableError, match="Java 17 or newer.*--engine pandas"):
         spark_engine.spark_session()
+
+
+def test_spark_engine_without_pyspark_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, market_dir: Path, tmp_path: Path
+) -> None:
+    """pyspark is the optional `spark` extra: without it `score-batch --engine spark` prints one line that
+    says how to install it and exits non-zero, before any model is loaded."""
+    from cli.main import app
+
+    # None in sys.modules makes `import pyspark` raise ImportError, as on an install without the extra
+    for name in [m for m in sys.modules if m == "pyspark" or m.startswith("pyspark.")] + ["pyspark"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    out = tmp_path / "scores.parquet"
+    args = ["score-batch", "--input", str(market_dir), "--output", str(out), "--engine", "spark"]
+    result = CliRunner().invoke(app, [*args, "--model", str(tmp_path / "no-such-bundle")])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "pip install 'choujian[spark]'" in lines[0], result.output
+    assert not out.exists()

@@ -44,6 +44,8 @@ class BatchResult:
     seconds: float
     #: wall-clock seconds per phase (e.g. check, load/validate, score, write)
     phases: dict[str, float] = field(default_factory=dict)
+    #: Spark: seconds its Python workers spent per step, summed over workers (`spark_engine.WorkerTimes`)
+    worker_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def listings_per_second(self) -> float:

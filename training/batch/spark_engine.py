@@ -1,4 +1,4 @@
-"""The Spark engine: join inside Spark, score partitions with the bundle through Arrow (`mapInPandas`).
+"""The Spark engine: shuffle by merchant inside Spark, score partitions with the bundle through Arrow (`mapInPandas`).
 
 How a run goes (no row is scored before steps 1-2 pass):
 
@@ -7,14 +7,18 @@ How a run goes (no row is scored before steps 1-2 pass):
 2. Distributed id checks, as `load_market` does them: unique `merchant_id` / `listing_id`, and every
    `listings.merchant_id`, `reviews.listing_id`, `lab_results.listing_id` resolves.
 3. Row validation with the *same* pydantic schema as `load_market` (`features.market.validate_frame`),
-   run on the executors: merchants in a validation-only pass, every other row inside the scoring pass,
-   just before it is scored. A bad row fails the job; the driver re-raises it as `RecordError` naming
-   the file, the row's id and the column (row numbers do not exist on a cluster, ids do).
-4. Scoring: reviews and lab results are grouped per listing into arrays (reviews are the big table),
-   merchants are joined as a struct, rows are hashed on the merchant and sorted, and `mapInPandas`
-   rebuilds a small `Market` per merchant-closed batch and calls the bundle's `score_frame`. The bundle
-   is serialized once on the driver, broadcast, and deserialized at most once per Python worker process
-   (module-level cache; workers are reused), never per row or per batch.
+   run on the executors inside the scoring pass, just before a row is scored (merchants without
+   listings are validated there too). A bad row fails the job; the driver re-raises it as `RecordError`
+   naming the file, the row's id and the column (row numbers do not exist on a cluster, ids do).
+4. Scoring: the four tables travel to Python as one flat frame (each row tagged with its table, columns
+   not shared), hashed on the merchant and sorted so that a merchant's rows are adjacent: the merchant,
+   its listings, their reviews and lab results in file order. Reviews and lab results learn their
+   listing's merchant from a broadcast map of listing keys, so every table is shuffled once, and reach
+   pandas as flat Arrow columns (nested arrays of reviews would become Python objects). `mapInPandas`
+   gathers Arrow batches into merchant-closed frames of about `batch_size` listings, rebuilds a `Market`
+   from each and calls the bundle's `score_frame`. The bundle is serialized once on the driver,
+   broadcast, and deserialized at most once per Python worker process (module-level cache; workers are
+   reused), never per row or per batch.
 5. Output: Spark writes a directory of Parquet part files to a hidden temporary sibling of `--output`,
    renamed into place only when the job has succeeded, so the output is complete or absent.
 
@@ -67,15 +71,32 @@ logger = logging.getLogger(__name__)
 
 _RECORD_ERROR_MARK = "CHOUJIAN_RECORD_ERROR::"
 _RECORD_ERROR_RE = re.compile(re.escape(_RECORD_ERROR_MARK) + r"(\{[^\n]*\})")
-#: columns added by the join; they cannot clash with schema columns (those never start with "_")
-_MERCHANT, _ORD, _LID, _MID, _LORD = "_merchant", "_ord", "_lid", "_mid", "_lord"
-#: per-listing arrays of the child tables' rows
-_CHILD_ARRAYS = {"reviews": "_reviews", "lab_results": "_lab_results"}
+#: columns added to the scoring rows; they cannot clash with schema columns (those never start with "_")
+_MID, _TAB, _LORD, _ORD = "_mid", "_tab", "_lord", "_ord"
+#: every table travels to Python in one flat frame, its rows tagged with the table's code; in a
+#: merchant's rows the merchant comes first, then its listings, their reviews and their lab results
+TABLE_CODES = {"merchants": 0, "listings": 1, "reviews": 2, "lab_results": 3}
 OUTPUT_SCHEMA = "listing_id string, " + ", ".join(f"{c} double" for c in SCORE_COLUMNS)
 
 
+#: the one line a user without the Spark extra sees
+PYSPARK_MISSING = (
+    "the Spark engine needs pyspark, an optional extra: pip install 'choujian[spark]' (or use --engine pandas)"
+)
+
+
 class SparkUnavailableError(RuntimeError):
-    """Spark cannot start here (no Java)."""
+    """Spark cannot start here (pyspark not installed, or no Java)."""
+
+
+def require_pyspark() -> None:
+    """Raise `SparkUnavailableError` with the install line when pyspark (the `spark` extra) is missing.
+
+    pyspark is imported lazily everywhere, so the rest of the project runs without it."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as e:
+        raise SparkUnavailableError(PYSPARK_MISSING) from e
 
 
 def java_available() -> bool:
@@ -111,7 +132,7 @@ def local_conf(*, cores: int, driver_memory: str = "2g", shuffle_partitions: int
         "spark.sql.shuffle.partitions": partitions,
         "spark.default.parallelism": partitions,
         **SESSION_SQL_CONF,
-        "spark.sql.execution.arrow.maxRecordsPerBatch": "5000",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "20000",
         # worker reuse is what keeps the deserialized bundle alive between tasks
         "spark.python.worker.reuse": "true",
         "spark.ui.enabled": "false",
@@ -149,6 +170,7 @@ def spark_session(
     Local sessions get `local_conf` (all cores by default) and run their Python workers with this
     interpreter unless PYSPARK_PYTHON says otherwise.
     """
+    require_pyspark()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -387,67 +409,142 @@ def _validate(raw: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         raise _record_error(spec, raw, e) from None
 
 
-def _validate_partition(spec: TableSpec, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    for batch in batches:
-        _validate(batch, spec)
-        yield pd.DataFrame({"n": [len(batch)]})
-
-
 def _empty_frame(name: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in schema_columns(name)})
 
 
-def market_from_batch(batch: pd.DataFrame, specs: Mapping[str, TableSpec]) -> Market:
-    """Rebuild a validated `Market` from joined rows: listing columns, a merchant struct, and arrays of
-    the listing's reviews and lab results."""
-    listings = _validate(batch, specs["listings"])
-    merchant_rows = pd.DataFrame(list(batch[_MERCHANT]), columns=list(specs["merchants"].columns))
-    merchant_rows = merchant_rows.drop_duplicates(subset="merchant_id", ignore_index=True)
-    tables = {"listings": listings, "merchants": _validate(merchant_rows, specs["merchants"])}
-    for name, array in _CHILD_ARRAYS.items():
-        tables[name] = _empty_frame(name)
-        if name in specs:
-            rows = [r for arr in batch[array] if arr is not None for r in arr]
-            if rows:
-                tables[name] = _validate(pd.DataFrame(rows, columns=[_ORD, *specs[name].columns]), specs[name])
+#: which column of the flat scoring rows holds each table's column: {table: {column: slot}}
+Slots = Mapping[str, Mapping[str, str]]
+
+
+def assign_slots(tables: Mapping[str, DataFrame], specs: Mapping[str, TableSpec]) -> dict[str, dict[str, str]]:
+    """Give each table's columns a column of the flat scoring rows, shared between tables by type: the
+    k-th string column of every table goes to `_string_k`, and so on. A row then carries about 16
+    columns rather than the 31 of all tables side by side, which halves what the shuffle, the sort and
+    the Arrow transfer move (a null still costs a slot in Spark's rows)."""
+    slots: dict[str, dict[str, str]] = {}
+    for name, spec in specs.items():
+        fields = tables[name].schema
+        seen: dict[str, int] = {}
+        slots[name] = {}
+        for c in spec.columns:
+            kind = re.sub(r"\W", "_", fields[c].dataType.simpleString())
+            slots[name][c] = f"_{kind}_{seen.get(kind, 0)}"
+            seen[kind] = seen.get(kind, 0) + 1
+    return slots
+
+
+def market_from_batch(batch: pd.DataFrame, specs: Mapping[str, TableSpec], slots: Slots) -> Market:
+    """Rebuild a validated `Market` from flat scoring rows: each table's rows are those tagged with its
+    code, its columns in the slots `assign_slots` gave them. Merchants without listings are validated,
+    not kept."""
+    tab = batch[_TAB].to_numpy()
+    tables: dict[str, pd.DataFrame] = {}
+    for name, code in TABLE_CODES.items():
+        spec = specs.get(name)
+        rows = tab == code
+        if spec is None or not rows.any():
+            tables[name] = _empty_frame(name)
+            continue
+        raw = batch.loc[rows, [slots[name][c] for c in spec.columns]]
+        raw.columns = list(spec.columns)
+        tables[name] = _validate(raw, spec)
+    merchants = tables["merchants"]
+    if len(merchants):
+        has_listings = batch.loc[tab == TABLE_CODES["listings"], _MID].unique()
+        keep = batch.loc[tab == TABLE_CODES["merchants"], _MID].isin(has_listings).to_numpy()
+        tables["merchants"] = merchants.loc[keep].reset_index(drop=True)
     return Market(**tables)
 
 
-def merchant_closed(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """Re-cut Arrow batches (rows sorted by merchant) so that no merchant is split between two.
+def merchant_closed(batches: Iterator[pd.DataFrame], *, min_listings: int = 1) -> Iterator[pd.DataFrame]:
+    """Gather Arrow batches (rows sorted by merchant) into frames of at least `min_listings` listings
+    (the last one may hold fewer) that never split a merchant.
 
     A merchant's complaint score depends on all its listings (see `features.merchant_frame`), so each
     `score_frame` call must see all of them, as whole-market scoring does.
     """
-    carry: pd.DataFrame | None = None
+    pending: list[pd.DataFrame] = []
+    n_listings = 0
     for batch in batches:
-        frame = batch if carry is None else pd.concat([carry, batch], ignore_index=True)
-        if frame.empty:
+        if batch.empty:
             continue
+        pending.append(batch)
+        n_listings += int((batch[_TAB].to_numpy() == TABLE_CODES["listings"]).sum())
+        if n_listings < min_listings:
+            continue
+        frame = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
         keys = frame[_MID].to_numpy()
         # rows are sorted by merchant: the last merchant's rows are a tail that may continue
-        cut = int((keys != keys[-1]).nonzero()[0].max()) + 1 if (keys != keys[-1]).any() else 0
-        if cut:
-            yield frame.iloc[:cut].reset_index(drop=True)
+        others = (keys != keys[-1]).nonzero()[0]
+        cut = int(others[-1]) + 1 if len(others) else 0
+        if not cut:  # one merchant so far: it may go on in the next batch
+            pending = [frame]
+            continue
+        yield frame.iloc[:cut].reset_index(drop=True)
         carry = frame.iloc[cut:].reset_index(drop=True)
-    if carry is not None and len(carry):
-        yield carry
+        pending = [carry]
+        n_listings = int((carry[_TAB].to_numpy() == TABLE_CODES["listings"]).sum())
+    if pending:
+        frame = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+        if len(frame):
+            yield frame
+
+
+class WorkerTimes:
+    """Seconds the Python workers spent per step of a scoring run, summed over workers (accumulators).
+
+    `wait` is time blocked on the next Arrow batch: the JVM reading, shuffling and sorting upstream and
+    the JVM->Python transfer. `rebuild` turns flat rows into validated tables (the pydantic validation
+    the pandas engine does in `load_market`); `score` is the bundle's `score_frame` (features, models)."""
+
+    STEPS = ("model_load", "wait", "rebuild", "score")
+
+    def __init__(self, sc: SparkContext):
+        self._acc = {k: sc.accumulator(0.0) for k in self.STEPS}
+
+    def add(self, step: str, seconds: float) -> None:
+        self._acc[step].add(seconds)
+
+    def values(self) -> dict[str, float]:
+        return {k: float(a.value) for k, a in self._acc.items()}
+
+
+def _timed(batches: Iterator[pd.DataFrame], times: WorkerTimes) -> Iterator[pd.DataFrame]:
+    while True:
+        t = time.perf_counter()
+        batch = next(batches, None)
+        times.add("wait", time.perf_counter() - t)
+        if batch is None:
+            return
+        yield batch
 
 
 def _score_partition(
     specs: Mapping[str, TableSpec],
+    slots: Slots,
     token: str,
     payload: Broadcast[bytes],
     score_store: str | None,
+    min_listings: int,
+    times: WorkerTimes,
     batches: Iterator[pd.DataFrame],
 ) -> Iterator[pd.DataFrame]:
     from models.review_cache import use_score_store
 
     use_score_store(score_store)
+    t = time.perf_counter()
     scorer = _executor_scorer(token, payload)
-    for batch in merchant_closed(batches):
-        market = market_from_batch(batch, specs)
+    times.add("model_load", time.perf_counter() - t)
+    for batch in merchant_closed(_timed(batches, times), min_listings=min_listings):
+        t = time.perf_counter()
+        market = market_from_batch(batch, specs, slots)
+        times.add("rebuild", time.perf_counter() - t)
+        if market.listings.empty:  # merchants without listings only
+            continue
+        t = time.perf_counter()
         scores = scorer.score_frame(market)
+        times.add("score", time.perf_counter() - t)
         yield check_scores(scores, market.listings["listing_id"], scorer_name=scorer.name)
 
 
@@ -534,41 +631,47 @@ def _reraise_record_error(e: BaseException) -> None:
     raise RecordError(file=info["file"], row=None, column=info["column"], reason=where + info["reason"]) from None
 
 
-def _join(tables: Mapping[str, DataFrame], specs: Mapping[str, TableSpec], *, partitions: int) -> DataFrame:
-    """Listings with their merchant as a struct and their reviews and lab results (in file order) as
-    arrays, hashed on the merchant into `partitions` partitions and sorted by merchant inside each."""
+def _scoring_rows(
+    tables: Mapping[str, DataFrame], specs: Mapping[str, TableSpec], slots: Slots, *, partitions: int
+) -> DataFrame:
+    """Every table's rows in one flat frame (`assign_slots` columns, a `_tab` code), hashed on the merchant
+    into `partitions` partitions and sorted so that each merchant's rows are adjacent: the merchant,
+    its listings in file order, then their reviews and lab results, grouped by listing in file order.
+
+    Flat rows, not a join with nested arrays of reviews: Arrow hands flat columns to pandas as they
+    are, where arrays of structs become one Python object per review; and each table is shuffled once.
+    Reviews and lab results learn their listing's merchant and order from a broadcast map of listing
+    keys (one id, one merchant id and a number per listing)."""
     from pyspark.sql import functions as F
 
-    listing_cols = [F.col(f"`{c}`") for c in specs["listings"].columns]
-    listings = tables["listings"].select(
-        *listing_cols,
-        _trimmed("listing_id").alias(_LID),
-        _trimmed("merchant_id").alias(_MID),
-        F.monotonically_increasing_id().alias(_LORD),
-    )
-    merchants = tables["merchants"].select(
-        _trimmed("merchant_id").alias("_mkey"),
-        F.struct(*[F.col(f"`{c}`") for c in specs["merchants"].columns]).alias(_MERCHANT),
-    )
-    joined = listings.join(merchants, listings[_MID] == merchants["_mkey"], "inner")
-    out_cols = [*listing_cols, F.col(_MID), F.col(_MERCHANT)]
-    for name, array in _CHILD_ARRAYS.items():
-        if name not in specs:
-            continue
-        cols = [F.col(f"`{c}`") for c in specs[name].columns]
-        # the ordinal, taken before any shuffle, keeps each listing's rows in file order
-        grouped = (
-            tables[name]
-            .withColumn(_ORD, F.monotonically_increasing_id())
-            .groupBy(_trimmed("listing_id").alias("_ckey"))
-            .agg(F.array_sort(F.collect_list(F.struct(F.col(_ORD), *cols))).alias(array))
+    def flat(name: str, df: DataFrame, mid: Any, lord: Any, ord_: Any) -> DataFrame:
+        return df.select(
+            mid.alias(_MID),
+            F.lit(TABLE_CODES[name]).alias(_TAB),
+            lord.cast("long").alias(_LORD),
+            ord_.cast("long").alias(_ORD),
+            *[F.col(f"`{c}`").alias(slots[name][c]) for c in specs[name].columns],
         )
-        joined = joined.join(grouped, joined[_LID] == grouped["_ckey"], "left").drop("_ckey")
-        out_cols.append(F.col(array))
+
+    listings = tables["listings"].withColumn(_LORD, F.monotonically_increasing_id())
+    keys = F.broadcast(
+        listings.select(_trimmed("listing_id").alias("_lkey"), _trimmed("merchant_id").alias(_MID), _LORD)
+    )
+    parts = [
+        flat("merchants", tables["merchants"], _trimmed("merchant_id"), F.lit(0), F.lit(0)),
+        flat("listings", listings, _trimmed("merchant_id"), F.col(_LORD), F.lit(0)),
+    ]
+    for name in ("reviews", "lab_results"):
+        if name in specs:
+            # the ordinal, taken before any shuffle, keeps each listing's rows in file order
+            rows = tables[name].withColumn(_ORD, F.monotonically_increasing_id())
+            rows = rows.join(keys, _trimmed("listing_id") == F.col("_lkey"), "inner")
+            parts.append(flat(name, rows, F.col(_MID), F.col(_LORD), F.col(_ORD)))
+    union = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
     # Spark sizes partitions by bytes, but the cost here is Python scoring per listing: hash on the
-    # merchant into a fixed number of tasks, and sort so that each merchant's listings are adjacent
-    # (`merchant_closed` relies on it); listings keep file order within a merchant.
-    return joined.repartition(partitions, F.col(_MID)).sortWithinPartitions(_MID, _LORD).select(*out_cols)
+    # merchant into a fixed number of tasks, and sort so that each merchant's rows are adjacent
+    # (`merchant_closed` relies on it)
+    return union.repartition(partitions, F.col(_MID)).sortWithinPartitions(_MID, _TAB, _LORD, _ORD)
 
 
 def _restore(spark: SparkSession, saved: Mapping[str, str | None]) -> None:
@@ -615,7 +718,7 @@ def score_spark(
     scorer: RiskScorer,
     spark: SparkSession | None = None,
     partitions: int | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
     overwrite: bool = False,
     progress: bool = True,
     score_store: str | Path | None = None,
@@ -626,13 +729,14 @@ def score_spark(
         spark: the session to use; by default the spark-submit one or a local one (`spark_session`).
         partitions: the number of scoring tasks (and output part files); default: the session's
             `spark.sql.shuffle.partitions` (locally 2 x cores).
-        batch_size: listings per Arrow batch handed to `score_frame` (bounds worker memory).
+        batch_size: listings per `score_frame` call (whole merchants, so a few more), and rows per Arrow
+            batch between the JVM and Python; bounds a worker's memory.
         score_store: folder of the transformer review score store (`models.review_cache`) the Python
             workers share; only where every worker sees the same filesystem (local mode, or a shared
             mount). None: each worker runs the encoder on every review text it meets.
     """
+    require_pyspark()
     from pyspark import cloudpickle
-    from pyspark.sql import functions as F
 
     if partitions is not None and partitions < 1:
         raise ValueError("partitions must be at least 1")
@@ -659,6 +763,7 @@ def score_spark(
     shipped = sc.broadcast(payload)
     logger.info("broadcasting scorer %s %s (%.1f MB)", scorer.name, scorer.version, len(payload) / 1e6)
     tmp = out_fs.sibling(out, "tmp")
+    times = WorkerTimes(sc)
     try:
         with SparkProgress(sc, enabled=progress) as bar:
             t = time.perf_counter()
@@ -668,17 +773,13 @@ def score_spark(
             phases["check_ids"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            # every other row is validated where it is scored; merchants without listings are not scored
-            bar.phase = "validating merchants"
-            check = functools.partial(_validate_partition, specs["merchants"])
-            tables["merchants"].mapInPandas(check, "n long").agg(F.sum("n")).collect()
-            phases["validate_merchants"] = time.perf_counter() - t
-
-            t = time.perf_counter()
+            # every row is validated in the Python worker that scores it (merchants without listings too)
             bar.phase = "scoring"
             store = None if score_store is None else str(score_store)
-            score = functools.partial(_score_partition, specs, token, shipped, store)
-            scored = _join(tables, specs, partitions=partitions).mapInPandas(score, OUTPUT_SCHEMA)
+            slots = assign_slots(tables, specs)
+            score = functools.partial(_score_partition, specs, slots, token, shipped, store, batch_size, times)
+            rows = _scoring_rows(tables, specs, slots, partitions=partitions)
+            scored = rows.mapInPandas(score, OUTPUT_SCHEMA)
             scored.write.parquet(tmp)
             phases["validate_score_write"] = time.perf_counter() - t
 
@@ -696,4 +797,6 @@ def score_spark(
         _restore(spark, saved)
     seconds = time.perf_counter() - t0
     logger.info("wrote %d scores to %s in %.1fs", n, out, seconds)
-    return BatchResult(engine="spark", output=output, n_listings=n, seconds=seconds, phases=phases)
+    return BatchResult(
+        engine="spark", output=output, n_listings=n, seconds=seconds, phases=phases, worker_seconds=times.values()
+    )

@@ -355,6 +355,8 @@ def main() -> None:
                     plan_done.update(status=r.status_code, seconds=time.perf_counter() - t)
                     if r.status_code == 201:
                         plan_done["targets"] = len(r.json().get("targets", []))
+                    else:
+                        plan_done["error"] = r.text[:300]
 
                 client.get("/v1/model")  # nothing else in flight
                 th = threading.Thread(target=draw)
@@ -452,7 +454,8 @@ def main() -> None:
         d = res["during_plan"]
         print(
             f"score one listing, 1 client, while a {args.plan_budget:,.0f}-yuan plan is drawn (HTTP {d.get('status')}, "
-            f"{d.get('targets', 0)} targets, {d.get('seconds', 0):.1f} s): {d['rps']:.1f} req/s, "
+            f"{d.get('targets', 0)} targets, {d.get('seconds', 0):.1f} s{', ' + d['error'] if 'error' in d else ''}): "
+            f"{d['rps']:.1f} req/s, "
             f"p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms"
         )
     print(f"in-process single listing: p50 {l_single['p50_ms']:.2f} ms, p99 {l_single['p99_ms']:.2f} ms")

@@ -66,7 +66,13 @@ def test_train_register_load_score_evaluate(tmp_path: Path, monkeypatch: pytest.
     import mlflow.pyfunc
 
     pyfunc = mlflow.pyfunc.load_model("models:/choujian-listing@champion")
-    tables = {"merchants": market.merchants, "listings": market.listings, "reviews": market.reviews}
+    # every table: a listing's merchant's lab results are part of its record (serving.context, features)
+    tables = {
+        "merchants": market.merchants,
+        "listings": market.listings,
+        "reviews": market.reviews,
+        "lab_results": market.lab_results,
+    }
     tables = {k: v.astype({c: str for c in v.columns if "date" in c}) for k, v in tables.items()}
     via_pyfunc = pyfunc.predict(tables)
     np.testing.assert_allclose(via_pyfunc["p_lab_fail"].to_numpy(), frame["p_lab_fail"].to_numpy())

@@ -131,6 +131,11 @@ def test_api_fuzz_stateful(fuzz_app: tuple[Any, str, list[str]]) -> None:
     # parameter under different constraints from one case to the next (hypothesis FlakyStrategyDefinition)
     config = schemathesis.config.SchemathesisConfig.from_dict({"analysis": {"constants": {"enabled": False}}})
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    # the plans and what follows from them; not the key management (a sequence that revokes or rotates the
+    # fuzzer's own key changes what every later case sees) nor ingest: state carried from one generated case
+    # to the next makes hypothesis replay a case with different data (FlakyStrategyDefinition). The
+    # non-stateful test above fuzzes those operations one request at a time.
+    schema = schema.include(path_regex=r"^/v1/plans")
     headers = {"Authorization": f"Bearer {key}"}
     base = schema.as_state_machine()
 

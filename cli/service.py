@@ -80,7 +80,7 @@ def _serve_forked(*, host: str, port: int, workers: int, log_level: str) -> None
             options = {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                "worker_class": "uvicorn.workers.UvicornWorker",
+                "worker_class": "uvicorn_worker.UvicornWorker",
                 "preload_app": True,
                 "loglevel": log_level,
                 "timeout": 300,  # a plan over a large market may hold a worker this long

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,18 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertForMaskedLM(cfg).save_pretrained(path)
     load_tokenizer().save_pretrained(path)  # tokenizer.json only: exercises the AutoTokenizer path
     return path
+
+
+# --- the team's real scorer bundle, trained tiny ------------------------------------------------------
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A market directory and the real `ScorerBundle` fitted on it with `configs/train-tiny.yaml` (~15 s): one
+    for the whole session, for every test that needs a real bundle and does not change it."""
+    from training.simulator import simulate
+    from training.train import fit_bundle, load_config
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "train-tiny.yaml"
+    market = simulate(120, 1500, seed=5).market
+    out = tmp_path_factory.mktemp("tiny-market")
+    market.write(out)
+    return out, fit_bundle(market, load_config(config)).bundle

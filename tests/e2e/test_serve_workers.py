@@ -18,7 +18,6 @@ from features.market import load_market, to_json_records
 from features.records import Listing, Merchant, Review
 
 pytestmark = pytest.mark.slow
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 
 
 def _port() -> int:
@@ -27,19 +26,16 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_forked_workers_share_one_model_and_score_like_in_process(tmp_path: Path) -> None:
+def test_forked_workers_share_one_model_and_score_like_in_process(
+    tiny_trained: tuple[Path, Any], tmp_path: Path
+) -> None:
     from serving import store
     from serving.db import make_engine, make_sessionmaker
     from serving.runtime import LoadedModel, describe
     from serving.service import score_records
     from serving.settings import Settings
-    from training.simulator import simulate
-    from training.train import fit_bundle, load_config
 
-    market = simulate(60, 600, seed=4).market
-    market_dir = tmp_path / "market"
-    market.write(market_dir)
-    bundle = fit_bundle(market, load_config(CONFIG)).bundle
+    market_dir, bundle = tiny_trained
     bundle_dir = bundle.save(tmp_path / "bundle")
     db = f"sqlite:///{tmp_path / 'serve.db'}"
     engine = make_engine(db)

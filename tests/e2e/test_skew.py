@@ -23,19 +23,11 @@ from models.contract import RISKS
 
 pytestmark = pytest.mark.slow
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
-
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
-    """A simulated market on disk, the real tiny bundle trained on it and saved as a local bundle folder."""
-    from training.simulator import simulate
-    from training.train import fit_bundle, load_config
-
-    market = simulate(120, 1500, seed=21).market
-    market_dir = tmp_path_factory.mktemp("skew-market")
-    market.write(market_dir)
-    bundle = fit_bundle(market, load_config(CONFIG)).bundle
+def world(tiny_trained: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
+    """The session's simulated market on disk and the real tiny bundle trained on it, saved as a bundle folder."""
+    market_dir, bundle = tiny_trained
     bundle_dir = bundle.save(tmp_path_factory.mktemp("skew-bundle") / "bundle")
     return market_dir, bundle_dir, bundle
 

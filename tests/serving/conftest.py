@@ -203,17 +203,3 @@ def listing_json(lid: str = "L1", mid: str = "M1", **kw: Any) -> dict[str, Any]:
         "listed_date": "2026-10-01",
         **kw,
     }
-
-
-# --- the team's real scorer bundle, trained tiny ------------------------------------------------------
-@pytest.fixture(scope="session")
-def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """A market directory and the real `ScorerBundle` fitted on it with `configs/train-tiny.yaml` (~15 s)."""
-    from training.simulator import simulate
-    from training.train import fit_bundle, load_config
-
-    config = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
-    market = simulate(120, 1500, seed=5).market
-    out = tmp_path_factory.mktemp("tiny-market")
-    market.write(out)
-    return out, fit_bundle(market, load_config(config)).bundle

@@ -9,12 +9,13 @@ naming the file, the row and the column; nothing is returned half-loaded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -109,6 +110,47 @@ class Market:
                 df.to_csv(out / f"{name}.csv", index=False)
             else:
                 raise ValueError(f"unknown format {fmt!r}: use parquet or csv")
+
+
+def merchant_chunks(listings: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
+    """Positions of `listings` (in file order) grouped into chunks of about `chunk_size` listings that
+    never split a merchant: its complaint score depends on all its listings (`features.merchant_frame`)."""
+    codes, _ = pd.factorize(listings["merchant_id"].astype(str))  # merchants in order of first listing
+    counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
+    chunk_of_merchant = np.empty(len(counts), dtype=np.int64)
+    chunk, filled = 0, 0
+    for m, n in enumerate(counts.tolist()):
+        if filled and filled + n > chunk_size:
+            chunk, filled = chunk + 1, 0
+        chunk_of_merchant[m] = chunk
+        filled += n
+    of_listing = chunk_of_merchant[codes]
+    order = np.argsort(of_listing, kind="stable")  # stable: file order inside each chunk
+    bounds = np.searchsorted(of_listing[order], np.arange(chunk + 2)) if len(codes) else np.zeros(1, dtype=np.int64)
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def market_chunks(market: Market, chunk_size: int) -> Iterator[Market]:
+    """Split a market into sub-markets of whole merchants (about `chunk_size` listings each), each with
+    those merchants' listings and the listings' reviews and lab results, all in file order: what the batch
+    engines and the service's start-up scoring score one by one (`Market.subset` explains why a listing's
+    scores do not depend on the chunk it is in)."""
+    listings = market.listings
+    chunks = merchant_chunks(listings, chunk_size)
+    chunk_of = pd.Series(np.zeros(len(listings), dtype=np.int64), index=listings["listing_id"].astype(str).to_numpy())
+    for k, rows in enumerate(chunks):
+        chunk_of.iloc[rows] = k
+    children = {
+        name: (df, df.groupby(df["listing_id"].astype(str).map(chunk_of).to_numpy()).indices if len(df) else {})
+        for name, df in (("reviews", market.reviews), ("lab_results", market.lab_results))
+    }
+    merchants = market.merchants.set_index(market.merchants["merchant_id"].astype(str), drop=False)
+    for k, rows in enumerate(chunks):
+        part = listings.iloc[rows].reset_index(drop=True)
+        tables = {"listings": part, "merchants": merchants.loc[part["merchant_id"].astype(str).unique()]}
+        for name, (df, index) in children.items():
+            tables[name] = df.iloc[np.sort(index[k])] if k in index else df.iloc[0:0]
+        yield Market(**{name: df.reset_index(drop=True) for name, df in tables.items()})
 
 
 def failure_type_flags(values: pd.Series, types: Sequence[str]) -> pd.DataFrame:
@@ -330,6 +372,8 @@ __all__ = [
     "Market",
     "RecordError",
     "load_market",
+    "market_chunks",
+    "merchant_chunks",
     "read_table",
     "to_json_records",
     "records_frame",

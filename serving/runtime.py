@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from features.market import Market, records_frame
+from features.market import Market, market_chunks, records_frame
 from features.records import LabResult, Listing, Merchant, Review
 
 if TYPE_CHECKING:
@@ -250,20 +250,10 @@ def score_in_chunks(
     listings each), resting `pace` times each chunk's duration after it unless `hurry` is set."""
     if pace <= 0 or len(market.listings) <= chunk:
         return scorer.score_frame(market)
-    merchant_of = market.listings["merchant_id"].astype(str)
-    sizes = merchant_of.value_counts(sort=False)
     parts: list[pd.DataFrame] = []
-    group: list[str] = []
-    n = 0
-    for i, (mid, k) in enumerate(sizes.items()):
-        group.append(str(mid))
-        n += int(k)
-        if n < chunk and i < len(sizes) - 1:
-            continue
+    for part in market_chunks(market, chunk):
         started = time.perf_counter()
-        ids = market.listings["listing_id"][merchant_of.isin(group).to_numpy()]
-        parts.append(scorer.score_frame(market.subset(ids)))
-        group, n = [], 0
+        parts.append(scorer.score_frame(part))
         if hurry is None or not hurry.is_set():
             time.sleep(pace * (time.perf_counter() - started))
     scores = pd.concat(parts, ignore_index=True)

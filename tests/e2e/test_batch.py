@@ -18,11 +18,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.market import Market, RecordError, load_market
+from features.market import Market, RecordError, load_market, market_chunks
 from models.contract import RISKS
 from training.batch import OUTPUT_COLUMNS, read_scores, score_pandas
 from training.batch.common import check_local_market, publish, temporary_sibling
-from training.batch.pandas_engine import iter_chunks
 from training.batch.spark_engine import java_available
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +143,7 @@ class CountingScorer:
 
 def test_chunks_hold_whole_merchants(market_dir: Path) -> None:
     market = load_market(market_dir)
-    chunks = list(iter_chunks(market, 64))
+    chunks = list(market_chunks(market, 64))
     assert len(chunks) > 3
     listing_ids = [lid for c in chunks for lid in c.listings["listing_id"]]
     assert sorted(listing_ids) == sorted(market.listings["listing_id"])

@@ -6,13 +6,12 @@ import logging
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from features.market import Market, load_market
+from features.market import Market, load_market, market_chunks
 from models.contract import RiskScorer
 from models.risk import predict_on_one_thread
 from training.batch.common import (
@@ -25,45 +24,6 @@ from training.batch.common import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def merchant_chunks(listings: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
-    """Positions of `listings` (in file order) grouped into chunks of about `chunk_size` listings that
-    never split a merchant: its complaint score depends on all its listings (`features.merchant_frame`)."""
-    codes, _ = pd.factorize(listings["merchant_id"].astype(str))  # merchants in order of first listing
-    counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
-    chunk_of_merchant = np.empty(len(counts), dtype=np.int64)
-    chunk, filled = 0, 0
-    for m, n in enumerate(counts.tolist()):
-        if filled and filled + n > chunk_size:
-            chunk, filled = chunk + 1, 0
-        chunk_of_merchant[m] = chunk
-        filled += n
-    of_listing = chunk_of_merchant[codes]
-    order = np.argsort(of_listing, kind="stable")  # stable: file order inside each chunk
-    bounds = np.searchsorted(of_listing[order], np.arange(chunk + 2)) if len(codes) else np.zeros(1, dtype=np.int64)
-    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def iter_chunks(market: Market, chunk_size: int) -> Iterator[Market]:
-    """Split a market into sub-markets of whole merchants (about `chunk_size` listings each), each with
-    those merchants' listings and the listings' reviews and lab results, all in file order."""
-    listings = market.listings
-    chunks = merchant_chunks(listings, chunk_size)
-    chunk_of = pd.Series(np.zeros(len(listings), dtype=np.int64), index=listings["listing_id"].astype(str).to_numpy())
-    for k, rows in enumerate(chunks):
-        chunk_of.iloc[rows] = k
-    children = {
-        name: (df, df.groupby(df["listing_id"].astype(str).map(chunk_of).to_numpy()).indices if len(df) else {})
-        for name, df in (("reviews", market.reviews), ("lab_results", market.lab_results))
-    }
-    merchants = market.merchants.set_index(market.merchants["merchant_id"].astype(str), drop=False)
-    for k, rows in enumerate(chunks):
-        part = listings.iloc[rows].reset_index(drop=True)
-        tables = {"listings": part, "merchants": merchants.loc[part["merchant_id"].astype(str).unique()]}
-        for name, (df, index) in children.items():
-            tables[name] = df.iloc[np.sort(index[k])] if k in index else df.iloc[0:0]
-        yield Market(**{name: df.reset_index(drop=True) for name, df in tables.items()})
 
 
 def default_workers() -> int:
@@ -105,7 +65,7 @@ def score_market(
     if workers > 1 and n:
         # enough chunks to keep every worker busy to the end, none so small its fixed cost shows
         chunk_size = max(1, min(chunk_size, max(2_000, -(-n // (workers * 4)))))
-    chunks = list(iter_chunks(market, chunk_size))
+    chunks = list(market_chunks(market, chunk_size))
     parts: list[pd.DataFrame] = []
     forkable = "fork" in mp.get_all_start_methods()
     if workers > 1 and len(chunks) > 1 and forkable:

@@ -66,7 +66,6 @@ def _serve_forked(*, host: str, port: int, workers: int, log_level: str) -> None
     uvicorn workers from it."""
     from gunicorn.app.base import BaseApplication
 
-    from models.risk import predict_on_one_thread
     from serving.app import create_app, prepare, warm
 
     app = create_app()
@@ -85,8 +84,6 @@ def _serve_forked(*, host: str, port: int, workers: int, log_level: str) -> None
                 "loglevel": log_level,
                 "timeout": 300,  # a plan over a large market may hold a worker this long
                 "graceful_timeout": 30,
-                # workers are forked from a process that may have started OpenMP threads (see models.risk)
-                "post_fork": lambda server, worker: predict_on_one_thread(),
             }
             for k, v in options.items():
                 self.cfg.set(k, v)

@@ -9,6 +9,7 @@ the weighted base rate, says so in its metadata, and still scores every row.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,18 +27,22 @@ logger = logging.getLogger(__name__)
 SINGLE_THREAD_ROWS = 1024
 
 
-#: set in processes forked to score in parallel (batch workers, server workers): one thread each
+#: True in every process forked from one that imported this module: one prediction thread there
 _ONE_THREAD = False
 
 
-def predict_on_one_thread() -> None:
-    """Make this process's LightGBM predictions single-threaded, whatever their size.
+def _after_fork_in_child() -> None:
+    """A forked process predicts on one LightGBM thread, whatever the size of the prediction.
 
-    For processes forked from one that had started OpenMP threads: the child inherits OpenMP's state but
-    not its threads, and its next multi-threaded prediction waits for them forever. Processes that score
-    side by side want one thread each anyway."""
+    The child inherits OpenMP's state but not its threads: if the parent had started them, the child's next
+    multi-threaded prediction waits for them forever (a forked batch worker did). Processes forked to score
+    side by side (batch workers, server workers) want one thread each anyway, and scores do not depend on
+    the number of threads."""
     global _ONE_THREAD
     _ONE_THREAD = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _predict_threads(n_rows: int) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import pandas as pd
 
 from features.market import Market, load_market, market_chunks
 from models.contract import RiskScorer
-from models.risk import predict_on_one_thread
 from training.batch.common import (
     BatchResult,
     check_local_market,
@@ -72,7 +71,7 @@ def score_market(
         _FORKED = (scorer, chunks)
         try:
             ctx = mp.get_context("fork")
-            with ctx.Pool(min(workers, len(chunks)), initializer=predict_on_one_thread) as pool:
+            with ctx.Pool(min(workers, len(chunks))) as pool:
                 for k, scores in enumerate(pool.imap(_score_forked, range(len(chunks)))):
                     parts.append(check_scores(scores, chunks[k].listings["listing_id"], scorer_name=scorer.name))
                     if on_chunk:

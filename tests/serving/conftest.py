@@ -102,6 +102,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[Any]:
+    """A session factory on that database, migrated to the newest schema."""
+    from serving import store
+    from serving.db import make_engine, make_sessionmaker
+
+    engine = make_engine(db_url)
+    store.upgrade(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
 # --- a small simulated market -------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

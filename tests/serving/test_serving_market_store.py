@@ -21,21 +21,11 @@ from serving.db import (
     MarketRevisionRow,
     RecordHistoryRow,
     RegistryStatusRow,
-    make_engine,
-    make_sessionmaker,
 )
 from serving.decisions import LinkedFacts, Onboarding, onboarding_decision
 
 runner = CliRunner()
 CODE_A = "91330106MA2GL5XX1D"  # a valid credit code (the API's example)
-
-
-@pytest.fixture
-def sessions(db_url: str) -> Any:
-    engine = make_engine(db_url)
-    store.upgrade(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,7 @@ import pytest
 from sqlalchemy import inspect
 
 from serving import store
-from serving.db import PlanRow, PlanTargetRow, make_engine, make_sessionmaker
-
-
-@pytest.fixture
-def sessions(db_url: str) -> Any:
-    engine = make_engine(db_url)
-    store.upgrade(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+from serving.db import PlanRow, PlanTargetRow, make_engine
 
 
 def test_migrations_match_models_and_downgrade(db_url: str) -> None:

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.cues import MiningConfig, mine_cues, phrases
 from features.lexicon import Lexicon
 from features.market import Market
 from features.normalize import normalize_text
 from training import sim_vocab as V
-from training.cue_mining import MiningConfig, mine_cues, phrases
 from training.simulator import simulate
 
 #: the simulator's counterfeit cues that no lexicon has (text-only by design, see training/sim_vocab.py)

@@ -1,4 +1,5 @@
-"""The `choujian` commands for evaluation worlds and analysts: `simulate-world`, `cross-world`, `cues`.
+"""The `choujian` commands for evaluation worlds and analysts: `simulate-world`, `cross-world`, `cues` (lexicon
+suggestions; `choujian lexicon accept|reject|history` in cli/lexicon.py decides on them).
 
 Plain functions plus `register(app)`, so the one CLI adds them with a single call; heavy imports stay
 inside the functions so `choujian --help` stays fast.
@@ -95,30 +96,40 @@ def cues_command(
     min_count: Annotated[int, typer.Option(min=1, help="Failing listings a phrase must appear in.")] = 5,
     out: Annotated[Path | None, typer.Option(help="Also write the table as CSV (UTF-8).")] = None,
 ) -> None:
-    """Mine candidate cue phrases (in no lexicon) that separate failing from passing lab-tested listings."""
+    """Lexicon suggestions: phrases in no lexicon (nor rejected) that separate failing from passing listings."""
     from rich.console import Console
     from rich.table import Table
 
+    from cli.common import fail
+    from core.settings import shared_settings
+    from features.cues import TARGETS, MiningConfig, cue_table_rows, evidence_summary, mine_cues
+    from features.lexicon import Lexicon
+    from features.lexicon_changes import rejected_phrases
     from features.market import RecordError, load_market
-    from training.cue_mining import TARGETS, MiningConfig, cue_table_rows, mine_cues
 
     if target not in TARGETS:
-        raise typer.BadParameter(f"target must be one of {', '.join(TARGETS)}")
+        fail(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    directory = shared_settings().lexicon_path()
     try:
         market = load_market(data)
-    except (FileNotFoundError, RecordError) as e:
-        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from e
-    df = mine_cues(market, target=target, config=MiningConfig(top=top, min_fail_count=min_count))
+        lexicon = Lexicon.load(directory)
+        rejected = rejected_phrases(directory)
+    except (FileNotFoundError, RecordError, ValueError) as e:
+        fail(str(e))
+    cfg = MiningConfig(top=top, min_fail_count=min_count)
+    df = mine_cues(market, target=target, lexicon=lexicon, config=cfg, exclude=rejected)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False, encoding="utf-8")
-    table = Table(title=f"candidate cues for {target} (not in any lexicon), by log-odds z — {data}")
-    for c in ("phrase", "n_fail", "n_pass", "share_fail", "share_pass", "lift", "log_odds", "z", "example"):
-        table.add_column(c, justify="left" if c in ("phrase", "example") else "right")
+        df.assign(evidence=[evidence_summary(e) for e in df["evidence"]]).to_csv(out, index=False, encoding="utf-8")
+    table = Table(title=f"lexicon suggestions for {target} (in no lexicon of {directory}), by log-odds z — {data}")
+    cols = ("phrase", "suggested", "n_fail", "n_pass", "share_fail", "share_pass", "lift", "log_odds", "z", "example")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("phrase", "suggested", "example") else "right")
     for row in cue_table_rows(df):
         table.add_row(*row)
     Console(width=160).print(table)
+    if len(df):
+        typer.echo(f"accept one: choujian lexicon accept PHRASE --kind KIND --by NAME --data {data} --target {target}")
 
 
 def _fmt(v: float | None) -> str:

@@ -32,7 +32,9 @@ import yaml
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from features.lexicon import Lexicon
 from features.market import Market, failure_type_flags
+from features.pipeline import pipeline_lexicon
 from models import drift
 from models.bundle import ScorerBundle, as_matrix, to_meanings
 from models.calibration import CalibrationMethod
@@ -388,7 +390,9 @@ def fit_listing_models(
             params=config.lightgbm,
             calibration=config.calibration,
             seed=config.seed,
-            monotone=monotone_vector(design.names, config.monotone.get(risk, {}), risk=risk),
+            monotone=monotone_vector(
+                design.names, config.monotone.get(risk, {}), risk=risk, lexicon=pipeline_lexicon(design.pipeline)
+            ),
         )
     return models
 
@@ -401,15 +405,16 @@ _TOKEN_KINDS = {
 }
 
 
-def _lexicon_tokens(kinds: tuple[str, ...]) -> set[str]:
-    from features.lexicon import Lexicon
+def _lexicon_tokens(kinds: tuple[str, ...], lexicon: Lexicon | None = None) -> set[str]:
     from features.normalize import normalize_text
 
-    lex = Lexicon.load()
+    lex = lexicon if lexicon is not None else Lexicon.load()
     return {normalize_text(p) for k in kinds for p in lex.phrases.get(k, ())}
 
 
-def monotone_vector(names: list[str], prefixes: dict[str, int], *, risk: str | None = None) -> list[int] | None:
+def monotone_vector(
+    names: list[str], prefixes: dict[str, int], *, risk: str | None = None, lexicon: Lexicon | None = None
+) -> list[int] | None:
     """LightGBM's per-feature monotone constraints from `{name prefix: direction}`.
 
     Token columns (`text__tok=<word>`) whose word is a claim or counterfeit-cue lexicon phrase get +1 for
@@ -417,7 +422,7 @@ def monotone_vector(names: list[str], prefixes: dict[str, int], *, risk: str | N
     """
     if not prefixes:
         return None
-    tokens = _lexicon_tokens(_TOKEN_KINDS.get(risk or "", ()))
+    tokens = _lexicon_tokens(_TOKEN_KINDS.get(risk or "", ()), lexicon)
     out = []
     for n in names:
         d = next((d for p, d in prefixes.items() if n.startswith(p)), 0)
@@ -455,7 +460,8 @@ def fit_bundle(
     step("training merchant complaint model")
     past, m_labels = merchant_training_data(seen, config.merchant_label)
     m_frame = features.merchant_frame(past)
-    m_pipeline = features.build_merchant_pipeline(fconf, review_scorer=review_scorer)
+    lexicon = pipeline_lexicon(design.pipeline)  # one lexicon for both pipelines, recorded below
+    m_pipeline = features.build_merchant_pipeline(fconf, review_scorer=review_scorer, lexicon=lexicon)
     m_pipeline.fit(m_frame)
     m_X = as_matrix(m_pipeline.transform(m_frame))
     m_names = [str(n) for n in m_pipeline.get_feature_names_out()]
@@ -489,7 +495,9 @@ def fit_bundle(
             "weighting": config.weighting,
             "review_model": review_model_ref or "none",
             "listing_text_model": "cross-fitted" if listing_text is not None else "none",
+            "lexicon_version": lexicon.version if lexicon is not None else "none",
         },
+        "lexicon": lexicon.facts() if lexicon is not None else {},
         "config": config.model_dump(mode="json"),
         "split": config.split.model_dump(mode="json"),
         "models": {r: m.info for r, m in {**models, MERCHANT_RISK: merchant_model}.items()},
@@ -624,6 +632,8 @@ def train(
 
         result = fit_bundle(market, config, review_scorer=review_scorer, review_model_ref=review_ref, progress=step)
         bundle = result.bundle
+        mlflow.log_params({"lexicon_version": bundle.metadata["summary"]["lexicon_version"][:500]})
+        mlflow.log_dict(bundle.metadata["lexicon"], "lexicon.json")
         bundle.metadata["data_dir"] = str(Path(data_dir).resolve())
         bundle.metadata["data_fingerprint"] = fp
         bundle.metadata["data_sha256"] = _combined_sha(fp)

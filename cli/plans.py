@@ -136,7 +136,8 @@ def plan_command(
     settings = shared_settings()
     fees = LabFees(reference.lab_fees(settings), default=settings.lab_fee_default if lab_fee is None else lab_fee)
     try:
-        plan = draw_plan(plan_candidates(mk.listings, mk.merchants, sc, lab_fees=fees), config)
+        cands = plan_candidates(mk.listings, mk.merchants, sc, lab_fees=fees, lab_results=mk.lab_results)
+        plan = draw_plan(cands, config)
     except UnknownCategoryError as e:
         raise typer.BadParameter(str(e), param_hint="--quota") from e
     except (PlanInfeasibleError, ValueError) as e:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 _ORDER_SALT = b"choujian-planner-v1"
@@ -32,6 +33,17 @@ class Candidate(BaseModel):
     cost: float = Field(gt=0, description="yuan: purchase price + lab fee")
     p_fail: float = Field(ge=0, le=1, description="calibrated probability that the lab test fails")
     reasons: list[str] = Field(default_factory=list, description="top reasons, most important first")
+    n_labels: int = Field(default=0, ge=0, description="lab results its seller group already has")
+
+
+#: pseudo lab results of a seller group the model knows nothing about, in `uncertainty`
+PRIOR_LABELS = 1.0
+
+
+def uncertainty(p_fail: NDArray[np.float64], n_labels: NDArray[np.float64]) -> NDArray[np.float64]:
+    """How unsure the model is of a candidate: the variance p(1 - p) of its lab outcome, divided by one plus the
+    lab results its seller group already has (a seller never tested is where the model knows least)."""
+    return p_fail * (1.0 - p_fail) / (PRIOR_LABELS + n_labels)
 
 
 def candidate_frame(candidates: Sequence[Candidate] | pd.DataFrame) -> pd.DataFrame:
@@ -49,6 +61,8 @@ def candidate_frame(candidates: Sequence[Candidate] | pd.DataFrame) -> pd.DataFr
         df["identity_id"] = None
     if "reasons" not in df.columns:
         df["reasons"] = [[] for _ in range(len(df))]
+    if "n_labels" not in df.columns:
+        df["n_labels"] = 0
     df["reasons"] = [_as_reasons(r) for r in df["reasons"]]
     for c in ("listing_id", "merchant_id", "category"):
         df[c] = df[c].astype(str)
@@ -60,10 +74,16 @@ def candidate_frame(candidates: Sequence[Candidate] | pd.DataFrame) -> pd.DataFr
         raise ValueError("every cost must be a positive number of yuan")
     if not (df["p_fail"].between(0, 1).all()):
         raise ValueError("every p_fail must be a probability in [0, 1]")
+    df["n_labels"] = pd.to_numeric(df["n_labels"], errors="coerce")
+    if not (np.isfinite(df["n_labels"]).all() and (df["n_labels"] >= 0).all()):
+        raise ValueError("every n_labels must be a count of lab results (>= 0)")
+    df["n_labels"] = df["n_labels"].astype(int)
+    df["uncertainty"] = uncertainty(df["p_fail"].to_numpy(float), df["n_labels"].to_numpy(float))
     ident = df["identity_id"].astype(object)
     blank = ident.isna() | (ident.astype(str).str.strip() == "")
     df["group_id"] = np.where(blank, df["merchant_id"], ident.astype(str))
-    return df[["listing_id", "merchant_id", "group_id", "category", "cost", "p_fail", "reasons"]]
+    cols = ["listing_id", "merchant_id", "group_id", "category", "cost", "p_fail", "n_labels", "uncertainty", "reasons"]
+    return df[cols]
 
 
 def _as_reasons(r: Any) -> list[str]:

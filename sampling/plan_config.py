@@ -10,6 +10,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+#: the exploration share a plan gets unless it asks otherwise (tuned by `choujian simulate-rounds`:
+#: docs/evaluation.md)
+DEFAULT_EXPLORE = 0.0
+EXPLORE_HELP = (
+    "share of the targeted budget spent on the listings whose failure probability is most uncertain "
+    "(arm 'explore', π = 1)"
+)
+
 
 class PlanInfeasibleError(ValueError):
     """The constraints cannot all be met (e.g. a category minimum the budget cannot buy)."""
@@ -66,12 +74,13 @@ class CategoryQuota(BaseModel):
 
 
 class PlanConfig(BaseModel):
-    """What the user asks for: budget, exploration share, caps, quotas and the seed."""
+    """What the user asks for: budget, the random arm's share ε, the exploration share, caps, quotas and the seed."""
 
     model_config = ConfigDict(frozen=True)
 
     budget: float = Field(gt=0, description="yuan, purchases plus lab fees")
     epsilon: float = Field(default=0.2, ge=0, lt=1, description="share of the budget for the random arm (ε)")
+    explore: float = Field(default=DEFAULT_EXPLORE, ge=0, le=1, description=EXPLORE_HELP)
     per_merchant_cap: int | None = Field(default=None, ge=1, description="max purchases per merchant or identity")
     cap_scope: Literal["plan", "targeted"] = "plan"
     quotas: dict[str, CategoryQuota] = Field(default_factory=dict)

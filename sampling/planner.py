@@ -36,7 +36,21 @@ A plan has two arms and a top-up that together never spend more than the budget 
    what every random draw is sure to deliver there. A random draw that lands on a targeted listing
    costs nothing extra: it is bought once.
 
-3. **Top-up, after the draw (arm ``topup``).** The targeted arm had to leave room for the random arm's
+3. **Exploration, deterministic too (arm ``explore``, pi = 1).** With ``explore > 0`` the targeted greedy
+   stops short of the last ``explore`` share of its budget ``B - W`` (category minimums come first, from
+   the whole of it), and that share buys the listings the model is least sure of: greedy by uncertainty
+   per yuan, ``p(1 - p) / (1 + n_labels) / cost`` (`sampling.frame.uncertainty`: the outcome's variance,
+   discounted by the lab results the listing's seller group already has), under the same caps and quotas.
+   Explored listings are certainty units like the targets: the frame's ``targeted`` column holds both (the
+   certainty set), ``explored`` marks these. They are chosen from the scores alone, not from the random
+   start, and after the random arm is designed: the random arm's ``lambda`` and every ``pi_R`` are the same
+   with or without exploration, a random draw that lands on an explored listing costs nothing extra, and
+   the estimators stay design-unbiased: the explored listings' failures are known exactly, like the
+   targets', and the random arm speaks for the rest with its exact ``pi_R``. Exploration changes *which*
+   listings the certainty set holds (and so the remainder the random arm estimates), never the estimates'
+   honesty; the risk-ranked targets simply get ``(1 - explore)`` of what they had.
+
+4. **Top-up, after the draw (arm ``topup``).** The targeted arm had to leave room for the random arm's
    worst case, but a drawn random arm usually costs much less (in the demo about 16,000 of a 40,000 yuan
    worst case). The top-up spends that on the next listings of the same ranking: the *top-up list*
    continues the targeted greedy under the same caps and quotas, as if all its members were bought, and
@@ -47,7 +61,7 @@ A plan has two arms and a top-up that together never spend more than the budget 
    same sweep over arc end points), so a member's inclusion probability is the exact measure of the ``u``
    that either leave it room or draw it at random.
 
-So every candidate's inclusion probability is ``1`` if targeted, exact for top-up list members, else
+So every candidate's inclusion probability is ``1`` if targeted or explored, exact for top-up list members, else
 ``pi_R`` (exact, and > 0 for every affordable listing when ``epsilon > 0``); their sum is the expected
 number of distinct purchases; the same seed gives the same ``u`` and the same plan; and the budget, the
 caps and the quotas hold for every draw, not merely on average. The estimators (`sampling.estimation`)
@@ -61,7 +75,7 @@ small: when ``epsilon * B`` is close to the dearest listing's cost it gets about
 ``epsilon`` or the budget, or cap the dear categories' yuan, to buy a useful random sample.
 
 Modules, one per stage: `sampling.plan_config` (the request), `sampling.frame` (candidates and their
-systematic order), `sampling.random_arm` (1), `sampling.targets` (2 and 3), `sampling.arcs` (the circle's
+systematic order), `sampling.random_arm` (1), `sampling.targets` (2 to 4), `sampling.arcs` (the circle's
 exact sweeps); this module designs, draws and summarises.
 
 Store `Plan.frame` with the plan: `sampling.estimation.estimate` needs its order, ``pi_random``,
@@ -93,7 +107,7 @@ from sampling.targets import choose_targets, inclusion, topup_mask
 
 logger = logging.getLogger(__name__)
 
-Arm = Literal["targeted", "random", "topup"]
+Arm = Literal["targeted", "explore", "random", "topup"]
 
 
 class PlannedPurchase(BaseModel):
@@ -107,7 +121,9 @@ class PlannedPurchase(BaseModel):
     p_fail: float = Field(description="expected yield: expected failures from this purchase")
     arm: Arm
     inclusion_prob: float
-    also_drawn_random: bool = Field(description="a targeted listing the random draw also chose (bought once)")
+    also_drawn_random: bool = Field(
+        description="a targeted or explored listing the random draw also chose (bought once)"
+    )
     reasons: list[str]
 
 
@@ -119,6 +135,7 @@ class PlanSummary(BaseModel):
     random_start: float = Field(description="u in [0, 1): the plan's one random number")
     budget: float
     epsilon: float
+    explore: float = Field(default=0.0, description="share of the targeted budget for the exploration arm")
     random_budget: float
     random_lambda: float = Field(description="inclusion probability of a typical listing in the random arm")
     random_worst_cost: float
@@ -128,7 +145,9 @@ class PlanSummary(BaseModel):
     total_cost: float
     expected_total_cost: float
     n_candidates: int
-    n_targeted: int
+    n_targeted: int = Field(description="risk-ranked targets (the exploration arm's are n_explored)")
+    n_explored: int = Field(default=0, description="purchases chosen for the model's uncertainty (arm 'explore')")
+    explored_cost: float = Field(default=0.0, description="yuan spent on the exploration arm")
     n_random: int = Field(description="random draws that were not already targeted")
     n_random_draws: int = Field(description="all random draws, including those that hit targeted listings")
     n_unreachable: int = Field(description="listings no draw can buy (too expensive for the random arm)")
@@ -154,11 +173,14 @@ FRAME_COLUMNS = (
     "stratum",
     "cost",
     "p_fail",
+    "n_labels",
+    "uncertainty",
     "reasons",
     "pi_random",
     "arc_start",
     "arc_len",
     "targeted",
+    "explored",
     "topup_limit",
     "drawn_random",
     "topup",
@@ -190,7 +212,8 @@ class PlanDesign:
 class Plan:
     """A drawn plan: one row per candidate in `frame` (see FRAME_COLUMNS) and the design summary.
 
-    `frame.pi` is each candidate's inclusion probability (1 for targeted, `pi_random` otherwise);
+    `frame.pi` is each candidate's inclusion probability (1 for targeted and explored, exact for the top-up
+    list, `pi_random` otherwise);
     `frame.selected` marks the purchases; `selected()` gives them in rank order.
     """
 
@@ -201,7 +224,7 @@ class Plan:
     design: PlanDesign = field(repr=False)
 
     def selected(self) -> pd.DataFrame:
-        """The purchases, best first: targeted by expected failures per yuan, then random draws."""
+        """The purchases, best first: targeted, explored, top-up, then random draws (see `_realise`)."""
         return self.frame[self.frame["selected"]].sort_values("rank").reset_index(drop=True)
 
     def purchases(self) -> list[PlannedPurchase]:
@@ -236,9 +259,10 @@ def design_plan(candidates: Sequence[Candidate] | pd.DataFrame, config: PlanConf
     df["arc_len"] = arm.pi_int
 
     targeted_budget = config.budget - arm.worst
-    targeted, topup_limit = choose_targets(df, config, start=arm.start, pi_int=arm.pi_int, budget=targeted_budget)
-    df["targeted"] = targeted
-    df["topup_limit"] = topup_limit
+    picks = choose_targets(df, config, start=arm.start, pi_int=arm.pi_int, budget=targeted_budget)
+    df["targeted"] = picks.targeted
+    df["explored"] = picks.explored
+    df["topup_limit"] = picks.topup_limit
     df["pi"] = inclusion(df)
     logger.debug(
         "design: lambda=%.5f worst random cost=%.0f, %d targeted", arm.lam, arm.worst, int(df["targeted"].sum())
@@ -252,15 +276,15 @@ def _realise(design: PlanDesign, *, u: int, seed: int, plan_id: str) -> Plan:
     df = design.frame.copy()
     start, length = df["arc_start"].to_numpy(), df["arc_len"].to_numpy()
     drawn = draw_mask(start, length, u)
-    targeted = df["targeted"].to_numpy(bool)
+    targeted, explored = df["targeted"].to_numpy(bool), df["explored"].to_numpy(bool)
     topup = topup_mask(df, drawn) & ~drawn
     df["drawn_random"] = drawn
     df["topup"] = topup
     df["selected"] = targeted | drawn | topup
-    df["arm"] = np.where(targeted, "targeted", np.where(drawn, "random", np.where(topup, "topup", "")))
+    arm_order = np.select([targeted & ~explored, explored, topup, drawn], [0, 1, 2, 3], 4)
+    df["arm"] = np.array(["targeted", "explore", "topup", "random", ""])[arm_order]
     p, cost = df["p_fail"].to_numpy(), df["cost"].to_numpy()
-    # rank: targeted first by expected failures per yuan, then the top-up, then random draws, each by that key
-    arm_order = np.where(targeted, 0, np.where(topup, 1, 2))
+    # rank: targeted first, then explored, the top-up and the random draws, each by expected failures per yuan
     key = np.lexsort((df["listing_id"].to_numpy(), -p, -(p / cost), arm_order))
     sel_sorted = key[df["selected"].to_numpy()[key]]
     rank = pd.array([pd.NA] * len(df), dtype="Int64")
@@ -280,16 +304,19 @@ def _realise(design: PlanDesign, *, u: int, seed: int, plan_id: str) -> Plan:
         random_start=u / SCALE,
         budget=cfg.budget,
         epsilon=cfg.epsilon,
+        explore=cfg.explore,
         random_budget=cfg.budget * cfg.epsilon,
         random_lambda=design.random_lambda,
         random_worst_cost=design.random_worst_cost,
         random_expected_cost=expected_random,
         targeted_budget=design.targeted_budget,
-        targeted_cost=float(cost[targeted].sum()),
+        targeted_cost=float(cost[targeted & ~explored].sum()),
         total_cost=total_cost,
         expected_total_cost=float((pi * cost).sum()),
         n_candidates=len(df),
-        n_targeted=int(targeted.sum()),
+        n_targeted=int((targeted & ~explored).sum()),
+        n_explored=int(explored.sum()),
+        explored_cost=float(cost[explored].sum()),
         n_random=int(new_random.sum()),
         n_random_draws=int(drawn.sum()),
         n_unreachable=int(((pi_r == 0) & ~targeted).sum()),

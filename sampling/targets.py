@@ -1,13 +1,16 @@
-"""The planner's own picks: the targeted arm (certainty units, pi = 1) and the top-up list after the draw.
+"""The planner's own picks: the targeted and exploration arms (certainty units, pi = 1) and the top-up list.
 
-Both take candidates in one order, expected failures per yuan, under what the random arm's *worst case*
-leaves of the budget, of each seller's cap and of each category's limits (`_Ledger`); category minimums are
-filled first. The top-up list continues the same greedy as if all its members were bought, each member with
-the largest random-arm cost at which a draw still leaves room for it (`sampling.planner` explains why this
-keeps every inclusion probability exact).
+The targeted arm and the top-up take candidates in one order, expected failures per yuan; the exploration arm
+takes the most uncertain per yuan (`sampling.frame.uncertainty`). All of them take what fits under what the
+random arm's *worst case* leaves of the budget, of each seller's cap and of each category's limits
+(`_Ledger`); category minimums are filled first. The top-up list continues the risk greedy as if all its
+members were bought, each member with the largest random-arm cost at which a draw still leaves room for it
+(`sampling.planner` explains why this keeps every inclusion probability exact).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -129,20 +132,45 @@ def _topup_list(
     return limit
 
 
+def explore_order(df: pd.DataFrame) -> NDArray[np.int64]:
+    """Candidates with any uncertainty, most uncertain per yuan first (then most uncertain, then by id)."""
+    u, cost = df["uncertainty"].to_numpy(float), df["cost"].to_numpy(float)
+    order = np.lexsort((df["listing_id"].to_numpy(), -u, -(u / cost)))
+    return order[u[order] > 0]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The planner's certainty units (pi = 1), those of them chosen for exploration, and the top-up limits."""
+
+    targeted: NDArray[np.bool_]
+    explored: NDArray[np.bool_]
+    topup_limit: NDArray[np.float64]
+
+
 def choose_targets(
     df: pd.DataFrame, config: PlanConfig, *, start: NDArray[np.int64], pi_int: NDArray[np.int64], budget: float
-) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Greedy by expected failures per yuan under budget, caps and quotas left by the random arm's worst case.
+) -> Targets:
+    """Greedy by expected failures per yuan under budget, caps and quotas left by the random arm's worst case;
+    then, with the `explore` share of that budget, greedy by uncertainty per yuan (the `explore` arm).
 
-    Returns the targets and, for the top-up list, each member's limit: it is bought on a draw whose random arm
-    costs at most that (NaN for everyone else)."""
+    Category minimums come first, from the whole budget; the risk greedy stops short of the exploration
+    share, and exploration spends all that is left, under the same caps and quotas. Returns the targets
+    (both kinds), the explored ones, and for the top-up list each member's limit: it is bought on a draw whose
+    random arm costs at most that (NaN for everyone else)."""
     ledger = _Ledger(df, config, start=start, pi_int=pi_int, budget=budget)
     order = risk_order(df)
     ledger.fill_minimums(order)
+    reserve = config.explore * budget
+    ledger.left -= reserve
     ledger.greedy(order)
+    ledger.left += reserve
+    by_risk = ledger.chosen.copy()
+    if config.explore > 0:
+        ledger.greedy(explore_order(df))
     targeted = ledger.chosen.copy()
     limit = _topup_list(ledger, order, config, start=start, pi_int=pi_int)
-    return targeted, limit
+    return Targets(targeted=targeted, explored=targeted & ~by_risk, topup_limit=limit)
 
 
 def topup_mask(frame: pd.DataFrame, drawn: NDArray[np.bool_]) -> NDArray[np.bool_]:

@@ -263,7 +263,9 @@ def lab_fees(settings: Settings) -> LabFees:
 def candidates_from_market(scored: ScoredMarket, settings: Settings) -> Candidates:
     """Every listing of the current market as a plan candidate (`sampling.plan_candidates`)."""
     m = scored.market
-    return plan_candidates(m.listings, m.merchants, scored.scores, lab_fees=lab_fees(settings))
+    return plan_candidates(
+        m.listings, m.merchants, scored.scores, lab_fees=lab_fees(settings), lab_results=m.lab_results
+    )
 
 
 def _frame_bytes(frame: pd.DataFrame) -> bytes:

@@ -404,7 +404,7 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
             seen = Market(merchants=market.merchants, listings=lst, reviews=market.reviews, lab_results=labs)
             p_hat = fit(seen, seed=config.seed + 17 * ri + mi)
             scores = pd.DataFrame({"listing_id": lst["listing_id"], "p_fail": np.clip(p_hat, 0, 1)})
-            cands = plan_candidates(lst, market.merchants, scores, lab_fees=fees).frame
+            cands = plan_candidates(lst, market.merchants, scores, lab_fees=fees, lab_results=labs).frame
             pcfg = PlanConfig(
                 budget=config.budget,
                 epsilon=config.epsilon,

@@ -250,6 +250,8 @@ class ServiceBackend:
             n_targeted=int(design.get("n_targeted", 0)),
             n_random=int(design.get("n_random", 0)),
             n_topup=int(design.get("n_topup", 0)),
+            explore=float(design.get("explore", 0.0)),
+            n_explored=int(design.get("n_explored", 0)),
             n_results=n_results,
             # the plan page sums its targets; a list of plans takes the design's figure and loads no targets
             expected_failures=float(design.get("expected_failures", 0.0))
@@ -317,6 +319,7 @@ class ServiceBackend:
                 name=req.name,
                 budget=req.budget,
                 epsilon=req.epsilon,
+                explore=req.explore,
                 per_merchant_cap=req.per_merchant_cap,
                 seed=req.seed,
                 quotas={cat: QuotaIn(min_purchases=lo or 0, max_purchases=hi) for cat, (lo, hi) in req.quotas.items()},

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from sampling.plan_config import DEFAULT_EXPLORE
 from serving.web.charts import BarRow
 
 #: failure types as a planner reads them, in the order the form offers them
@@ -86,6 +87,7 @@ class PlanForm:
     name: str = ""
     budget: str = "20000"
     epsilon: str = "0.2"
+    explore: str = f"{DEFAULT_EXPLORE:g}"
     per_merchant_cap: str = "2"
     seed: str = "7"
     quota_min: dict[str, str] = field(default_factory=dict)
@@ -101,6 +103,7 @@ class PlanRequest:
     per_merchant_cap: int | None
     seed: int
     quotas: dict[str, tuple[int | None, int | None]]  # category -> (min purchases, max purchases)
+    explore: float = DEFAULT_EXPLORE
     # the planner saw that the random arm is too small to estimate from, and wants the plan anyway
     confirm_small: bool = False
     name: str = ""
@@ -123,6 +126,8 @@ class PlanView:
     expected_failures: float
     model: str = ""
     name: str = ""
+    explore: float = 0.0
+    n_explored: int = 0
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ class FeatureConfig(BaseModel):
     text_risk: bool = Field(default=False, description="textrisk__: character n-gram regressions on lab labels")
     label_folds: int = Field(default=5, ge=2, description="out-of-fold splits of the label-driven blocks in training")
     merchant_lab_history: bool = Field(
-        default=True, description="merchant__lab_*: the identity's leave-one-out lab history (pool__ replaces it)"
+        default=True, description="merchant__lab_*: the identity's lab history, out of fold in training"
     )
 
     @classmethod
@@ -169,7 +169,9 @@ def _reviews(c: FeatureConfig, scorer: Any, lex: Lexicon) -> ReviewFeatures:
 
 
 def _merchant(c: FeatureConfig) -> MerchantFeatures:
-    return MerchantFeatures(smoothing=c.smoothing, complaint_rating_max=c.complaint_rating_max, as_of=c.as_of)
+    return MerchantFeatures(
+        smoothing=c.smoothing, complaint_rating_max=c.complaint_rating_max, as_of=c.as_of, folds=c.label_folds
+    )
 
 
 def pipeline_lexicon(pipeline: Any) -> Lexicon | None:

@@ -6,6 +6,7 @@ can fix raise `RequestProblem` (→ 4xx with the field named); nothing here know
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from collections import Counter
@@ -34,7 +35,7 @@ from models.explain import plan_reasons
 from sampling import plan_checks
 from sampling.candidates import Candidates, LabFees, UnknownCategoryError, draw_plan, plan_candidates
 from sampling.planner import Plan
-from serving import store
+from serving import isolation, store
 from serving.context import StoredRecords
 from serving.db import LabResultRow, PlanFrameRow, PlanRow, PlanTargetRow, utcnow
 from serving.decisions import Decision, decide, merchant_evidence, merchant_grade
@@ -69,6 +70,16 @@ class RequestProblem(Exception):
     def __init__(self, loc: Sequence[str | int], msg: str, *, status_code: int = 422):
         self.loc, self.msg, self.status_code = list(loc), msg, status_code
         super().__init__(msg)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # whole across a pickle (a plan drawn in a child raises it)
+        return (_restore_problem, (type(self), self.args, self.__dict__))
+
+
+def _restore_problem(cls: type[RequestProblem], args: tuple[Any, ...], state: dict[str, Any]) -> RequestProblem:
+    e = cls.__new__(cls)
+    Exception.__init__(e, *args)
+    e.__dict__.update(state)
+    return e
 
 
 def model_ref(model: LoadedModel) -> ModelRef:
@@ -338,6 +349,24 @@ def _target_rows(selected: pd.DataFrame, reasons: dict[str, list[str]]) -> list[
     ]
 
 
+def _drawn_and_explained(
+    scored: ScoredMarket, model: LoadedModel, settings: Settings, body: PlanCreate, plan_id: str
+) -> tuple[Plan, dict[str, list[str]]]:
+    """The request's plan over the scored market and each purchase's reasons: the CPU-heavy part of a plan
+    request, which `create_plan` runs in a forked child (`serving.isolation`) unless CHOUJIAN_PLAN_ISOLATION
+    is off."""
+    plan = _draw(candidates_from_market(scored, settings), body, plan_id=plan_id)
+    selected = plan.selected()
+    if len(selected) > settings.max_plan_targets:  # before the per-purchase reasons and the store's rows
+        raise RequestProblem(
+            ["body", "budget"],
+            f"this plan would buy {len(selected):,} listings, over the limit of {settings.max_plan_targets:,} "
+            "(CHOUJIAN_MAX_PLAN_TARGETS); lower the budget",
+        )
+    ids = selected["listing_id"].tolist()
+    return plan, plan_reasons(model.scorer, scored.market, ids, top=settings.top_reasons)
+
+
 def create_plan(
     session: Session,
     model: LoadedModel,
@@ -360,15 +389,13 @@ def create_plan(
     except (FileNotFoundError, RecordError) as e:
         raise Unavailable(f"no usable market for plan candidates: {e}") from e
     plan_id = store.new_plan_id()
-    plan = _draw(candidates_from_market(scored, settings), body, plan_id=plan_id)
+    work = functools.partial(_drawn_and_explained, scored, model, settings, body, plan_id)
+    try:
+        plan, reasons = isolation.run_forked(work) if settings.plan_isolation else work()
+    except isolation.ChildFailed as e:
+        logger.error("plan %s: drawing it in a child process failed: %s", plan_id, e)
+        raise Unavailable(f"the plan could not be drawn ({e}); try again") from e
     selected = plan.selected()
-    if len(selected) > settings.max_plan_targets:  # before the per-purchase reasons and the store's rows
-        raise RequestProblem(
-            ["body", "budget"],
-            f"this plan would buy {len(selected):,} listings, over the limit of {settings.max_plan_targets:,} "
-            "(CHOUJIAN_MAX_PLAN_TARGETS); lower the budget",
-        )
-    reasons = plan_reasons(model.scorer, scored.market, selected["listing_id"].tolist(), top=settings.top_reasons)
     targets = _target_rows(selected, reasons)
     s = plan.summary
     row = PlanRow(

@@ -90,6 +90,11 @@ class Settings(SharedSettings):
         le=1_000,
         description="single-listing requests waiting together are scored in one call of at most this many (1: off)",
     )
+    plan_isolation: bool = Field(
+        default=True,
+        description="plans are drawn and explained in a child forked from the serving process, so a large plan "
+        "does not slow the scoring requests that process serves meanwhile (POSIX; false: in the request's thread)",
+    )
     score_with_store: bool = Field(
         default=True,
         description="scoring requests naming a merchant the store knows are scored with its stored listings, reviews "

@@ -40,6 +40,9 @@ def train_command(
     ] = False,
     skip_test: Annotated[bool, typer.Option("--skip-test", help="Do not score the official test split.")] = False,
     threads: Annotated[int | None, typer.Option(help="Override the config's CPU threads.", min=1)] = None,
+    corpus: Annotated[
+        str | None, typer.Option(help="Override the config's labelled corpus: shopping (official) or waimai.")
+    ] = None,
     reuse: Annotated[
         bool,
         typer.Option(
@@ -66,6 +69,12 @@ def train_command(
         updates["max_train_texts"] = max_train_texts
     if threads is not None:
         updates["num_threads"] = threads
+    if corpus is not None:
+        from training.corpus import CORPORA
+
+        if corpus not in CORPORA:
+            fail(f"--corpus {corpus!r}: use one of {', '.join(CORPORA)}")
+        updates["corpus"] = corpus
     cfg = cfg.model_copy(update=updates)
     target = out or DEFAULT_REVIEW_MODEL
     if reuse:

@@ -240,6 +240,9 @@ def cross_source_command(
     ] = None,
     threshold: Annotated[float, typer.Option(help="--adapt: confidence for a pseudo-label.", min=0.5)] = 0.9,
     rounds: Annotated[int, typer.Option(help="--adapt: self-training rounds.", min=1, max=5)] = 1,
+    balance: Annotated[
+        bool, typer.Option("--balance", help="--adapt: as many pseudo-labelled complaints as non-complaints.")
+    ] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the figures to this JSON file.")] = None,
 ) -> None:
     """AUC and accuracy of a review model on another source's reviews: the TF-IDF + LR baseline, the n-gram
@@ -262,7 +265,7 @@ def cross_source_command(
     except (OSError, ValueError) as e:
         fail(f"cannot read the config {config}: {first_line(e)}")
     try:
-        settings = AdaptConfig(threshold=threshold, rounds=rounds) if adapt else None
+        settings = AdaptConfig(threshold=threshold, rounds=rounds, balance=balance) if adapt else None
     except ValueError:
         fail(f"--threshold {threshold}: must lie strictly between 0.5 and 1")
     try:
@@ -298,6 +301,10 @@ def adapt_command(
         float, typer.Option(help="A verdict becomes a pseudo-label when its probability is >= this or <= 1 - this.")
     ] = 0.9,
     rounds: Annotated[int, typer.Option(help="Self-training rounds (label, refit; again).", min=1, max=5)] = 1,
+    balance: Annotated[
+        bool,
+        typer.Option("--balance", help="Keep as many pseudo-labelled complaints as non-complaints (most confident)."),
+    ] = False,
 ) -> None:
     """Adapt the review model to your own unlabelled reviews: its confident verdicts on them become
     pseudo-labels and its n-gram partner is refitted on the labelled corpus plus those (docs/evaluation.md)."""
@@ -318,7 +325,7 @@ def adapt_command(
             source,
             texts,
             out,
-            settings=AdaptConfig(threshold=threshold, rounds=rounds),
+            settings=AdaptConfig(threshold=threshold, rounds=rounds, balance=balance),
             command=command_line(),
             progress=typer.echo,
         )

@@ -36,6 +36,14 @@ def test_pseudo_labels_come_only_from_confident_probabilities() -> None:
     assert len(pseudo_labels(p, 0.99)[0]) == 0
 
 
+def test_balanced_pseudo_labels_keep_the_most_confident_of_the_larger_class() -> None:
+    p = np.array([0.97, 0.5, 0.92, 0.05, 0.99, 0.93, 0.3])
+    idx, labels = pseudo_labels(p, 0.9, balance=True)
+    assert idx.tolist() == [3, 4] and labels.tolist() == [0, 1]  # one confident non-complaint: one complaint, 0.99
+    idx, labels = pseudo_labels(np.array([0.95, 0.96, 0.4]), 0.9, balance=True)
+    assert len(idx) == 0  # no confident non-complaint: nothing to balance with
+
+
 def test_the_vocabulary_cap_keeps_the_strongest_features_and_refits_on_them() -> None:
     x, y = _shopping(800)
     full = fit_ngram_partner(x, y, PartnerConfig(min_df=1))

@@ -52,6 +52,11 @@ class AdaptConfig(BaseModel):
     )
     rounds: int = Field(default=1, ge=1, le=5, description="label, refit; again with the refitted model")
     min_pseudo_labels: int = Field(default=20, ge=1, description="refuse to adapt on fewer confident texts")
+    balance: bool = Field(
+        default=False,
+        description="keep as many pseudo-labelled complaints as non-complaints (the most confident of each), so a "
+        "model leaning to one verdict on the new source does not teach itself that lean",
+    )
 
 
 def read_review_texts(path: Path, column: str) -> list[str]:
@@ -100,9 +105,16 @@ def read_review_texts(path: Path, column: str) -> list[str]:
     return texts
 
 
-def pseudo_labels(p: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the confident probabilities (>= threshold or <= 1 - threshold) and their 0/1 labels."""
+def pseudo_labels(p: np.ndarray, threshold: float, *, balance: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the confident probabilities (>= threshold or <= 1 - threshold) and their 0/1 labels; with
+    `balance`, only the most confident of the larger class, as many as the smaller class has."""
     idx = np.flatnonzero(np.maximum(p, 1.0 - p) >= threshold)
+    if balance:
+        pos, neg = idx[p[idx] >= 0.5], idx[p[idx] < 0.5]
+        n = min(len(pos), len(neg))
+        pos = pos[np.argsort(-p[pos], kind="stable")[:n]]
+        neg = neg[np.argsort(p[neg], kind="stable")[:n]]
+        idx = np.sort(np.concatenate([pos, neg]))
     return idx, (p[idx] >= 0.5).astype(np.int64)
 
 
@@ -130,7 +142,7 @@ def adapt_partner(
     partner: Any = None
     rounds: list[dict[str, Any]] = []
     for r in range(settings.rounds):
-        idx, labels = pseudo_labels(score(partner), settings.threshold)
+        idx, labels = pseudo_labels(score(partner), settings.threshold, balance=settings.balance)
         if len(idx) < settings.min_pseudo_labels:
             raise ValueError(
                 f"only {len(idx)} of {len(target)} reviews are scored with confidence >= {settings.threshold}; "

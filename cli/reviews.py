@@ -241,8 +241,9 @@ def cross_source_command(
     threshold: Annotated[float, typer.Option(help="--adapt: confidence for a pseudo-label.", min=0.5)] = 0.9,
     rounds: Annotated[int, typer.Option(help="--adapt: self-training rounds.", min=1, max=5)] = 1,
     balance: Annotated[
-        bool, typer.Option("--balance", help="--adapt: as many pseudo-labelled complaints as non-complaints.")
-    ] = False,
+        bool,
+        typer.Option("--balance/--no-balance", help="--adapt: as many pseudo-labelled complaints as non-complaints."),
+    ] = True,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the figures to this JSON file.")] = None,
 ) -> None:
     """AUC and accuracy of a review model on another source's reviews: the TF-IDF + LR baseline, the n-gram
@@ -303,8 +304,10 @@ def adapt_command(
     rounds: Annotated[int, typer.Option(help="Self-training rounds (label, refit; again).", min=1, max=5)] = 1,
     balance: Annotated[
         bool,
-        typer.Option("--balance", help="Keep as many pseudo-labelled complaints as non-complaints (most confident)."),
-    ] = False,
+        typer.Option(
+            "--balance/--no-balance", help="Keep as many pseudo-labelled complaints as non-complaints (most confident)."
+        ),
+    ] = True,
 ) -> None:
     """Adapt the review model to your own unlabelled reviews: its confident verdicts on them become
     pseudo-labels and its n-gram partner is refitted on the labelled corpus plus those (docs/evaluation.md)."""

@@ -102,8 +102,9 @@ def test_adapt_refits_the_partner_on_the_confident_target_reviews_only(tiny_hybr
     base = ReviewModel(tiny_hybrid)
     target = sorted(set(prepare_texts(texts)))
     p = base.predict_proba(target)
-    idx, labels = pseudo_labels(p, 0.8)
-    assert 20 <= len(idx) < len(target)  # some confident, some not: the test can tell them apart
+    idx, labels = pseudo_labels(p, 0.8, balance=True)  # the default: as many complaints as not
+    # some confident, some not: the test can tell them apart
+    assert 20 <= len(idx) < len(target) and labels.sum() * 2 == len(idx)
 
     out = tmp_path / "adapted"
     report = self_train(tiny_hybrid, texts, out, settings=AdaptConfig(threshold=0.8))

@@ -53,7 +53,7 @@ class AdaptConfig(BaseModel):
     rounds: int = Field(default=1, ge=1, le=5, description="label, refit; again with the refitted model")
     min_pseudo_labels: int = Field(default=20, ge=1, description="refuse to adapt on fewer confident texts")
     balance: bool = Field(
-        default=False,
+        default=True,
         description="keep as many pseudo-labelled complaints as non-complaints (the most confident of each), so a "
         "model leaning to one verdict on the new source does not teach itself that lean",
     )

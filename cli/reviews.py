@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import fail
+from cli.common import fail, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ def train_command(
     ] = False,
     skip_test: Annotated[bool, typer.Option("--skip-test", help="Do not score the official test split.")] = False,
     threads: Annotated[int | None, typer.Option(help="Override the config's CPU threads.", min=1)] = None,
+    corpus: Annotated[
+        str | None, typer.Option(help="Override the config's labelled corpus: shopping (official) or waimai.")
+    ] = None,
     reuse: Annotated[
         bool,
         typer.Option(
@@ -66,6 +69,12 @@ def train_command(
         updates["max_train_texts"] = max_train_texts
     if threads is not None:
         updates["num_threads"] = threads
+    if corpus is not None:
+        from training.corpus import CORPORA
+
+        if corpus not in CORPORA:
+            fail(f"--corpus {corpus!r}: use one of {', '.join(CORPORA)}")
+        updates["corpus"] = corpus
     cfg = cfg.model_copy(update=updates)
     target = out or DEFAULT_REVIEW_MODEL
     if reuse:
@@ -198,3 +207,132 @@ def score_command(
     else:
         out.to_csv(output, index=False, encoding="utf-8")
     typer.echo(f"wrote {len(out)} rows with complaint_prob to {output} (model: {source})")
+
+
+@reviews_app.command("cross-source")
+def cross_source_command(
+    train: Annotated[str, typer.Option(help="Corpus the model learnt from: shopping or waimai.")] = "shopping",
+    test: Annotated[str, typer.Option(help="Corpus whose test split it is scored on: shopping or waimai.")] = "waimai",
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Review model directory trained on --train (default: data/processed/review_model)."),
+    ] = None,
+    ngram_only: Annotated[
+        bool,
+        typer.Option(
+            "--ngram-only",
+            help="No review model: fit the n-gram partner from --config on --train here and measure the n-gram "
+            "models alone (minutes; a transformer takes a fine-tuning run).",
+        ),
+    ] = False,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="--ngram-only: the review model config.")
+    ] = DEFAULT_CONFIG,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt",
+            help="Also self-train the model on the --test corpus's train-split texts (labels dropped) and score again.",
+        ),
+    ] = False,
+    adapted_out: Annotated[
+        Path | None, typer.Option(help="Where --adapt writes the adapted model (default: MODEL-<test> beside it).")
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="--adapt: confidence for a pseudo-label.", min=0.5)] = 0.9,
+    rounds: Annotated[int, typer.Option(help="--adapt: self-training rounds.", min=1, max=5)] = 1,
+    balance: Annotated[
+        bool,
+        typer.Option("--balance/--no-balance", help="--adapt: as many pseudo-labelled complaints as non-complaints."),
+    ] = True,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """AUC and accuracy of a review model on another source's reviews: the TF-IDF + LR baseline, the n-gram
+    partner, the transformer and the shipped cascade, before and (--adapt) after self-training."""
+    import json
+
+    from models.text.config import DEFAULT_REVIEW_MODEL, FinetuneConfig, load_config
+    from training.corpus import CORPORA
+    from training.text.domains import AdaptConfig, cross_source
+
+    for name, value in (("--train", train), ("--test", test)):
+        if value not in CORPORA:
+            fail(f"{name} {value!r}: use one of {', '.join(CORPORA)}")
+    if train == test:
+        fail(f"--train and --test are both {train}: cross-source needs two corpora")
+    if ngram_only and model is not None:
+        fail("--ngram-only fits its own n-gram models: leave out --model")
+    try:
+        cfg = load_config(config, FinetuneConfig) if ngram_only else None
+    except (OSError, ValueError) as e:
+        fail(f"cannot read the config {config}: {first_line(e)}")
+    try:
+        settings = AdaptConfig(threshold=threshold, rounds=rounds, balance=balance) if adapt else None
+    except ValueError:
+        fail(f"--threshold {threshold}: must lie strictly between 0.5 and 1")
+    try:
+        result = cross_source(
+            train=train,  # type: ignore[arg-type]
+            test=test,  # type: ignore[arg-type]
+            model_dir=None if ngram_only else model or DEFAULT_REVIEW_MODEL,
+            config=cfg,
+            adapt=settings,
+            adapted_out=adapted_out,
+            progress=typer.echo,
+        )
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    typer.echo(text)
+
+
+@reviews_app.command("adapt")
+def adapt_command(
+    unlabelled: Annotated[
+        Path, typer.Option("--unlabelled", "-u", help="CSV (UTF-8) or Parquet file of your reviews, one a row.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the adapted review model.")],
+    text_column: Annotated[str, typer.Option(help="Column holding the review text.")] = "review",
+    model: Annotated[
+        Path | None, typer.Option(help="Review model to adapt (default: data/processed/review_model); never changed.")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="A verdict becomes a pseudo-label when its probability is >= this or <= 1 - this.")
+    ] = 0.9,
+    rounds: Annotated[int, typer.Option(help="Self-training rounds (label, refit; again).", min=1, max=5)] = 1,
+    balance: Annotated[
+        bool,
+        typer.Option(
+            "--balance/--no-balance", help="Keep as many pseudo-labelled complaints as non-complaints (most confident)."
+        ),
+    ] = True,
+) -> None:
+    """Adapt the review model to your own unlabelled reviews: its confident verdicts on them become
+    pseudo-labels and its n-gram partner is refitted on the labelled corpus plus those (docs/evaluation.md)."""
+    import json
+
+    from models.text.config import DEFAULT_REVIEW_MODEL
+    from training.text.domains import AdaptConfig, ReviewFileError, read_review_texts, self_train
+    from training.text.pretrain import command_line
+
+    if not 0.5 < threshold < 1.0:
+        fail(f"--threshold {threshold}: must lie strictly between 0.5 and 1")
+    source = model or DEFAULT_REVIEW_MODEL
+    if out.resolve() == Path(source).resolve():
+        fail(f"--out {out} is the model being adapted: write the adapted model elsewhere")
+    try:
+        texts = read_review_texts(unlabelled, text_column)
+        report = self_train(
+            source,
+            texts,
+            out,
+            settings=AdaptConfig(threshold=threshold, rounds=rounds, balance=balance),
+            command=command_line(),
+            progress=typer.echo,
+        )
+    except (ReviewFileError, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    typer.echo(f"saved {out}")

@@ -21,6 +21,9 @@ from core.paths import SHOPPING_ZIP, WAIMAI_CSV
 SHOPPING_CATEGORIES = ("书籍", "平板", "手机", "水果", "洗发水", "热水器", "蒙牛", "衣服", "计算机", "酒店")
 
 Split = Literal["train", "test"]
+#: the labelled review corpora by name (`configs/review_model.yaml`'s `corpus`, `choujian reviews cross-source`)
+Corpus = Literal["shopping", "waimai"]
+CORPORA: tuple[Corpus, ...] = ("shopping", "waimai")
 
 
 def _bucket(text: str) -> int:
@@ -67,6 +70,15 @@ def load_waimai_reviews(split: Split | None = None, *, path: Path = WAIMAI_CSV) 
     """waimai_10k with the same columns and split rule (`cat` is 外卖)."""
     df = _waimai(str(path))
     return (df[df["split"] == split] if split else df).reset_index(drop=True).copy()
+
+
+def load_reviews(corpus: Corpus, split: Split | None = None) -> pd.DataFrame:
+    """A labelled review corpus by name, with the columns and split rule of the two loaders above."""
+    if corpus == "shopping":
+        return load_shopping_reviews(split)
+    if corpus == "waimai":
+        return load_waimai_reviews(split)
+    raise ValueError(f"unknown review corpus {corpus!r}: use one of {', '.join(CORPORA)}")
 
 
 def validation_split(train: pd.DataFrame, *, share: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -98,6 +98,12 @@ class PartnerConfig(_Strict):
     max_char_features: int | None = 400_000
     max_word_features: int | None = 200_000
     C: float = Field(default=2.0, gt=0)
+    keep_features: int | None = Field(
+        default=None,
+        ge=1,
+        description="keep only this many features (the largest |weight x NB ratio| of a first fit) and refit on "
+        "them: a compact vocabulary, which is most of the partner's size and memory; null keeps them all",
+    )
 
 
 class FinetuneConfig(_Strict):
@@ -106,6 +112,11 @@ class FinetuneConfig(_Strict):
     pretrained: str = Field(
         str(DEFAULT_PRETRAINED.relative_to(paths.PROJECT_ROOT)),
         description="local Hugging Face checkpoint directory (relative paths are from the repo root)",
+    )
+    corpus: Literal["shopping", "waimai"] = Field(
+        default="shopping",
+        description="labelled corpus to learn from and score on its own test split (shopping: the official split; "
+        "waimai: the other source, for the cross-source figures)",
     )
     max_len: int = Field(default=128, ge=8, le=512)
     tokens_per_batch: int = Field(default=4096, ge=64)

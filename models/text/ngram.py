@@ -137,25 +137,59 @@ def fit_ngram_baseline(texts: list[str], y: np.ndarray, config: BaselineConfig) 
     return _drop_stop_words(pipe.fit(texts, y))
 
 
-def fit_ngram_partner(texts: list[str], y: np.ndarray, config: PartnerConfig) -> Any:
-    """Character + word n-gram TF-IDF, naive-Bayes scaled, logistic regression: the hybrid's partner."""
+def _partner_pipeline(config: PartnerConfig, vocabularies: tuple[list[str], list[str]] | None = None) -> Any:
+    """The partner's unfitted pipeline; with `vocabularies` (characters, words) its vectorizers keep exactly
+    those features instead of choosing by `min_df` and the caps."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    features = FeatureUnion(
+    chars = _tfidf("char", (1, config.char_ngram_max), config.min_df, config.max_char_features)
+    words = _tfidf(SegmentedWords(config.word_ngram_max), (1, 1), config.min_df, config.max_word_features)
+    if vocabularies is not None:
+        chars.set_params(vocabulary=vocabularies[0], min_df=1, max_features=None)
+        words.set_params(vocabulary=vocabularies[1], min_df=1, max_features=None)
+    return Pipeline(
         [
-            ("chars", _tfidf("char", (1, config.char_ngram_max), config.min_df, config.max_char_features)),
-            (
-                "words",
-                _tfidf(SegmentedWords(config.word_ngram_max), (1, 1), config.min_df, config.max_word_features),
-            ),
-        ]
-    )
-    pipe = Pipeline(
-        [
-            ("features", features),
+            ("features", FeatureUnion([("chars", chars), ("words", words)])),
             ("nb", NBScaler()),
             ("lr", LogisticRegression(C=config.C, max_iter=3000, solver="liblinear")),
         ]
     )
-    return _drop_stop_words(pipe.fit(texts, y))
+
+
+def partner_vocabularies(pipe: Any) -> tuple[list[str], list[str]]:
+    """The fitted partner's character and word features, each list in its vectorizer's column order."""
+    out = []
+    for _, vec in pipe.named_steps["features"].transformer_list:
+        terms = [""] * len(vec.vocabulary_)
+        for term, j in vec.vocabulary_.items():
+            terms[j] = term
+        out.append(terms)
+    return out[0], out[1]
+
+
+def strongest_features(pipe: Any, keep: int) -> tuple[list[str], list[str]]:
+    """The `keep` features of a fitted partner with the largest |LR weight x NB ratio| (the weight each
+    feature's TF-IDF value gets), as (characters, words)."""
+    weight = np.abs(pipe.named_steps["lr"].coef_.ravel() * pipe.named_steps["nb"].ratio_)
+    chosen = np.zeros(len(weight), dtype=bool)
+    chosen[np.argsort(-weight, kind="stable")[:keep]] = True
+    chars, words = partner_vocabularies(pipe)
+    n = len(chars)
+    return [t for t, c in zip(chars, chosen[:n], strict=True) if c], [
+        t for t, c in zip(words, chosen[n:], strict=True) if c
+    ]
+
+
+def fit_ngram_partner(texts: list[str], y: np.ndarray, config: PartnerConfig) -> Any:
+    """Character + word n-gram TF-IDF, naive-Bayes scaled, logistic regression: the hybrid's partner.
+
+    With `config.keep_features`, a first fit chooses the vocabulary (the features with the largest
+    weights) and a second fit learns on it alone: the served vocabulary, most of the partner's memory,
+    is then that size rather than every n-gram `min_df` lets through (docs/evaluation.md, "compact").
+    """
+    pipe = _partner_pipeline(config).fit(texts, y)
+    n_features = int(pipe.named_steps["nb"].n_features_in_)
+    if config.keep_features is not None and n_features > config.keep_features:
+        pipe = _partner_pipeline(config, strongest_features(pipe, config.keep_features)).fit(texts, y)
+    return _drop_stop_words(pipe)

@@ -1,7 +1,7 @@
 """The review complaint model run: baseline, fine-tuning, hybrid, export, honest evaluation.
 
 Label: 1 = the review reports a bad experience (a complaint), i.e. the corpus's label 0. Data: the
-official split of online_shopping_10_cats; validation is carved out of train
+official split of online_shopping_10_cats (or of waimai_10k, `corpus: waimai`); validation is carved out of train
 (`training.corpus.validation_split`) and is the only data any choice is made on (best step, hybrid
 weight, backend); the test split is scored once, at the end, for the report.
 """
@@ -99,11 +99,12 @@ def stale_reason(model_dir: str | Path, config: FinetuneConfig, pretrained: str 
 def review_data(
     config: FinetuneConfig, *, max_test_texts: int | None = None
 ) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Normalised texts and complaint labels for train / validation (all of it) / test (official split)."""
-    from training.corpus import load_shopping_reviews, validation_split
+    """Normalised texts and complaint labels for train / validation (all of it) / test (official split) of
+    the config's corpus."""
+    from training.corpus import load_reviews, validation_split
 
-    train_df, val_df = validation_split(load_shopping_reviews("train"), share=config.validation_share)
-    test_df = load_shopping_reviews("test")
+    train_df, val_df = validation_split(load_reviews(config.corpus, "train"), share=config.validation_share)
+    test_df = load_reviews(config.corpus, "test")
     if config.max_train_texts is not None and len(train_df) > config.max_train_texts:
         train_df = train_df.sample(n=config.max_train_texts, random_state=config.seed)
     if max_test_texts is not None and len(test_df) > max_test_texts:

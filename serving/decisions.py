@@ -45,7 +45,7 @@ class GradeReason(BaseModel):
 
 
 #: fewer reviews than this and the complaint score alone never grades a merchant red: the same minimum the
-#: training label asks of a merchant (training.train's `min_reviews`), since one 1-star review is a 100%
+#: training label asks of a merchant (training.config's `min_reviews`), since one 1-star review is a 100%
 #: complaint rate and says almost nothing
 MIN_MERCHANT_REVIEWS = 5
 

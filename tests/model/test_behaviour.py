@@ -16,8 +16,9 @@ import features
 from features.market import Market
 from models.bundle import ScorerBundle
 from training import metrics as M
+from training.config import load_config
+from training.fit import fit_bundle
 from training.simulator import simulate
-from training.train import fit_bundle, load_config
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"

@@ -11,8 +11,9 @@ import pytest
 
 from features.market import Market
 from models.bundle import ScorerBundle
+from training.config import load_config
+from training.fit import ListingDesign, fit_bundle
 from training.simulator import simulate
-from training.train import ListingDesign, fit_bundle, load_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 BLOCKS = ("pool__", "relprice__", "textrisk__")

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from models.bundle import ScorerBundle
+from training.config import load_config
+from training.fit import fit_bundle
 from training.simulator import simulate, write_simulation
-from training.train import fit_bundle, load_config
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"

@@ -9,8 +9,9 @@ import pytest
 
 from models import registry as read_side
 from training import registry
+from training.config import TrainConfig, load_config
 from training.simulator import simulate, write_simulation
-from training.train import TrainConfig, load_config, train
+from training.train import train
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"

@@ -26,6 +26,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 
 @pytest.fixture(scope="module")
 def model() -> tuple[Market, ScorerBundle, pd.DataFrame, list[str]]:
+    # its own fit, not the session's tiny bundle: behavioural checks need a model that learnt the market's
+    # patterns (a larger market, slower learning, more trees) and the ground truth of its held-out listings
     sim = simulate(300, 8000, seed=21)
     config = load_config(CONFIG)
     config = config.model_copy(

@@ -11,22 +11,17 @@ import pytest
 
 from features.market import Market
 from models.bundle import ScorerBundle
-from training.config import load_config
-from training.fit import ListingDesign, fit_bundle
-from training.simulator import simulate
+from tests.support.tiny import fit_tiny
+from training.fit import ListingDesign
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 BLOCKS = ("pool__", "relprice__", "textrisk__")
 
 
 @pytest.fixture(scope="module")
-def trained() -> tuple[Market, ScorerBundle, ListingDesign]:
-    market = simulate(120, 1500, seed=6).market
-    cfg = load_config(CONFIG).model_copy(
-        update={"features": {"pooled": True, "relative_price": True, "text_risk": True}}
-    )
-    result = fit_bundle(market, cfg)
-    return market, result.bundle, result.design
+def trained(tiny_market: Market) -> tuple[Market, ScorerBundle, ListingDesign]:
+    # its own fit: the session's tiny bundle has none of these blocks (another feature config)
+    result = fit_tiny(tiny_market, features={"pooled": True, "relative_price": True, "text_risk": True})
+    return tiny_market, result.bundle, result.design
 
 
 def test_blocks_are_features_of_the_bundle(trained: tuple[Market, ScorerBundle, ListingDesign]) -> None:

@@ -96,7 +96,13 @@ def _plan_from_store(sessions: Any, sim: Any, *, budget: float) -> dict[str, Any
     out["read_market_s"] = round(time.perf_counter() - t0, 2)
     scores = sim.truth_listings[["listing_id", "p_fail"]]
     t0 = time.perf_counter()
-    cands = plan_candidates(stored.listings, stored.merchants, scores, lab_fees=LabFees(reference.lab_fees()))
+    cands = plan_candidates(
+        stored.listings,
+        stored.merchants,
+        scores,
+        lab_fees=LabFees(reference.lab_fees()),
+        lab_results=stored.lab_results,
+    )
     plan = draw_plan(cands, PlanConfig(budget=budget, epsilon=0.2, seed=1, plan_id="bench"))
     out["plan_draw_s"] = round(time.perf_counter() - t0, 2)
     out["plan_targets"] = n_targets = len(plan.selected())

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli import batch, market, models, plans, pretrain, reviews, rounds, service, store, worlds
+from cli import batch, lexicon, market, models, plans, pretrain, reviews, rounds, service, store, worlds
 
 app = typer.Typer(
     name="choujian",
@@ -110,6 +110,7 @@ store.register(app)  # ingest, export
 rounds.register(app)  # round: export → retrain → promote → next plan → report
 batch.register(app)  # score-batch
 worlds.register(app)  # simulate-world, cross-world, cues
+app.add_typer(lexicon.lexicon_app, name="lexicon")  # accept, reject, history
 
 
 def main() -> None:

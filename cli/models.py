@@ -153,17 +153,50 @@ def evaluate_command(
     ),
     model: Annotated[str, typer.Option(help="Alias, version number, models:/ URI or bundle folder.")] = "challenger",
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log an evaluate run.")] = False,
+    cross_world: Annotated[
+        bool,
+        typer.Option(
+            "--cross-world/--no-cross-world",
+            help="Also refit the model's recipe on simulated worlds a and b: per-world ablations and the "
+            "train-on-one / test-on-the-other matrix (key cross_world).",
+        ),
+    ] = False,
+    world_seeds: Annotated[str, typer.Option(help="--cross-world: seeds, comma-separated.")] = "7",
+    world_merchants: Annotated[int, typer.Option(min=10, help="--cross-world: shops per world.")] = 1000,
+    world_listings: Annotated[int, typer.Option(min=100, help="--cross-world: listings per world.")] = 15_000,
+    world_ablations: Annotated[
+        str, typer.Option(help="--cross-world: ablations, comma-separated, or all (see training.crossworld).")
+    ] = "all",
+    world_transformer: Annotated[
+        bool,
+        typer.Option(
+            "--world-transformer/--no-world-transformer",
+            help="--cross-world: with the model's transformer models (adds the no_transformer ablation).",
+        ),
+    ] = False,
 ) -> None:
     """Compare random, rules, TF-IDF+LR, LightGBM, LightGBM+transformer and the oracle on held-out listings."""
+    from cli.worlds import parse_ablations, parse_seeds
     from models.review_cache import use_default_score_store
+    from training.crossworld import CrossWorldRun
     from training.evaluate import evaluate
 
     if not data.is_dir():
         fail(f"--data: {data} is not a directory")
+    run = None
+    if cross_world:
+        ablations = parse_ablations(world_ablations, transformer=world_transformer, option="--world-ablations")
+        run = CrossWorldRun(
+            seeds=tuple(parse_seeds(world_seeds, option="--world-seeds")),
+            merchants=world_merchants,
+            listings=world_listings,
+            ablations=tuple(ablations),
+            transformer=world_transformer,
+        )
     use_default_score_store()
     try:
         with _progress("evaluate") as step:
-            report = evaluate(data, model=model, out=out, log_to_mlflow=not no_mlflow, progress=step)
+            report = evaluate(data, model=model, out=out, log_to_mlflow=not no_mlflow, cross_world=run, progress=step)
     except Exception as e:
         _registry_or_file_problem(e, model)
     from rich.console import Console
@@ -188,6 +221,10 @@ def evaluate_command(
             f"review model: accuracy {rv['accuracy']:.4f} vs baseline {rv['baseline_accuracy']:.4f} "
             f"on {rv['n_test']} test reviews"
         )
+    if "cross_world" in report:
+        from cli.worlds import world_table
+
+        Console().print(world_table(report["cross_world"]))
     typer.echo(f"target captured_lift@5% >= 0.8: {'met' if report['target']['met'] else 'NOT met'}; wrote {out}")
 
 

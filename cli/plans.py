@@ -10,6 +10,7 @@ import typer
 
 from cli.common import fail, first_line, load_scorer_or_fail
 from core.paths import MARKET_DIR
+from sampling.plan_config import DEFAULT_EXPLORE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +31,27 @@ class CapScope(StrEnum):
 class RoundsModel(StrEnum):
     team = "team"
     own = "own"
+
+
+class RoundsWorld(StrEnum):
+    a = "a"
+    b = "b"
+
+
+#: the exploration share's help, the same on every command that takes --explore
+_EXPLORE_HELP = (
+    "Share of the targeted budget spent on the listings whose failure probability is most uncertain "
+    "(arm 'explore', π = 1); 0 to 1."
+)
+
+
+def _explore_shares(values: list[float] | None) -> list[float]:
+    """The --explore values, each checked to be a share (typer checks no range on a repeated option)."""
+    shares = values or [DEFAULT_EXPLORE]
+    for v in shares:
+        if not 0 <= v <= 1:
+            raise typer.BadParameter(f"{v:g} is not a share between 0 and 1", param_hint="--explore")
+    return shares
 
 
 def _read_scores(path: Path) -> pd.DataFrame:
@@ -58,6 +80,7 @@ def plan_command(
     epsilon: Annotated[
         float, typer.Option(min=0, max=0.99, help="Share of the budget for the stratified random arm (ε).")
     ] = 0.2,
+    explore: Annotated[float, typer.Option(min=0, max=1, help=_EXPLORE_HELP)] = DEFAULT_EXPLORE,
     per_merchant_cap: Annotated[
         int | None,
         typer.Option(min=1, help="Most purchases per seller (shops under one credit code count as one; none: no cap)."),
@@ -103,6 +126,7 @@ def plan_command(
     config = _plan_config(
         budget=budget,
         epsilon=epsilon,
+        explore=explore,
         per_merchant_cap=per_merchant_cap,
         cap_scope=cap_scope,
         quota=quota or [],
@@ -135,6 +159,7 @@ def _plan_config(
     *,
     budget: float,
     epsilon: float,
+    explore: float,
     per_merchant_cap: int | None,
     cap_scope: CapScope,
     quota: list[str],
@@ -156,6 +181,7 @@ def _plan_config(
         return PlanConfig(
             budget=budget,
             epsilon=epsilon,
+            explore=explore,
             per_merchant_cap=per_merchant_cap,
             cap_scope=cap_scope.value,
             quotas=quotas,
@@ -178,7 +204,10 @@ def _draw(market: Market, scores: pd.DataFrame, config: PlanConfig, *, lab_fee: 
     settings = shared_settings()
     fees = LabFees(reference.lab_fees(settings), default=settings.lab_fee_default if lab_fee is None else lab_fee)
     try:
-        return draw_plan(plan_candidates(market.listings, market.merchants, scores, lab_fees=fees), config)
+        cands = plan_candidates(
+            market.listings, market.merchants, scores, lab_fees=fees, lab_results=market.lab_results
+        )
+        return draw_plan(cands, config)
     except UnknownCategoryError as e:
         raise typer.BadParameter(str(e), param_hint="--quota") from e
     except (PlanInfeasibleError, ValueError) as e:
@@ -242,7 +271,8 @@ def _print_plan(plan: Plan, sel: pd.DataFrame, *, source: str, show: int) -> Non
     if len(sel) > show:
         out.print(f"… {len(sel) - show} more rows in the CSV")
     out.print(
-        f"targeted {s.n_targeted} ({s.targeted_cost:,.0f} ¥), random draws {s.n_random_draws} "
+        f"targeted {s.n_targeted} ({s.targeted_cost:,.0f} ¥), explored {s.n_explored} ({s.explored_cost:,.0f} ¥, "
+        f"share {s.explore:g}), random draws {s.n_random_draws} "
         f"(λ={s.random_lambda:.4f}, worst case {s.random_worst_cost:,.0f} ¥ of {s.random_budget:,.0f}), "
         f"top-up {s.n_topup} ({s.topup_cost:,.0f} ¥ this draw's random arm left); spend {s.total_cost:,.0f} ¥ "
         f"of {s.budget:,.0f}, expected failures {s.expected_failures:.1f}, "
@@ -299,14 +329,18 @@ def _plans_table(result: RoundsResult) -> Table:
 
 
 def _rounds_table(result: RoundsResult) -> Table:
-    """One row per round: labels so far, the model's AUC, hit rates, coverage and bias."""
+    """One row per round: labels so far, the model's AUC and captured lift, hit rates, coverage and bias."""
     from rich.table import Table
 
-    rt = Table(title=f"rounds (model: {result.model})")
+    cfg = result.config
+    rt = Table(title=f"rounds (world {cfg.world}, explore {cfg.explore:g}, model: {result.model})")
     cols = {
         "labels": "lab results",
         "auc_vs_realised": "AUC",
+        "captured_lift_5": "E captured lift 5%",
+        "hit_rate_plan": "hit all purchases",
         "hit_rate_targeted": "hit targeted",
+        "hit_rate_explore": "hit explored",
         "hit_rate_random": "hit random arm",
         "hit_rate_oracle": "hit oracle",
         "lift": "lift",
@@ -317,8 +351,32 @@ def _rounds_table(result: RoundsResult) -> Table:
     for label in cols.values():
         rt.add_column(label, justify="right")
     for row in result.summary["rounds_detail"]:
-        rt.add_row(str(row["round"]), *(f"{row[k]:.4g}" for k in cols))
+        rt.add_row(str(row["round"]), *("–" if row[k] is None else f"{row[k]:.4g}" for k in cols))
     return rt
+
+
+def _explore_table(results: dict[float, RoundsResult]) -> Table:
+    """One row per exploration share: the rounds after the first (planned with models refitted on what the
+    earlier plans bought), and the last round's model."""
+    from rich.table import Table
+
+    t = Table(title="exploration shares, rounds after the first (same markets, outcomes and plan starts)")
+    for c in ("explore", "hit all", "hit targeted", "hit explored", "lift", "last AUC", "last E lift 5%", "coverage"):
+        t.add_column(c, justify="right")
+    for share, r in results.items():
+        later, last = r.summary["later_rounds"] or r.summary, r.summary["rounds_detail"][-1]
+        x = later["hit_rate_explore"]
+        t.add_row(
+            f"{share:g}",
+            f"{later['hit_rate_plan']:.4f}",
+            f"{later['hit_rate_targeted']:.4f}",
+            "–" if x is None else f"{x:.4f}",
+            f"{later['lift']:.3f}",
+            f"{last['auc_vs_realised']:.4f}",
+            f"{last['captured_lift_5']:.4f}",
+            f"{later['coverage']:.3f}",
+        )
+    return t
 
 
 def simulate_rounds_command(
@@ -330,12 +388,19 @@ def simulate_rounds_command(
     merchants: Annotated[int, typer.Option(min=10, help="Shops per market.")] = 1000,
     budget: Annotated[float, typer.Option(min=1, help="Budget per plan, yuan.")] = 400_000,
     epsilon: Annotated[float, typer.Option(min=0, max=0.99, help="Random arm's share of the budget (ε).")] = 0.5,
+    explore: Annotated[
+        list[float] | None,
+        typer.Option(help=_EXPLORE_HELP + " Repeat it to compare shares on the same markets and draws."),
+    ] = None,
     per_merchant_cap: Annotated[int | None, typer.Option(min=1, help="Most purchases per seller (none: no cap).")] = 2,
     model: Annotated[
         RoundsModel,
         typer.Option(help="team (the registered bundle's pipeline) or own (a quick LightGBM, ~20x faster)."),
     ] = RoundsModel.team,
-    per_plan: Annotated[bool, typer.Option(help="Print one row per plan.")] = True,
+    world: Annotated[
+        RoundsWorld, typer.Option(help="a: the product's simulator; b: market B, written for evaluation only.")
+    ] = RoundsWorld.a,
+    per_plan: Annotated[bool, typer.Option(help="Print one row per plan (with a single --explore).")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on the last line.")] = False,
 ) -> None:
     """Prove the planner honest by simulation: coverage and bias of its estimates, hit rates vs random and oracle."""
@@ -343,9 +408,10 @@ def simulate_rounds_command(
 
     from rich.console import Console
 
-    from training.rounds import RoundsConfig, run_rounds
+    from training.rounds import RoundsConfig, compare_explore
 
     console = Console(stderr=True)
+    shares = _explore_shares(explore)
     config = RoundsConfig(
         plans=plans,
         seed=seed,
@@ -357,12 +423,25 @@ def simulate_rounds_command(
         epsilon=epsilon,
         per_merchant_cap=per_merchant_cap,
         model=model.value,
+        world=world.value,
     )
     with console.status("simulating") as status:
-        result = run_rounds(config, progress=lambda msg: status.update(msg))
+        results = compare_explore(config, shares, progress=lambda msg: status.update(msg))
     out = Console() if Console().is_terminal else Console(width=150)
-    if per_plan:
-        out.print(_plans_table(result))
+    if per_plan and len(results) == 1:
+        out.print(_plans_table(next(iter(results.values()))))
+    for result in results.values():
+        _print_rounds(out, result)
+    if len(results) > 1:
+        out.print(_explore_table(results))
+    if as_json:
+        js = {f"{x:g}": r.summary for x, r in results.items()}
+        doc = next(iter(js.values())) if len(js) == 1 else {"by_explore": js}
+        print(json.dumps(doc, ensure_ascii=False, default=float))
+
+
+def _print_rounds(out: Console, result: RoundsResult) -> None:
+    """The rounds table and the study's headline numbers."""
     out.print(_rounds_table(result))
     s = result.summary
     out.print(
@@ -372,8 +451,6 @@ def simulate_rounds_command(
         f"(×{s['targeted_vs_random']}) vs oracle {s['hit_rate_oracle']:.3f}; market failure rate "
         f"{s['market_fail_rate']:.3f}; {s['seconds']} s"
     )
-    if as_json:
-        print(json.dumps(s, ensure_ascii=False, default=float))
 
 
 def estimate_command(

@@ -24,6 +24,7 @@ import typer
 from cli.common import fail, first_line, is_registry_error
 from cli.models import DEFAULT_CONFIG, ExportRoot, export_for_training, load_train_config, run_training
 from core.paths import REPORTS_DIR
+from sampling.plan_config import DEFAULT_EXPLORE, EXPLORE_HELP
 
 if TYPE_CHECKING:
     from serving.settings import Settings
@@ -69,7 +70,9 @@ def _labels_since(settings: Settings, since: str | None) -> tuple[int, int]:
         engine.dispose()
 
 
-def _draw_plan(settings: Settings, *, budget: float, epsilon: float, cap: int | None, seed: int, name: str) -> Any:
+def _draw_plan(
+    settings: Settings, *, budget: float, epsilon: float, explore: float, cap: int | None, seed: int, name: str
+) -> Any:
     """The next plan, drawn on the store's market with the champion and stored as `POST /v1/plans` stores it."""
     from models.registry import CHAMPION, REGISTERED_MODEL, load_scorer
     from serving.db import make_engine, make_sessionmaker
@@ -85,7 +88,7 @@ def _draw_plan(settings: Settings, *, budget: float, epsilon: float, cap: int | 
     engine, reader = make_engine(settings.database_url), make_engine(settings.database_url, read_only=True)
     try:
         cache = MarketCache(settings.market_dir, source=StoreMarketSource(reader, mode="store"))
-        body = PlanCreate(name=name, budget=budget, epsilon=epsilon, per_merchant_cap=cap, seed=seed)
+        body = PlanCreate(name=name, budget=budget, epsilon=epsilon, explore=explore, per_merchant_cap=cap, seed=seed)
         with make_sessionmaker(engine)() as session:
             row = create_plan(session, model, cache, settings, body, created_by=ROUND_CREATOR)
             s = dict(row.summary or {})
@@ -100,6 +103,7 @@ def _draw_plan(settings: Settings, *, budget: float, epsilon: float, cap: int | 
                 "expected_failures": round(float(s.get("expected_failures", 0.0)), 2),
                 "expected_cost": round(float(s.get("expected_total_cost", row.spent)), 2),
                 "epsilon": float(row.epsilon),
+                "explore": float(s.get("explore", 0.0)),
                 "per_merchant_cap": row.per_merchant_cap,
                 "seed": int(row.seed),
             }
@@ -184,6 +188,7 @@ def round_command(
     min_gain: Annotated[float, typer.Option(help="The challenger must beat the champion by more than this.")] = 0.0,
     budget: Annotated[float, typer.Option(min=1, help="Next plan's budget in yuan.")] = 50_000,
     epsilon: Annotated[float, typer.Option(min=0, max=0.99, help="Next plan's random arm share (ε).")] = 0.2,
+    explore: Annotated[float, typer.Option(min=0, max=1, help="Next plan's " + EXPLORE_HELP + ".")] = DEFAULT_EXPLORE,
     per_merchant_cap: Annotated[int | None, typer.Option(min=1, help="Most purchases per seller.")] = 2,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the next plan's random arm.")] = 0,
     out_dir: Annotated[Path, typer.Option(help="Where the round report goes.")] = REPORTS_DIR,
@@ -228,7 +233,7 @@ def round_command(
     name = f"round {started:%Y-%m-%d}"
     try:
         report["plan"] = _draw_plan(
-            settings, budget=budget, epsilon=epsilon, cap=per_merchant_cap, seed=seed, name=name
+            settings, budget=budget, epsilon=epsilon, explore=explore, cap=per_merchant_cap, seed=seed, name=name
         )
     except Exception as e:  # the round's model work stands; the report says why no plan was drawn
         from serving.service import RequestProblem, Unavailable

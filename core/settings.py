@@ -38,6 +38,11 @@ class SharedSettings(BaseSettings):
     review_model: Path | None = Field(
         default=None, description="review model directory (default: data/processed/review_model)"
     )
+    lexicon_dir: Path | None = Field(
+        default=None,
+        description="lexicon directory that training reads and accepted suggestions are written to "
+        "(default: the shipped data/lexicons)",
+    )
     reference_dir: Path | None = Field(
         default=None, description="reference tables such as lab_fees.csv (default: the shipped data/reference)"
     )
@@ -71,6 +76,9 @@ class SharedSettings(BaseSettings):
 
     def review_model_dir(self) -> Path:
         return self.review_model or paths.REVIEW_MODEL_DIR
+
+    def lexicon_path(self) -> Path:
+        return self.lexicon_dir or paths.LEXICON_DIR
 
     def reference_path(self, name: str) -> Path:
         """A reference table: the deployment's own when `reference_dir` holds it, else the shipped one."""

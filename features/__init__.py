@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         build_pipeline,
         evidence,
         feature_meanings,
+        pipeline_lexicon,
     )
 
 _LAZY = {
@@ -30,6 +31,7 @@ _LAZY = {
     "build_merchant_pipeline": "features.pipeline",
     "evidence": "features.pipeline",
     "feature_meanings": "features.pipeline",
+    "pipeline_lexicon": "features.pipeline",
 }
 
 
@@ -51,4 +53,5 @@ __all__ = [
     "feature_meanings",
     "listing_frame",
     "merchant_frame",
+    "pipeline_lexicon",
 ]

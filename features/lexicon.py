@@ -1,7 +1,8 @@
 """Lexicons of risky phrases and an Aho–Corasick matcher that reports hits in the *original* text.
 
-The lexicon files live in `data/lexicons/` (one phrase per line, or `phrase<TAB>note` for .tsv), each
-with a header naming its legal or practical source and a `# version:` line. Phrases are normalised
+The lexicon files live in `data/lexicons/`, or the folder `CHOUJIAN_LEXICON_DIR` names (one phrase per line,
+or `phrase<TAB>note` for .tsv), each with a header naming its legal or practical source and a `# version:`
+line; `features.lexicon_changes` adds accepted phrases and bumps that version. Phrases are normalised
 with `features.normalize` before the automaton is built, and texts are normalised before matching, so
 國 家 級, 国\u200b家\u200b级 and ｇｕｏｊｉａｊｉ all hit, and every hit's span is mapped back through the
 offset map to the characters the seller wrote.
@@ -10,6 +11,7 @@ offset map to the characters the seller wrote.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,11 +24,21 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
 from core.paths import LEXICON_DIR
+from core.settings import shared_settings
 from features.normalize import Normalized, normalize, normalize_text
 from features.segment import USER_DICT, DictEntry, Segmenter, read_user_dict
 
 #: the lexicon kinds the product ships, in feature order
 KINDS = ("absolute_claim", "efficacy_claim", "counterfeit_cue", "complaint_cue", "fake_mention", "ccc_product")
+#: each kind as an analyst reads it (the planner pages, reasons)
+KIND_ZH = {
+    "absolute_claim": "绝对化用语",
+    "efficacy_claim": "功效/医疗用语",
+    "counterfeit_cue": "假货暗语",
+    "complaint_cue": "投诉用语",
+    "fake_mention": "假货评价",
+    "ccc_product": "3C 目录产品",
+}
 _VERSION_RE = re.compile(r"#\s*version:\s*(\S+)")
 
 
@@ -69,27 +81,40 @@ def read_lexicon_file(path: str | Path) -> tuple[list[str], str]:
     return phrases, version or "md5-" + hashlib.md5(path.read_bytes()).hexdigest()[:12]
 
 
+def lexicon_dir() -> Path:
+    """The lexicon directory the settings name now (`CHOUJIAN_LEXICON_DIR`, default the shipped one)."""
+    return shared_settings().lexicon_path()
+
+
+def lexicon_file(directory: str | Path, kind: str) -> Path | None:
+    """`<kind>.txt` or `<kind>.tsv` in `directory`, whichever exists."""
+    d = Path(directory)
+    return next((p for p in (d / f"{kind}.txt", d / f"{kind}.tsv") if p.exists()), None)
+
+
 class Lexicon:
     """Phrases by kind, matched all at once with one Aho–Corasick automaton over normalised text."""
 
-    def __init__(self, phrases: Mapping[str, Iterable[str]], *, version: str = "unversioned") -> None:
+    def __init__(self, phrases: Mapping[str, Iterable[str]], *, version: str = "unversioned", source: str = "") -> None:
         self.phrases: dict[str, tuple[str, ...]] = {k: tuple(dict.fromkeys(v)) for k, v in phrases.items()}
         self.version = version
+        self.source = source  # the directory it was loaded from ("" when built in code)
         self._build()
 
     @classmethod
-    def load(cls, directory: str | Path = LEXICON_DIR, *, kinds: Iterable[str] = KINDS) -> Lexicon:
-        """Load `<kind>.txt` or `<kind>.tsv` for each kind from `directory`."""
-        directory = Path(directory)
+    def load(cls, directory: str | Path | None = None, *, kinds: Iterable[str] = KINDS) -> Lexicon:
+        """Load `<kind>.txt` or `<kind>.tsv` for each kind from `directory` (default: `CHOUJIAN_LEXICON_DIR`,
+        else the shipped data/lexicons)."""
+        directory = Path(directory) if directory is not None else lexicon_dir()
         phrases: dict[str, list[str]] = {}
         versions: list[str] = []
         for kind in kinds:
-            path = next((p for p in (directory / f"{kind}.txt", directory / f"{kind}.tsv") if p.exists()), None)
+            path = lexicon_file(directory, kind)
             if path is None:
                 raise FileNotFoundError(f"lexicon {kind!r} not found in {directory} (.txt or .tsv)")
             phrases[kind], v = read_lexicon_file(path)
             versions.append(f"{kind}={v}")
-        return cls(phrases, version=";".join(versions))
+        return cls(phrases, version=";".join(versions), source=str(directory.resolve()))
 
     def _build(self) -> None:
         self.kinds: tuple[str, ...] = tuple(self.phrases)
@@ -165,13 +190,25 @@ class Lexicon:
                     seen[key] = None
         return [DictEntry(w) for w in seen]
 
+    def facts(self) -> dict[str, Any]:
+        """What a trained bundle records of its lexicon: version, source folder, phrases per kind, content digest."""
+        body = json.dumps({k: sorted(v) for k, v in self.phrases.items()}, ensure_ascii=False, sort_keys=True)
+        return {
+            "version": self.version,
+            "source": self.source,
+            "sizes": {k: len(v) for k, v in self.phrases.items()},
+            "sha256": hashlib.sha256(body.encode()).hexdigest(),
+        }
+
     # -- persistence: the automaton is rebuilt, not pickled -----------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        return {"phrases": {k: list(v) for k, v in self.phrases.items()}, "version": self.version}
+        phrases = {k: list(v) for k, v in self.phrases.items()}
+        return {"phrases": phrases, "version": self.version, "source": self.source}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.phrases = {k: tuple(v) for k, v in state["phrases"].items()}
         self.version = state["version"]
+        self.source = state.get("source", "")  # bundles pickled before the field
         self._build()
 
     def __repr__(self) -> str:
@@ -201,4 +238,15 @@ def build_segmenter(
     return Segmenter(entries, version=version, **kwargs)
 
 
-__all__ = ["KINDS", "LEXICON_DIR", "Evidence", "Hit", "Lexicon", "build_segmenter", "read_lexicon_file"]
+__all__ = [
+    "KINDS",
+    "KIND_ZH",
+    "LEXICON_DIR",
+    "Evidence",
+    "Hit",
+    "Lexicon",
+    "build_segmenter",
+    "lexicon_dir",
+    "lexicon_file",
+    "read_lexicon_file",
+]

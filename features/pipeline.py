@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.pipeline import FeatureUnion
 
+from features.lexicon import KIND_ZH as _KIND_ZH
 from features.lexicon import Evidence, Lexicon
 from features.market import Market
 from features.normalize import normalize
@@ -75,7 +76,7 @@ class FeatureConfig(BaseModel):
     text_risk: bool = Field(default=False, description="textrisk__: character n-gram regressions on lab labels")
     label_folds: int = Field(default=5, ge=2, description="out-of-fold splits of the label-driven blocks in training")
     merchant_lab_history: bool = Field(
-        default=True, description="merchant__lab_*: the identity's leave-one-out lab history (pool__ replaces it)"
+        default=True, description="merchant__lab_*: the identity's lab history, out of fold in training"
     )
 
     @classmethod
@@ -104,7 +105,7 @@ def build_pipeline(
             given, its per-failure-type scores of title + description are features (`listing_text__p_*`).
         listing_text_cross_fitted: out-of-fold scores of the listings that model was trained on, used by
             `fit_transform` only (see `ListingTextScores`).
-        lexicon: the lexicons to use; default the versioned files in data/lexicons.
+        lexicon: the lexicons to use; default the versioned files in `CHOUJIAN_LEXICON_DIR` (data/lexicons).
     """
     c = config or FeatureConfig()
     lex = lexicon if lexicon is not None else Lexicon.load()
@@ -168,7 +169,21 @@ def _reviews(c: FeatureConfig, scorer: Any, lex: Lexicon) -> ReviewFeatures:
 
 
 def _merchant(c: FeatureConfig) -> MerchantFeatures:
-    return MerchantFeatures(smoothing=c.smoothing, complaint_rating_max=c.complaint_rating_max, as_of=c.as_of)
+    return MerchantFeatures(
+        smoothing=c.smoothing, complaint_rating_max=c.complaint_rating_max, as_of=c.as_of, folds=c.label_folds
+    )
+
+
+def pipeline_lexicon(pipeline: Any) -> Lexicon | None:
+    """The lexicon a fitted (or built) feature pipeline matches with: its text block's, else any block's."""
+    steps = dict(getattr(pipeline, "transformer_list", []))
+    for name in ("text", *steps):
+        block = steps.get(name)
+        for attr in ("lexicon_", "lexicon"):
+            lex = getattr(block, attr, None)
+            if isinstance(lex, Lexicon):
+                return lex
+    return None
 
 
 # -- meanings ---------------------------------------------------------------------------------------
@@ -180,7 +195,6 @@ class FeatureMeaning(NamedTuple):
     en: str
 
 
-_KIND_ZH = {"absolute_claim": "绝对化用语", "efficacy_claim": "功效/医疗用语", "counterfeit_cue": "假货暗语"}
 _KIND_EN = {"absolute_claim": "absolute claims", "efficacy_claim": "efficacy/medical claims",
             "counterfeit_cue": "counterfeit cues"}  # fmt: skip
 _CONTACT_ZH = {"url": "网址", "email": "邮箱", "phone": "电话号码", "wechat": "微信号", "qq": "QQ号"}

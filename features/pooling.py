@@ -14,7 +14,8 @@
 Labels are the rows' own `lab_verdicts` / `lab_failure_types` (the held-out rows' results are hidden by
 training before the pipeline sees the frame). Training rows must not read their own label through these
 features, so `fit_transform` returns **out-of-fold** values: rows are split into `folds` by a stable hash of
-`listing_id`, and a labelled row's value comes from statistics (or a model) fitted without its fold, the way
+`listing_id` (`features.transformers.listing_folds`, the folds `MerchantFeatures`' identity lab history uses
+too), and a labelled row's value comes from statistics (or a model) fitted without its fold, the way
 scikit-learn's `TargetEncoder` cross-fits. `transform` (held-out, batch and online scoring) uses the state
 fitted on all rows, and adds to an identity's counts the lab results of the row's merchant that the fit did
 not see (`features.transformers.new_merchant_labs`: results recorded after training; never the row's own).
@@ -23,7 +24,6 @@ The scikit-learn contract holds: `__init__` stores parameters, learned state end
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,17 +38,12 @@ from sklearn.utils.validation import check_is_fitted
 from features.identity import IdentityIndex
 from features.normalize import normalize_many
 from features.records import split_failure_types
-from features.transformers import _FrameTransformer, _str, new_merchant_labs, seen_lab_keys
+from features.transformers import _FrameTransformer, _str, listing_folds, new_merchant_labs, seen_lab_keys
 
 #: brand field values that mean "no brand"
 WHITE_LABEL = ("", "无", "无品牌", "其他", "其它", "白牌", "无牌", "通用", "oem", "none", "n/a")
 #: label name -> how a row's lab results make it positive
 TARGETS = ("lab_fail", "counterfeit", "false_advertising")
-
-
-def _fold(ids: pd.Series, folds: int) -> NDArray[np.int64]:
-    """A stable fold number per listing id (md5, so it does not depend on the process or the row order)."""
-    return np.array([int(hashlib.md5(f"pool:{i}".encode()).hexdigest()[:8], 16) % folds for i in ids.astype(str)])
 
 
 def labels_from_frame(X: pd.DataFrame, targets: Sequence[str] = TARGETS) -> tuple[NDArray[np.bool_], pd.DataFrame]:
@@ -247,7 +242,7 @@ class PooledRisk(_FrameTransformer):
         """Out-of-fold encodings for the labelled rows, full-fit encodings for the rest."""
         cats, brands, idents, has, Y = self._fit(X)
         out = self._encode(self.stats_, cats, brands, idents)
-        fold = _fold(X["listing_id"], self.folds)
+        fold = listing_folds(X["listing_id"], self.folds)
         for f in range(self.folds):
             rows = has & (fold == f)
             if not rows.any():
@@ -411,7 +406,7 @@ class TextRisk(_FrameTransformer):
         """Out-of-fold log-odds for the labelled rows (the vocabulary is label-free), full-fit ones for the rest."""
         M, has, Y = self._fit(X)
         out = np.column_stack([self._score(self.models_[t], M) for t in self.targets])
-        fold = _fold(X["listing_id"], self.folds)
+        fold = listing_folds(X["listing_id"], self.folds)
         for f in range(self.folds):
             rows = has & (fold == f)
             train = has & (fold != f)

@@ -9,6 +9,7 @@ per distinct text) only saves time and gives the same numbers row by row.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -598,6 +599,19 @@ class ReviewFeatures(_FrameTransformer):
 
 
 # -- merchant and its linked identity ---------------------------------------------------------------
+def listing_folds(listing_ids: pd.Series, folds: int) -> NDArray[np.int64]:
+    """The one out-of-fold assignment of the label-driven features: a stable fold number per listing id.
+
+    md5 of the id, so it depends neither on the process nor on the row order; `MerchantFeatures` and the
+    blocks of `features.pooling` all use it, so a training row's fold is the same in every block. (The
+    `pool:` salt is the one the first blocks were fitted with: kept, so their folds do not move.)
+    """
+    return np.array(
+        [int(hashlib.md5(f"pool:{i}".encode()).hexdigest()[:8], 16) % folds for i in listing_ids.astype(str)],
+        dtype=np.int64,
+    )
+
+
 # identity statistics, in this order
 _ID_STATS = (
     "shops",
@@ -631,17 +645,25 @@ class MerchantFeatures(_FrameTransformer):
     and the history of its linked identity learned at fit: shops, platforms, removals and bad registry
     entries across linked shops, lab failures (smoothed, with counts) and complaint counts.
 
-    Training rows do not see their own lab results in the identity history (leave-one-out by listing
-    id), so a label never feeds its own feature. At scoring, lab results of the row's merchant that the fit
-    did not see (`merchant_lab_*` columns, its own listing's left out) add to that history.
+    Lab history in training is **out of fold**: `fit_transform` gives a lab-tested row the history of its
+    identity without any lab result of its fold (`listing_folds`, the folds of `features.pooling`), so a
+    label never feeds its own feature, nor does the row's own verdict shape its siblings' values against it
+    (leave-one-out would: a failing row would see its identity's rate without its failure, a passing row
+    with all of them). `transform` (held-out, batch and online scoring) uses the full history, leaving out
+    the row's own listing's result if the fit saw it, and adds the lab results of the row's merchant that
+    the fit did not see (`merchant_lab_*` columns, `new_merchant_labs`). Frames without `listing_id` (the
+    merchant frame) have no folds: the full history.
     """
 
     _REQUIRED = ("merchant_id", "shop_name", "credit_code", "phone", "registry_status", "opened_date")
 
-    def __init__(self, *, smoothing: float = 5.0, complaint_rating_max: int = 2, as_of: date | None = None) -> None:
+    def __init__(
+        self, *, smoothing: float = 5.0, complaint_rating_max: int = 2, as_of: date | None = None, folds: int = 5
+    ) -> None:
         self.smoothing = smoothing
         self.complaint_rating_max = complaint_rating_max
         self.as_of = as_of
+        self.folds = folds
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> MerchantFeatures:
         X = self._check_frame(X, self._REQUIRED)
@@ -666,7 +688,8 @@ class MerchantFeatures(_FrameTransformer):
                 platforms[ident].add(_str(row[plat_col]))
         for i, ps in enumerate(platforms):
             stats[i, _S["platforms"]] = len(ps - {""})
-        # lab results and reviews, row by row; per-listing lab contributions kept for leave-one-out
+        # lab results and reviews, row by row; per-listing lab contributions kept: a row's history leaves its
+        # own out (and in training its fold's, `fit_transform`)
         self.listing_lab_: dict[str, tuple[int, NDArray[np.float64]]] = {}
         has_lab = "lab_verdicts" in X and "lab_failure_types" in X
         has_rev = "review_ratings" in X
@@ -727,7 +750,33 @@ class MerchantFeatures(_FrameTransformer):
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
         check_is_fitted(self, "names_")
+        return self._features(self._check_frame(X, self._REQUIRED))
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> NDArray[np.float64]:
+        """`fit`, then the rows' features with an out-of-fold lab history for the lab-tested rows."""
+        self.fit(X, y)
         X = self._check_frame(X, self._REQUIRED)
+        if "listing_id" not in X or not self.listing_lab_:
+            return self._features(X)
+        lids = X["listing_id"].astype(str)
+        fold_of = dict(zip(lids, listing_folds(lids, self.folds).tolist(), strict=True))
+        # (fold, identity) -> the lab statistics that fold's listings gave the identity
+        by_fold: dict[tuple[int, int], NDArray[np.float64]] = {}
+        for lid, (ident, delta) in self.listing_lab_.items():
+            key = (fold_of[lid], ident)
+            by_fold[key] = by_fold[key] + delta if key in by_fold else delta.copy()
+        held = [fold_of[i] if i in self.listing_lab_ else None for i in lids]
+        return self._features(X, held_fold=held, by_fold=by_fold)
+
+    def _features(
+        self,
+        X: pd.DataFrame,
+        *,
+        held_fold: Sequence[int | None] | None = None,
+        by_fold: dict[tuple[int, int], NDArray[np.float64]] | None = None,
+    ) -> NDArray[np.float64]:
+        """The rows' features; a row with a `held_fold` sees its identities' history without that fold's
+        lab results (`by_fold`), every other row the full history without its own listing's."""
         plat_col = "merchant_platform" if "merchant_platform" in X else "platform"
         plat = [_str(v) for v in X[plat_col]] if plat_col in X else [""] * len(X)
         reg = [_str(v) for v in X["registry_status"]]
@@ -756,9 +805,15 @@ class MerchantFeatures(_FrameTransformer):
             if own is not None and own not in idents:
                 idents.append(own)
             s = self.stats_[idents].sum(axis=0) if idents else np.zeros(len(_ID_STATS))
-            loo = self.listing_lab_.get(lid) if lid is not None else None
-            if loo is not None and loo[0] in idents:
-                s = s - loo[1]
+            fold = held_fold[r] if held_fold is not None else None
+            if fold is not None and by_fold is not None:  # out of fold: the row's own result is in its fold
+                for i in idents:
+                    if (fold, i) in by_fold:
+                        s = s - by_fold[(fold, i)]
+            else:
+                own_lab = self.listing_lab_.get(lid) if lid is not None else None
+                if own_lab is not None and own_lab[0] in idents:
+                    s = s - own_lab[1]
             if newer[r]:  # the merchant's results newer than the model join its identity's history
                 s = s + _lab_delta(newer[r])
             tests, fails = s[_S["lab_tests"]], s[_S["lab_fails"]]
@@ -904,6 +959,7 @@ class ListingTextScores(_FrameTransformer):
 
 
 __all__ = [
+    "listing_folds",
     "new_merchant_labs",
     "seen_lab_keys",
     "LexiconReviewScorer",

@@ -98,6 +98,13 @@ class ScorerBundle:
         # caches are rebuilt on first use after loading; they do not belong in the pickle
         return {k: v for k, v in self.__dict__.items() if k != "_explainers"}
 
+    @property
+    def lexicon(self) -> Any:
+        """The lexicon the bundle was trained with (pickled inside its pipeline), or None for a bundle without one."""
+        import features
+
+        return features.pipeline_lexicon(self.listing_pipeline)
+
     # -- features ------------------------------------------------------------------------------------
     def listing_features(
         self, market: Market, *, only: Collection[str] | None = None
@@ -185,7 +192,8 @@ class ScorerBundle:
         if only is not None:
             keep = market.listings["listing_id"].astype(str).isin(set(only)).to_numpy()
             shown = Market(merchants=market.merchants, listings=market.listings[keep])
-        evidence = {str(k): list(v) for k, v in features.evidence(shown).items()}
+        # spans from the bundle's own lexicon: the phrases its features counted, not today's files
+        evidence = {str(k): list(v) for k, v in features.evidence(shown, lexicon=self.lexicon).items()}
         out: list[ListingScore] = []
         for i, lid in enumerate(listing_ids):
             risks: dict[str, RiskScore] = {

@@ -80,9 +80,11 @@ def plan_candidates(
     scores: pd.DataFrame,
     *,
     lab_fees: LabFees,
+    lab_results: pd.DataFrame,
 ) -> Candidates:
     """Join listings (price, category, merchant) with scores (`listing_id`, `p_lab_fail` or `p_fail`,
-    optional `reasons`) into candidates; cost = price + the category's lab fee."""
+    optional `reasons`) into candidates; cost = price + the category's lab fee, and `n_labels` = the lab
+    results (`listing_id` rows) of the listing's seller group so far, which the exploration arm reads."""
     col = next((c for c in ("p_lab_fail", "p_fail") if c in scores.columns), None)
     if col is None:
         raise ValueError("scores need a p_lab_fail (or p_fail) column")
@@ -94,14 +96,16 @@ def plan_candidates(
     cats = listings["category"].astype(str)
     groups = seller_groups(merchants)
     merchant_ids = listings["merchant_id"].astype(str)
+    group_ids = merchant_ids.map(groups)
     frame = pd.DataFrame(
         {
             "listing_id": ids.to_numpy(),
             "merchant_id": merchant_ids.to_numpy(),
-            "identity_id": merchant_ids.map(groups).to_numpy(),
+            "identity_id": group_ids.to_numpy(),
             "category": cats.to_numpy(),
             "cost": np.round(listings["price"].to_numpy(float) + lab_fees.of(cats), 2),
             "p_fail": s[col].reindex(ids.to_numpy()).to_numpy(float),
+            "n_labels": _group_labels(ids, group_ids, lab_results),
             "reasons": (
                 list(s["reasons"].reindex(ids.to_numpy())) if "reasons" in s.columns else [[] for _ in range(len(ids))]
             ),
@@ -111,6 +115,14 @@ def plan_candidates(
     if unknown:
         logger.warning("no lab fee for %s: costed at the default %.0f yuan", ", ".join(unknown), lab_fees.default)
     return Candidates(frame=frame, default_fee_categories=unknown)
+
+
+def _group_labels(ids: pd.Series, group_ids: pd.Series, lab_results: pd.DataFrame) -> np.ndarray:
+    """Per listing, how many lab results its seller group has (results of listings not in the market skipped)."""
+    group_of = pd.Series(group_ids.to_numpy(), index=ids.to_numpy())
+    tested = lab_results["listing_id"].astype(str) if len(lab_results) else pd.Series([], dtype=str)
+    per_group = group_of.reindex(tested.to_numpy()).dropna().value_counts()
+    return group_ids.map(per_group).fillna(0).to_numpy(int)
 
 
 def draw_plan(candidates: Candidates, config: PlanConfig, *, require_estimate: bool = False) -> Plan:

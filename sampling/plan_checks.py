@@ -66,7 +66,7 @@ class RandomArmCheck:
         if self.budget_needed is not None:
             fixes.append(f"预算提高到约 {self.budget_needed:,.0f} 元（ε 不变）")
         if self.epsilon_needed is not None:
-            fixes.append(f"探索比例 ε 提高到约 {self.epsilon_needed:.2f}（预算不变）")
+            fixes.append(f"随机抽样比例 ε 提高到约 {self.epsilon_needed:.2f}（预算不变）")
         if fixes:
             fix = "可以" + "，或".join(fixes) + "（估算值，以新计划的设计为准）"
         else:

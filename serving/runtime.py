@@ -39,6 +39,12 @@ class ModelInfo(BaseModel):
     trained_at: str | None = Field(default=None, description="training date (ISO 8601)", examples=["2026-11-23"])
     loaded_at: datetime
     metrics: dict[str, float] = Field(default_factory=dict, examples=[{"pr_auc_lab_fail": 0.61}])
+    lexicon_version: str | None = Field(
+        default=None,
+        description="version of the lexicons the model was trained with (one per kind); phrases accepted since "
+        "count only in a model trained after them",
+        examples=["absolute_claim=2026.11-1;efficacy_claim=2026.11-1;counterfeit_cue=2026.11-2"],
+    )
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,15 @@ def describe(scorer: RiskScorer, *, source: str, alias: str | None) -> ModelInfo
         trained_at=trained,
         loaded_at=datetime.now(UTC),
         metrics=metrics,
+        lexicon_version=_lexicon_version(meta),
     )
+
+
+def _lexicon_version(meta: dict[str, Any]) -> str | None:
+    lex = meta.get("lexicon")
+    if isinstance(lex, dict) and lex.get("version"):
+        return str(lex["version"])
+    return None
 
 
 def registry_loader(settings: Settings) -> Loader:

@@ -23,6 +23,7 @@ from features.records import (
     check_phone,
 )
 from models.contract import ListingScore, Reason
+from sampling.plan_config import DEFAULT_EXPLORE, EXPLORE_HELP
 from serving.decisions import Decision, Grade, GradeReason, MerchantEvidence, Onboarding, OnboardingReason, Trigger
 from serving.drift import DriftOut
 from serving.runtime import ModelInfo
@@ -65,6 +66,7 @@ PLAN_EXAMPLE: dict[str, Any] = {
     "name": "2026年第四季度 洗发水 专项抽检",
     "budget": 50000,
     "epsilon": 0.2,
+    "explore": 0.1,
     "per_merchant_cap": 2,
     "quotas": {"洗发水": {"min_purchases": 3}, "儿童玩具": {"max_yuan": 8000}},
     "seed": 7,
@@ -291,6 +293,7 @@ class PlanCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     budget: float = Field(gt=0, le=1e10, description="yuan: purchase prices plus lab fees")
     epsilon: float = Field(default=0.2, ge=0, lt=1, description="share of the budget for the random arm (ε)")
+    explore: float = Field(default=DEFAULT_EXPLORE, ge=0, le=1, description=EXPLORE_HELP)
     per_merchant_cap: int | None = Field(default=None, ge=1, le=1_000_000)
     cap_scope: Literal["plan", "targeted"] = "plan"
     quotas: dict[Annotated[str, Field(min_length=1, max_length=64)], QuotaIn] = Field(default_factory=dict)
@@ -309,9 +312,10 @@ class PlanTargetOut(BaseModel):
     listing_id: str
     merchant_id: str
     category: str = Field(examples=["洗发水"])
-    arm: Literal["targeted", "random", "topup"] = Field(
-        description="targeted: chosen for its risk per yuan (π = 1); random: the 双随机 draw; topup: the next-ranked "
-        "listings bought with what this draw of the random arm left of the budget (π exact)"
+    arm: Literal["targeted", "explore", "random", "topup"] = Field(
+        description="targeted: chosen for its risk per yuan (π = 1); explore: chosen because the model is least sure "
+        "of it (the plan's explore share, π = 1); random: the 双随机 draw; topup: the next-ranked listings bought with "
+        "what this draw of the random arm left of the budget (π exact)"
     )
     cost: float = Field(description="yuan")
     p_fail: float = Field(ge=0, le=1, description="calibrated failure probability")
@@ -327,6 +331,7 @@ class PlanSummaryOut(BaseModel):
     created_by: str | None
     budget: float
     epsilon: float
+    explore: float = Field(default=0.0, description="share of the targeted budget the plan spent on exploration")
     per_merchant_cap: int | None
     seed: int
     model: ModelRef

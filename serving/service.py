@@ -263,7 +263,9 @@ def lab_fees(settings: Settings) -> LabFees:
 def candidates_from_market(scored: ScoredMarket, settings: Settings) -> Candidates:
     """Every listing of the current market as a plan candidate (`sampling.plan_candidates`)."""
     m = scored.market
-    return plan_candidates(m.listings, m.merchants, scored.scores, lab_fees=lab_fees(settings))
+    return plan_candidates(
+        m.listings, m.merchants, scored.scores, lab_fees=lab_fees(settings), lab_results=m.lab_results
+    )
 
 
 def _frame_bytes(frame: pd.DataFrame) -> bytes:
@@ -286,7 +288,7 @@ def _plan_config_problem(e: ValidationError) -> RequestProblem:
     msg = str(err["msg"]).removeprefix("Value error, ")
     loc: list[str | int] = [str(p) if not isinstance(p, int) else p for p in err["loc"]]
     if not loc:  # a rule across fields: name the first field the message mentions
-        loc = [next((f for f in ("per_merchant_cap", "epsilon", "cap_scope") if f in msg), "budget")]
+        loc = [next((f for f in ("per_merchant_cap", "epsilon", "explore", "cap_scope") if f in msg), "budget")]
     return RequestProblem(["body", *loc], msg)
 
 
@@ -298,6 +300,7 @@ def _draw(cands: Candidates, body: PlanCreate, *, plan_id: str) -> Plan:
         config = planner.PlanConfig(
             budget=body.budget,
             epsilon=body.epsilon,
+            explore=body.explore,
             per_merchant_cap=body.per_merchant_cap,
             cap_scope=body.cap_scope,
             quotas={k: planner.CategoryQuota(**q.model_dump()) for k, q in body.quotas.items()},
@@ -403,6 +406,7 @@ def plan_summary(row: PlanRow, n_results: int) -> PlanSummaryOut:
         created_by=row.created_by,
         budget=row.budget,
         epsilon=row.epsilon,
+        explore=float(dict(row.summary or {}).get("explore", 0.0)),  # stored in the design's summary
         per_merchant_cap=row.per_merchant_cap,
         seed=row.seed,
         model=ModelRef(name=row.model_name, version=row.model_version),

@@ -12,7 +12,8 @@ world's held-out listings (held-out lab results hidden):
 
 Ablations remove blocks of features by name prefix from the fitted design before the model is trained (the
 pipeline's blocks are independent, so this equals a pipeline without the block; `no_x+no_y` drops both): lexicon hits,
-reviews, merchant and identity features, tokens, and the label-driven blocks. The transformer review and
+reviews, the review scorer's reading of them, merchant and identity features (with or without the pooled identity
+rates), tokens, and the label-driven blocks. The transformer review and
 listing text models are off unless `transformer=True`; with them on, `no_transformer` refits without.
 
 Hits are realised lab outcomes (`fails`) of every held-out listing; `expected_*` uses the true `p_fail`
@@ -50,7 +51,14 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
         "text__claim_kinds_present",
     ),
     "no_reviews": ("reviews__",),
+    # the review scorer's reading of the review texts (the transformer review model with --transformer, else
+    # the complaint lexicon); ratings, counts, recency and counterfeit mentions stay
+    "no_review_model": tuple(
+        f"reviews__{n}" for n in ("mean_complaint_p", "share_complaint_text", "share_negative", "n_negative")
+    ),
     "no_merchant": ("merchant__",),
+    # every feature of the merchant and its linked identity, the pooled identity rates included
+    "no_identity": ("merchant__", "pool__identity_"),
     "no_merchant_lab": ("merchant__lab_",),
     "no_tokens": ("text__tok",),
     "no_price": ("price__",),
@@ -59,6 +67,17 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
     "no_textrisk": ("textrisk__",),
 }
 WORLDS = ("a", "b")
+
+
+@dataclass(frozen=True)
+class CrossWorldRun:
+    """How big a cross-world run `choujian evaluate --cross-world` makes (see `cross_world_report`)."""
+
+    seeds: tuple[int, ...] = (7,)
+    merchants: int = 1000
+    listings: int = 15_000
+    ablations: tuple[str, ...] = tuple(ABLATIONS)
+    transformer: bool = False
 
 
 @dataclass
@@ -138,6 +157,20 @@ def _fit_score(
     return {name: model.predict_proba(X[:, keep]) for name, X in tests.items()}
 
 
+#: metrics whose spread over seeds the report gives
+SPREAD = ("auc", *(f"captured_lift_{M.budget_key(b)}" for b in M.BUDGETS))
+
+
+def _spread(cells: list[dict[str, float | None]]) -> dict[str, dict[str, float]]:
+    """Per headline metric, the standard deviation (ddof 0), minimum and maximum over seeds."""
+    out: dict[str, dict[str, float]] = {}
+    for k in SPREAD:
+        vals = [float(v) for c in cells if (v := c.get(k)) is not None]
+        if vals:
+            out[k] = {"sd": float(np.std(vals)), "min": min(vals), "max": max(vals)}
+    return out
+
+
 def _mean(cells: list[dict[str, float | None]]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for k in cells[0]:
@@ -159,7 +192,8 @@ def cross_world_report(
 ) -> dict[str, Any]:
     """Train-on-X / test-on-Y captured lift and AUC for every world pair, ablation and seed.
 
-    Returns `{"matrix": {ablation: {train: {test: mean metrics}}}, "per_seed": ..., "setup": ...}`.
+    Returns `{"matrix": {ablation: {train: {test: mean metrics}}}, "spread": {ablation: {train: {test: {metric:
+    {sd, min, max}}}}}, "per_seed": ..., "setup": ...}`.
     """
     from training.train import resolve_review_scorer
 
@@ -222,6 +256,10 @@ def cross_world_report(
             "hits": "realised `fails` of every held-out listing of the test world; expected_*: true p_fail",
         },
         "matrix": matrix,
+        "spread": {
+            ab: {tr: {te: _spread(cells) for te, cells in row.items()} for tr, row in rows.items()}
+            for ab, rows in per_seed.items()
+        },
         "per_seed": per_seed,
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -238,6 +276,28 @@ def _fit_design(world: World, config: TrainConfig, review_scorer: Any) -> Listin
     return listing_design(world.market, config, review_scorer=review_scorer, listing_text=listing_text)
 
 
+def world_section(report: dict[str, Any]) -> dict[str, Any]:
+    """The part of a cross-world report that `choujian evaluate --cross-world` puts in `reports/evaluation.json`.
+
+    `per_world[<world>][<ablation>]`: the diagonal (the recipe refitted on the world's own labels) of every
+    ablation; `matrix[<train>][<test>]`: the full pipeline. Each cell: mean metrics over seeds and `spread`.
+    """
+
+    def cell(ab: str, tr: str, te: str) -> dict[str, Any]:
+        return {**report["matrix"][ab][tr][te], "spread": report["spread"][ab][tr][te]}
+
+    worlds = report["setup"]["worlds"]
+    ablations = list(report["matrix"])
+    main = "full" if "full" in report["matrix"] else ablations[0]
+    return {
+        "setup": report["setup"],
+        "per_world": {w: {ab: cell(ab, w, w) for ab in ablations} for w in worlds},
+        "matrix": {tr: {te: cell(main, tr, te) for te in worlds} for tr in worlds},
+        "matrix_ablation": main,
+        "seconds": report["seconds"],
+    }
+
+
 def summary_rows(report: dict[str, Any], *, ablation: str = "full") -> list[dict[str, Any]]:
     """One row per (train world, test world) of an ablation: the mean metrics, for printing."""
     rows = []
@@ -249,6 +309,7 @@ def summary_rows(report: dict[str, Any], *, ablation: str = "full") -> list[dict
 
 __all__ = [
     "ABLATIONS",
+    "CrossWorldRun",
     "WORLDS",
     "World",
     "cross_world_report",
@@ -256,4 +317,5 @@ __all__ = [
     "make_world",
     "ranking_metrics",
     "summary_rows",
+    "world_section",
 ]

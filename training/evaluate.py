@@ -12,6 +12,10 @@ samples. Methods:
 - `lightgbm_transformer`: the registered model being evaluated (LightGBM + transformer review scores);
 - `oracle`: ranking by the simulator's true failure probability `p_fail` (the best any model could do).
 
+With `--cross-world` (`CrossWorldRun`), the same report also carries the evaluated model's recipe refitted on
+the simulated worlds `a` (this simulator) and `b` (`training.worlds.market_b`): per world the captured lift at
+1/5/10% and AUC with every ablation, and the train-on-one / test-on-the-other matrix (`training.crossworld`).
+
 `docs/evaluation.md` documents every key of the JSON this writes.
 """
 
@@ -32,6 +36,7 @@ from features.market import Market, failure_type_flags
 from models.bundle import ScorerBundle
 from models.contract import LISTING_RISKS
 from training import metrics as M
+from training.crossworld import CrossWorldRun
 from training.train import (
     TrainConfig,
     fingerprint,
@@ -279,9 +284,14 @@ def evaluate(
     model: str = "challenger",
     out: str | Path = "reports/evaluation.json",
     log_to_mlflow: bool = True,
+    cross_world: CrossWorldRun | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the registered model `model` and the baselines on `data_dir`; write JSON + PNG plots."""
+    """Evaluate the registered model `model` and the baselines on `data_dir`; write JSON + PNG plots.
+
+    With `cross_world`, the report also carries `cross_world`: the model's training config refitted and
+    scored on simulated worlds `a` and `b` of that size (`training.crossworld.world_section`).
+    """
     from features.market import load_market
     from models.registry import load_scorer
 
@@ -333,6 +343,8 @@ def evaluate(
     merchant = _merchant_metrics(bundle, scoring_market, data_dir)
     review = review_metrics(bundle)
 
+    worlds = _cross_world(config, cross_world, step) if cross_world is not None else None
+
     step("plots")
     out.parent.mkdir(parents=True, exist_ok=True)
     plots = _plots(scores, y, out.parent, seed=seed)
@@ -373,11 +385,28 @@ def evaluate(
         "plots": {k: v.name for k, v in plots.items()},
         "seconds": round(time.perf_counter() - t0, 1),
     }
+    if worlds is not None:
+        report["cross_world"] = worlds
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=_json_default) + "\n", encoding="utf-8")
     step(f"wrote {out}")
     if log_to_mlflow:
         _log(report, out, list(plots.values()), config, bundle)
     return report
+
+
+def _cross_world(config: TrainConfig, run: CrossWorldRun, step: Callable[[str], None]) -> dict[str, Any]:
+    """The evaluated model's training recipe across worlds: per-world ablations and the train/test matrix."""
+    from dataclasses import asdict
+
+    from training.crossworld import cross_world_report, world_section
+
+    step(
+        f"cross-world: worlds a and b, {run.merchants:,} shops / {run.listings:,} listings, seeds "
+        f"{', '.join(map(str, run.seeds))}, {len(run.ablations)} ablations"
+    )
+    section = world_section(cross_world_report(config, **asdict(run), progress=step))
+    section["setup"]["config"] = "the evaluated model's training config (features, split, LightGBM)"
+    return section
 
 
 def _json_default(o: Any) -> Any:
@@ -407,6 +436,11 @@ def _log(report: dict[str, Any], out: Path, plots: list[Path], config: TrainConf
     for k in ("accuracy", "baseline_accuracy"):
         if isinstance(report["review"].get(k), int | float):
             flat[f"review_{k}"] = float(report["review"][k])
+    for tr, row in report.get("cross_world", {}).get("matrix", {}).items():
+        for te, cell in row.items():
+            for k in ("auc", *(f"captured_lift_{M.budget_key(b)}" for b in M.BUDGETS)):
+                if isinstance(cell.get(k), int | float):
+                    flat[f"cross_world.{tr}_to_{te}.{k}"] = float(cell[k])
     with mlflow.start_run(run_name=f"evaluate-v{bundle.version}"):
         mlflow.set_tags({"choujian.command": "evaluate", "choujian.model_version": bundle.version})
         mlflow.log_metrics(flat)

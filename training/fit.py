@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from features.lexicon import Lexicon
 from features.market import Market
+from features.pipeline import pipeline_lexicon
 from models import drift
 from models.bundle import ScorerBundle, as_matrix, to_meanings
 from models.contract import LISTING_RISKS, MERCHANT_RISK
@@ -180,7 +182,9 @@ def fit_listing_models(
             params=config.lightgbm,
             calibration=config.calibration,
             seed=config.seed,
-            monotone=monotone_vector(design.names, config.monotone.get(risk, {}), risk=risk),
+            monotone=monotone_vector(
+                design.names, config.monotone.get(risk, {}), risk=risk, lexicon=pipeline_lexicon(design.pipeline)
+            ),
         )
     return models
 
@@ -207,7 +211,8 @@ def fit_bundle(
     design = listing_design(market, config, review_scorer=review_scorer, listing_text=listing_text)
     models = fit_listing_models(design, config, progress=step)
     step("training merchant complaint model")
-    m_pipeline, merchant_model = fit_merchant_model(design.seen, config, review_scorer=review_scorer)
+    lexicon = pipeline_lexicon(design.pipeline)  # one lexicon for both pipelines, recorded in the metadata
+    m_pipeline, merchant_model = fit_merchant_model(design.seen, config, review_scorer=review_scorer, lexicon=lexicon)
 
     thresholds = {}
     for risk in LISTING_RISKS:
@@ -216,6 +221,7 @@ def fit_bundle(
     summary = {
         "review_model": review_model_ref or "none",
         "listing_text_model": "cross-fitted" if listing_text is not None else "none",
+        "lexicon_version": lexicon.version if lexicon is not None else "none",
     }
     bundle = ScorerBundle(
         listing_pipeline=design.pipeline,
@@ -224,7 +230,9 @@ def fit_bundle(
         merchant_model=merchant_model,
         meanings=to_meanings(features.feature_meanings()),
         thresholds=thresholds,
-        metadata=_metadata(design, config, models, merchant_model, summary=summary, seconds=time.perf_counter() - t0),
+        metadata=_metadata(
+            design, config, models, merchant_model, summary=summary, lexicon=lexicon, seconds=time.perf_counter() - t0
+        ),
         name=config.registered_model,
         review_model=getattr(review_scorer, "scorer", review_scorer),
     )
@@ -238,15 +246,17 @@ def fit_bundle(
     return FitResult(bundle=bundle, holdout_ids=design.holdout_ids, design=design)
 
 
-def fit_merchant_model(seen: Market, config: TrainConfig, *, review_scorer: Any = None) -> tuple[Any, RiskModel]:
-    """The merchant pipeline fitted on the market as it stood at the label's cut-off, and the calibrated
-    complaint model on the merchants that have a label."""
+def fit_merchant_model(
+    seen: Market, config: TrainConfig, *, review_scorer: Any = None, lexicon: Lexicon | None = None
+) -> tuple[Any, RiskModel]:
+    """The merchant pipeline (with the listing pipeline's `lexicon`) fitted on the market as it stood at the
+    label's cut-off, and the calibrated complaint model on the merchants that have a label."""
     import features
 
     past, m_labels = merchant_training_data(seen, config.merchant_label)
     m_frame = features.merchant_frame(past)
     fconf = features.FeatureConfig(**config.features)
-    m_pipeline = features.build_merchant_pipeline(fconf, review_scorer=review_scorer)
+    m_pipeline = features.build_merchant_pipeline(fconf, review_scorer=review_scorer, lexicon=lexicon)
     m_pipeline.fit(m_frame)
     m_X = as_matrix(m_pipeline.transform(m_frame))
     m_names = [str(n) for n in m_pipeline.get_feature_names_out()]
@@ -276,6 +286,7 @@ def _metadata(
     merchant_model: RiskModel,
     *,
     summary: dict[str, Any],
+    lexicon: Lexicon | None,
     seconds: float,
 ) -> dict[str, Any]:
     """What the bundle says about its own training: sizes, config, split, models, feature names."""
@@ -287,6 +298,7 @@ def _metadata(
             "weighting": config.weighting,
             **summary,
         },
+        "lexicon": lexicon.facts() if lexicon is not None else {},
         "config": config.model_dump(mode="json"),
         "split": config.split.model_dump(mode="json"),
         "models": {r: m.info for r, m in {**models, MERCHANT_RISK: merchant_model}.items()},

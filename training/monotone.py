@@ -3,6 +3,8 @@ listing *less* risky), as LightGBM's per-feature `monotone_constraints`."""
 
 from __future__ import annotations
 
+from features.lexicon import Lexicon
+
 #: domain knowledge the trees must respect: more claim / cue hits never make a listing *less* risky
 _CLAIMS = {
     **{f"text__{f}_{k}_hits": 1 for f in ("title", "desc") for k in ("absolute_claim", "efficacy_claim")},
@@ -28,15 +30,16 @@ _TOKEN_KINDS = {
 }
 
 
-def _lexicon_tokens(kinds: tuple[str, ...]) -> set[str]:
-    from features.lexicon import Lexicon
+def _lexicon_tokens(kinds: tuple[str, ...], lexicon: Lexicon | None = None) -> set[str]:
     from features.normalize import normalize_text
 
-    lex = Lexicon.load()
+    lex = lexicon if lexicon is not None else Lexicon.load()
     return {normalize_text(p) for k in kinds for p in lex.phrases.get(k, ())}
 
 
-def monotone_vector(names: list[str], prefixes: dict[str, int], *, risk: str | None = None) -> list[int] | None:
+def monotone_vector(
+    names: list[str], prefixes: dict[str, int], *, risk: str | None = None, lexicon: Lexicon | None = None
+) -> list[int] | None:
     """LightGBM's per-feature monotone constraints from `{name prefix: direction}`.
 
     Token columns (`text__tok=<word>`) whose word is a claim or counterfeit-cue lexicon phrase get +1 for
@@ -44,7 +47,7 @@ def monotone_vector(names: list[str], prefixes: dict[str, int], *, risk: str | N
     """
     if not prefixes:
         return None
-    tokens = _lexicon_tokens(_TOKEN_KINDS.get(risk or "", ()))
+    tokens = _lexicon_tokens(_TOKEN_KINDS.get(risk or "", ()), lexicon)
     out = []
     for n in names:
         d = next((d for p, d in prefixes.items() if n.startswith(p)), 0)

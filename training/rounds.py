@@ -17,6 +17,14 @@ Comparisons in every plan at the same budget: the targeted arm's hit rate (failu
 random arm's, an all-random plan's (the random design with the whole budget) and the oracle's (the same
 planner fed the true `p_fail`). Lift = failures found by the plan / failures found by the all-random plan.
 
+Exploration (`PlanConfig.explore`): the plan spends a share of its targeted budget on the listings the
+model is least sure of; their results join the next round's labels like every purchase's. `compare_explore`
+runs the same study (the same markets, lab outcomes and plan starts) once per share, so the per-round hit
+rates (`hit_rate_plan`: all purchases; `hit_rate_targeted`: the risk-ranked ones; `hit_rate_explore`) and
+the refitted model's AUC and expected captured lift at 5% (`captured_lift_5`, against the true `p_fail`)
+can be compared round by round. The oracle stays the plain planner on the true `p_fail`. ``world="b"``
+simulates market B (`training.worlds.market_b`) instead of the product's own simulator.
+
 Models: ``"team"`` fits the team's calibrated lab-failure model (`training.train.listing_design` and
 `fit_listing_models`: the registered bundle's feature pipeline and LightGBM; review model off, the other
 risks skipped to keep the study fast); ``"own"`` is a documented LightGBM on observable listing,
@@ -46,11 +54,14 @@ from features.identity import link
 from features.market import Market
 from sampling.candidates import LabFees, plan_candidates
 from sampling.estimation import estimate
+from sampling.plan_config import DEFAULT_EXPLORE, EXPLORE_HELP
 from sampling.planner import PlanConfig, PlanDesign, design_plan
+from training import metrics as M
 
 logger = logging.getLogger(__name__)
 
 ModelKind = Literal["team", "own"]
+World = Literal["a", "b"]
 Progress = Callable[[str], None]
 _TYPES = ("counterfeit", "false_advertising", "quality", "three_no")
 
@@ -66,8 +77,10 @@ class RoundsConfig(BaseModel):
     n_listings: int = Field(8000, ge=100)
     budget: float = Field(400_000, gt=0)
     epsilon: float = Field(0.5, ge=0, lt=1)
+    explore: float = Field(default=DEFAULT_EXPLORE, ge=0, le=1, description=EXPLORE_HELP)
     per_merchant_cap: int | None = 2
     model: ModelKind = "team"
+    world: World = Field(default="a", description="a: the product's simulator; b: market B (training.worlds.market_b)")
 
 
 # --- the quick model: LightGBM on observable columns -- ------------------------------------------------
@@ -248,6 +261,9 @@ class PlanRecord:
     three_no_high: float
     n_targeted: int
     fails_targeted: int
+    n_explored: int
+    fails_explored: int
+    n_plan: int
     n_random_draws: int
     fails_random: int
     fails_plan: int
@@ -308,7 +324,8 @@ def _cell(
         plan = design.draw(plan_seed, plan_id=f"SIM-{market_i}-{round_i}-{rep}")
         fr = plan.frame
         sel = fr["selected"].to_numpy(bool)
-        tg = fr["targeted"].to_numpy(bool)
+        ex = fr["explored"].to_numpy(bool)
+        tg = fr["targeted"].to_numpy(bool) & ~ex  # the risk-ranked targets; the explored ones are counted apart
         dr = fr["drawn_random"].to_numpy(bool)
         outcomes = pd.DataFrame({"listing_id": fr["listing_id"][sel], "failed": fails[sel], "three_no": three[sel]})
         rep_est = estimate(plan, outcomes)
@@ -347,6 +364,9 @@ def _cell(
                 three_no_high=r3.ht_high,
                 n_targeted=int(tg.sum()),
                 fails_targeted=int(fails[tg].sum()),
+                n_explored=int(ex.sum()),
+                fails_explored=int(fails[ex].sum()),
+                n_plan=int(sel.sum()),
                 n_random_draws=int(dr.sum()),
                 fails_random=int(fails[dr].sum()),
                 fails_plan=int(fails[sel].sum()),
@@ -374,11 +394,31 @@ def _cell(
     return records, first_labs
 
 
+def _designs(
+    cands: pd.DataFrame, truth: pd.DataFrame, config: RoundsConfig
+) -> tuple[PlanDesign, PlanDesign, PlanDesign]:
+    """The round's plan design, the oracle's (the same planner on the true p_fail, no exploration: the best
+    targeting there is) and the all-random plan's, over the same candidates (so in the same frame order)."""
+    pcfg = PlanConfig(
+        budget=config.budget,
+        epsilon=config.epsilon,
+        explore=config.explore,
+        per_merchant_cap=config.per_merchant_cap,
+        seed=config.seed,
+    )
+    design = design_plan(cands, pcfg)
+    oracle = design_plan(cands.assign(p_fail=truth["p_fail"].to_numpy(float)), pcfg.model_copy(update={"explore": 0}))
+    all_random = design_plan(
+        cands, PlanConfig(budget=config.budget, epsilon=0.999999, per_merchant_cap=None, seed=config.seed)
+    )
+    return design, oracle, all_random
+
+
 def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> RoundsResult:
     """Run the study: markets x rounds, `plans` plan draws in all; see the module docstring."""
     from scipy.stats import spearmanr
 
-    from training.simulator import simulate
+    from training.crossworld import make_world
 
     step = progress or (lambda msg: logger.info(msg))
     t0 = time.perf_counter()
@@ -389,13 +429,12 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
     round_rows: list[dict[str, Any]] = []
     fit, model_name = resolve_model(config.model)
     for mi in range(config.markets):
-        step(f"market {mi + 1}/{config.markets}: simulating {config.n_listings:,} listings")
-        sim = simulate(config.n_merchants, config.n_listings, seed=config.seed * 1000 + mi)
-        market, truth = (
-            sim.market,
-            sim.truth_listings.set_index("listing_id").reindex(sim.market.listings["listing_id"]),
+        step(f"market {mi + 1}/{config.markets}: simulating {config.n_listings:,} listings of world {config.world}")
+        world = make_world(
+            config.world, merchants=config.n_merchants, listings=config.n_listings, seed=config.seed * 1000 + mi
         )
-        truth = truth.reset_index()
+        market = world.market
+        truth = world.truth.set_index("listing_id").reindex(market.listings["listing_id"]).reset_index()
         lst = market.listings
         labs = market.lab_results.copy()
         today = market_date(market)
@@ -404,18 +443,8 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
             seen = Market(merchants=market.merchants, listings=lst, reviews=market.reviews, lab_results=labs)
             p_hat = fit(seen, seed=config.seed + 17 * ri + mi)
             scores = pd.DataFrame({"listing_id": lst["listing_id"], "p_fail": np.clip(p_hat, 0, 1)})
-            cands = plan_candidates(lst, market.merchants, scores, lab_fees=fees).frame
-            pcfg = PlanConfig(
-                budget=config.budget,
-                epsilon=config.epsilon,
-                per_merchant_cap=config.per_merchant_cap,
-                seed=config.seed,
-            )
-            design = design_plan(cands, pcfg)
-            oracle = design_plan(cands.assign(p_fail=truth["p_fail"].to_numpy(float)), pcfg)
-            all_random = design_plan(
-                cands, PlanConfig(budget=config.budget, epsilon=0.999999, per_merchant_cap=None, seed=config.seed)
-            )
+            cands = plan_candidates(lst, market.merchants, scores, lab_fees=fees, lab_results=labs).frame
+            design, oracle, all_random = _designs(cands, truth, config)
             pos = pd.Series(np.arange(len(lst)), index=lst["listing_id"].to_numpy())
             order = pos.loc[design.frame["listing_id"].to_numpy()].to_numpy()
             for d in (oracle, all_random):  # the same candidates give the same frame order
@@ -440,6 +469,7 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
                     "labels": int(len(labs)),
                     "spearman_vs_true_p": round(float(spearmanr(p_hat, truth["p_fail"]).statistic), 4),
                     "auc_vs_realised": round(_auc(p_hat, fails_true), 4),
+                    "captured_lift_5": round(M.expected_captured_lift(p_hat, truth["p_fail"].to_numpy(float), 0.05), 4),
                     **_summarise(recs),
                 }
             )
@@ -453,6 +483,8 @@ def run_rounds(config: RoundsConfig, *, progress: Progress | None = None) -> Rou
         "market_fail_rate": float(np.mean([r.truth for r in records])),
         "model": model_name,
         "rounds_detail": _by_round(round_rows),
+        # what exploration is for: the rounds after the first, planned with models refitted on its labels
+        "later_rounds": _summarise([r for r in records if r.round > 0]) if config.rounds > 1 else None,
         "seconds": round(time.perf_counter() - t0, 1),
         "config": config.model_dump(),
     }
@@ -468,6 +500,8 @@ def _summarise(recs: list[PlanRecord]) -> dict[str, Any]:
     n = len(recs)
     t3 = arr("truth_three_no")
     hr_t = arr("fails_targeted").sum() / max(arr("n_targeted").sum(), 1)
+    hr_x = arr("fails_explored").sum() / arr("n_explored").sum() if arr("n_explored").sum() else None
+    hr_p = arr("fails_plan").sum() / max(arr("n_plan").sum(), 1)
     hr_r = arr("fails_random").sum() / max(arr("n_random_draws").sum(), 1)
     hr_o = arr("fails_oracle").sum() / max(arr("n_oracle").sum(), 1)
     hr_a = arr("fails_all_random").sum() / max(arr("n_all_random").sum(), 1)
@@ -488,7 +522,9 @@ def _summarise(recs: list[PlanRecord]) -> dict[str, Any]:
         "coverage_three_no": round(float(((arr("three_no_low") <= t3) & (t3 <= arr("three_no_high"))).mean()), 4),
         "bias_three_no": round(float(np.mean(arr("ht_three_no") - t3)), 5),
         "coverage_by_category": round(float(arr("cat_covered").sum() / max(arr("cat_total").sum(), 1)), 4),
+        "hit_rate_plan": round(float(hr_p), 4),
         "hit_rate_targeted": round(float(hr_t), 4),
+        "hit_rate_explore": None if hr_x is None else round(float(hr_x), 4),
         "hit_rate_random": round(float(hr_r), 4),
         "hit_rate_oracle": round(float(hr_o), 4),
         "hit_rate_all_random": round(float(hr_a), 4),
@@ -503,7 +539,10 @@ def _by_round(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys = (
         "labels",
         "auc_vs_realised",
+        "captured_lift_5",
+        "hit_rate_plan",
         "hit_rate_targeted",
+        "hit_rate_explore",
         "hit_rate_random",
         "hit_rate_oracle",
         "coverage",
@@ -513,7 +552,23 @@ def _by_round(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     df = pd.DataFrame(rows)
     out = []
     for ri, g in df.groupby("round"):
-        out.append({"round": int(str(ri)), **{k: round(float(g[k].mean()), 4) for k in keys}})
+        means = {k: float(pd.to_numeric(g[k]).mean()) for k in keys}  # no exploration: its hit rate is None
+        out.append({"round": int(str(ri)), **{k: None if math.isnan(v) else round(v, 4) for k, v in means.items()}})
+    return out
+
+
+def compare_explore(
+    config: RoundsConfig, shares: list[float], *, progress: Progress | None = None
+) -> dict[float, RoundsResult]:
+    """The same study (same markets, lab outcomes and plan draws) once per exploration share."""
+    step = progress or (lambda msg: logger.info(msg))
+    out: dict[float, RoundsResult] = {}
+    for share in shares:
+
+        def tagged(msg: str, x: float = share) -> None:
+            step(f"explore {x:g}: {msg}")
+
+        out[share] = run_rounds(config.model_copy(update={"explore": share}), progress=tagged)
     return out
 
 
@@ -522,6 +577,7 @@ __all__ = [
     "RoundsResult",
     "PlanRecord",
     "run_rounds",
+    "compare_explore",
     "observable_features",
     "fit_own_model",
     "fit_team_model",

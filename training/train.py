@@ -100,6 +100,8 @@ def train(
         fp = _log_inputs(config, data_dir, config_path=config_path, review_ref=review_ref)
         result = fit_bundle(market, config, review_scorer=review_scorer, review_model_ref=review_ref, progress=step)
         bundle = result.bundle
+        mlflow.log_params({"lexicon_version": bundle.metadata["summary"]["lexicon_version"][:500]})
+        mlflow.log_dict(bundle.metadata["lexicon"], "lexicon.json")
         bundle.metadata["data_dir"] = str(Path(data_dir).resolve())
         bundle.metadata["data_fingerprint"] = fp
         bundle.metadata["data_sha256"] = _combined_sha(fp)

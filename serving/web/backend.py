@@ -12,15 +12,19 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Protocol
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from fastapi import HTTPException, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from features.cues import CueEvidence
+from features.lexicon import KIND_ZH
+from features.lexicon_changes import LexiconChange, LexiconChangeError, history
 from features.records import split_failure_types
 from models.explain import plan_reasons
+from serving import lexicon as lexicon_service
 from serving import limits, security, service, store
 from serving.db import PlanRow
 from serving.deps import SessionDep
@@ -33,11 +37,15 @@ from serving.web.overview import riskiest, summarise
 from serving.web.views import (
     FAILURE_TYPES_ZH,
     CategoryRate,
+    CueEvidenceRow,
     EstimateRow,
+    LexiconChangeRow,
+    LexiconPage,
     MarketOverview,
     PlanRequest,
     PlanView,
     Principal,
+    SuggestionRow,
     TargetRow,
     local_date,
     local_time,
@@ -55,6 +63,10 @@ class PlanInputError(ValueError):
 
 class RandomArmTooSmall(PlanInputError):
     """The plan's random arm would be too small to estimate from: the planner confirms before it is drawn."""
+
+
+class LexiconInputError(ValueError):
+    """The lexicon refused a decision (empty, duplicate, unknown kind); the message says which, in Chinese."""
 
 
 class Unavailable(RuntimeError):
@@ -117,6 +129,10 @@ class WebBackend(Protocol):
     ) -> bool: ...
     def plan_estimate(self, plan_id: str) -> EstimateRow | None: ...
     def estimates(self) -> list[EstimateRow]: ...
+    def lexicon_page(self, target: str) -> LexiconPage: ...
+    def lexicon_decision(
+        self, *, action: str, phrase: str, kind: str, target: str, key_id: str, note: str
+    ) -> LexiconChange: ...
 
 
 @dataclass
@@ -234,6 +250,8 @@ class ServiceBackend:
             n_targeted=int(design.get("n_targeted", 0)),
             n_random=int(design.get("n_random", 0)),
             n_topup=int(design.get("n_topup", 0)),
+            explore=float(design.get("explore", 0.0)),
+            n_explored=int(design.get("n_explored", 0)),
             n_results=n_results,
             # the plan page sums its targets; a list of plans takes the design's figure and loads no targets
             expected_failures=float(design.get("expected_failures", 0.0))
@@ -301,6 +319,7 @@ class ServiceBackend:
                 name=req.name,
                 budget=req.budget,
                 epsilon=req.epsilon,
+                explore=req.explore,
                 per_merchant_cap=req.per_merchant_cap,
                 seed=req.seed,
                 quotas={cat: QuotaIn(min_purchases=lo or 0, max_purchases=hi) for cat, (lo, hi) in req.quotas.items()},
@@ -426,6 +445,112 @@ class ServiceBackend:
         count, so a visit re-estimates only plans with new results.
         """
         return [e for r in store.plans_with_results(self._session) if (e := self._estimate(r)) is not None]
+
+    # --- lexicon suggestions ------------------------------------------------------------------------------
+    def _miners(self) -> lexicon_service.SuggestionCache:
+        cache: lexicon_service.SuggestionCache | None = getattr(self._state, "lexicon_suggestions", None)
+        if cache is None:
+            cache = self._state.lexicon_suggestions = lexicon_service.SuggestionCache()
+        return cache
+
+    def lexicon_page(self, target: str) -> LexiconPage:
+        """Suggestions mined from the service's market for `target`, the lexicon folder's version and history."""
+        model = self._model()
+        scored = self._scored(model)
+        try:
+            lex, df = lexicon_service.suggestions(
+                scored.market, scored.fingerprint, self._settings, self._miners(), target=target
+            )
+            changes = history(self._settings.lexicon_path())
+        except (FileNotFoundError, ValueError) as e:
+            raise Unavailable(f"词库不可用：{e}") from e
+        miner = self._miners().miner(scored.market, scored.fingerprint, target)
+        return LexiconPage(
+            target=target,
+            version=lex.version,
+            model_version=model.info.lexicon_version,
+            sizes={k: len(v) for k, v in lex.phrases.items()},
+            kinds=[(k, KIND_ZH.get(k, k)) for k in lex.kinds],
+            n_failing=len(miner.fail_ids),
+            n_passing=len(miner.pass_ids),
+            suggestions=[_suggestion_row(r) for r in df.to_dict("records")],
+            history=[_change_row(c, self._settings.timezone) for c in reversed(changes[-50:])],
+        )
+
+    def lexicon_decision(
+        self, *, action: str, phrase: str, kind: str, target: str, key_id: str, note: str
+    ) -> LexiconChange:
+        """Accept or reject a phrase in the service's lexicon folder, recording who did it and the evidence."""
+        model = self._model()
+        scored = self._scored(model)
+        row = store.get_key(self._session, key_id)
+        by = f"{row.name} ({key_id})" if row is not None and row.name else key_id
+        try:
+            return lexicon_service.decide(
+                scored.market,
+                scored.fingerprint,
+                self._settings,
+                self._miners(),
+                action=action,
+                phrase=phrase,
+                kind=kind,
+                target=target,
+                by=by,
+                note=note,
+            )
+        except LexiconChangeError as e:
+            raise LexiconInputError(lexicon_problem_zh(str(e))) from e
+
+
+def lexicon_problem_zh(message: str) -> str:
+    """The lexicon's one-line refusal, introduced in Chinese (the phrase and kind names stay as they are)."""
+    return f"无法修改词库：{message}"
+
+
+def _suggestion_row(r: Any) -> SuggestionRow:
+    """A row of `features.cues` suggestions (a frame row as a dict) for the page."""
+    return SuggestionRow(
+        phrase=str(r["phrase"]),
+        suggested_kind=str(r.get("suggested_kind") or ""),
+        n_fail=int(r["n_fail"]),
+        n_pass=int(r["n_pass"]),
+        share_fail=float(r["share_fail"]),
+        share_pass=float(r["share_pass"]),
+        lift=float(r["lift"]),
+        z=float(r["z"]),
+        background=int(r["background"]),
+        evidence=[_evidence_row(e) for e in r.get("evidence") or [] if isinstance(e, CueEvidence)],
+    )
+
+
+def _evidence_row(e: CueEvidence, *, context: int = 18) -> CueEvidenceRow:
+    before, after = e.text[: e.start], e.text[e.end :]
+    return CueEvidenceRow(
+        listing_id=e.listing_id,
+        field="标题" if e.field == "title" else "描述",
+        before=("…" + before[-context:]) if len(before) > context else before,
+        hit=e.text[e.start : e.end],
+        after=(after[:context] + "…") if len(after) > context else after,
+    )
+
+
+def _change_row(c: LexiconChange, zone: str) -> LexiconChangeRow:
+    n_fail, n_pass = c.evidence.get("n_fail"), c.evidence.get("n_pass")
+    try:
+        at = local_time(datetime.fromisoformat(c.at), zone)
+    except ValueError:  # a hand-edited record: show what it says
+        at = c.at
+    return LexiconChangeRow(
+        at=at,
+        action="采纳" if c.action == "accept" else "驳回",
+        phrase=c.phrase,
+        kind=KIND_ZH.get(c.kind, c.kind) if c.kind else "—",
+        by=c.by,
+        version=c.kind_version,
+        n_fail=int(n_fail) if isinstance(n_fail, int) else None,
+        n_pass=int(n_pass) if isinstance(n_pass, int) else None,
+        note=c.note,
+    )
 
 
 def get_backend(request: Request, session: SessionDep) -> ServiceBackend:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from sampling.plan_config import DEFAULT_EXPLORE
 from serving.web.views import PlanForm, PlanRequest
 
 
@@ -17,6 +18,7 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
         name=one("name"),
         budget=one("budget"),
         epsilon=one("epsilon"),
+        explore=one("explore"),
         per_merchant_cap=one("per_merchant_cap"),
         seed=one("seed"),
     )
@@ -46,11 +48,14 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
         errors.append("请填写预算。")
     elif budget is not None and budget <= 0:
         errors.append("预算必须大于 0 元。")
-    epsilon = number("epsilon", "探索比例 ε")
+    epsilon = number("epsilon", "随机抽样比例 ε")
     if epsilon is None and one("epsilon") == "":
-        errors.append("请填写探索比例 ε。")
+        errors.append("请填写随机抽样比例 ε。")
     elif epsilon is not None and not 0 <= epsilon < 1:
-        errors.append("探索比例 ε 必须不小于 0 且小于 1（例如 0.2）。")
+        errors.append("随机抽样比例 ε 必须不小于 0 且小于 1（例如 0.2）。")
+    explore = number("explore", "不确定探索比例")
+    if explore is not None and not 0 <= explore <= 1:
+        errors.append("不确定探索比例必须在 0 到 1 之间（例如 0.1；留空为默认值）。")
     cap = number("per_merchant_cap", "每商家上限", integer=True)
     if cap is not None and cap < 1:
         errors.append("每商家上限至少为 1 件（留空表示不限）。")
@@ -84,6 +89,7 @@ def parse_plan_form(fields: dict[str, list[str]]) -> tuple[PlanForm, PlanRequest
     req = PlanRequest(
         budget=budget,
         epsilon=epsilon,
+        explore=DEFAULT_EXPLORE if explore is None else explore,
         per_merchant_cap=None if cap is None else int(cap),
         seed=int(seed),
         quotas=quotas,

@@ -19,7 +19,8 @@ from serving.web.views import FAILURE_TYPES_ZH
 FIELDS_ZH: dict[str, str] = {
     "name": "计划名称",
     "budget": "预算",
-    "epsilon": "探索比例 ε",
+    "epsilon": "随机抽样比例 ε",
+    "explore": "不确定探索比例",
     "per_merchant_cap": "每商家上限",
     "cap_scope": "上限范围",
     "seed": "随机种子",
@@ -103,13 +104,13 @@ _PATTERNS: list[tuple[re.Pattern[str], Translate]] = [
     ),
     (
         re.compile(r"the random arm cannot give every affordable listing a chance"),
-        lambda m: "随机抽样部分无法让每个买得起的商品都有机会被抽中，请提高探索比例 ε 或预算。",
+        lambda m: "随机抽样部分无法让每个买得起的商品都有机会被抽中，请提高随机抽样比例 ε 或预算。",
     ),
     (
         re.compile(r"per_merchant_cap=1 with a random arm"),
         lambda m: (
             "每商家上限（per_merchant_cap）为 1 时，随机抽样可能占用任一商家唯一的名额，定向抽检将无从选择；"
-            "请把每商家上限设为 2 或以上，或把探索比例 ε 设为 0。"
+            "请把每商家上限设为 2 或以上，或把随机抽样比例 ε 设为 0。"
         ),
     ),
     (re.compile(r"(\d{4}-\d{2}-\d{2}) is in the future"), lambda m: f"抽样日期 {m[1]} 在未来。"),

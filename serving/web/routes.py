@@ -23,12 +23,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from features.cues import TARGETS
 from serving import security
 from serving.web import session as websession
-from serving.web.backend import PlanInputError, RandomArmTooSmall, Unavailable, WebBackend, get_backend, web_config
+from serving.web.backend import (
+    LexiconInputError,
+    PlanInputError,
+    RandomArmTooSmall,
+    Unavailable,
+    WebBackend,
+    get_backend,
+    web_config,
+)
 from serving.web.charts import IntervalPoint, interval_chart, risk_bars
 from serving.web.forms import parse_plan_form
-from serving.web.views import FAILURE_TYPES_ZH, ROLES_ZH, PlanForm
+from serving.web.views import FAILURE_TYPES_ZH, ROLES_ZH, TARGETS_ZH, PlanForm
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,11 @@ _FLASH = {
     "plan": ("ok", "抽检计划已生成。"),
     "result": ("ok", "检测结果已录入，估计值已更新。"),
     "result-dup": ("ok", "这条检测结果此前已录入，未重复保存。"),
+    "lexicon-accept": (
+        "ok",
+        "短语已加入词库，词库版本已更新（见下方变更记录）。下一次训练的模型将使用新词库；在用模型不变，直到重新训练并发布。",
+    ),
+    "lexicon-reject": ("ok", "已驳回：该短语不再出现在建议中。"),
 }
 # pages render only same-origin resources; inline style attributes carry bar widths
 _CSP = (
@@ -542,3 +556,67 @@ def estimates(request: Request, sess: Session, backend: Backend) -> HTMLResponse
     return _render(
         request, "estimates.html", {"nav": "estimates", "rows": rows, "chart": chart}, sess=sess, backend=backend
     )
+
+
+# --- lexicon suggestions --------------------------------------------------------------------------------
+@router.get("/lexicon", name="web_lexicon", response_class=HTMLResponse)
+def lexicon(request: Request, sess: Session, backend: Backend, target: str = "lab_fail") -> HTMLResponse:
+    """Phrases in no lexicon that separate failing from passing lab-tested listings, to accept or reject."""
+    return _lexicon_page(request, sess, backend, target=target)
+
+
+def _lexicon_page(
+    request: Request,
+    sess: websession.WebSession,
+    backend: WebBackend,
+    *,
+    target: str,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    if target not in TARGETS:
+        target, error, status_code = "lab_fail", f"未知的检测结论类型“{target[:40]}”，已显示全部不合格。", 422
+    try:
+        page = backend.lexicon_page(target)
+    except Unavailable as e:
+        return _unavailable(request, e, sess, backend)
+    ctx = {"nav": "lexicon", "page": page, "targets": list(TARGETS_ZH.items()), "error": error}
+    return _render(request, "lexicon.html", ctx, sess=sess, backend=backend, status_code=status_code)
+
+
+@router.post("/lexicon/decisions", name="web_lexicon_decide")
+async def lexicon_decide(request: Request, sess: Session, backend: Backend) -> Response:
+    """Accept a suggested phrase into a lexicon (a new lexicon version) or reject it; both are recorded."""
+    fields = await _form(request)
+    return await run_in_threadpool(_lexicon_decide, request, sess, backend, fields)
+
+
+def _lexicon_decide(
+    request: Request, sess: websession.WebSession, backend: WebBackend, fields: dict[str, list[str]]
+) -> Response:
+    if not _csrf_ok(sess, fields):
+        return _csrf_failed(request, sess, backend)
+
+    def one(name: str) -> str:
+        return (fields.get(name) or [""])[0].strip()
+
+    action, target = one("action"), one("target") or "lab_fail"
+    if target not in TARGETS:
+        target = "lab_fail"
+    if action not in ("accept", "reject"):
+        return _lexicon_page(request, sess, backend, target=target, error="请选择采纳或驳回。", status_code=422)
+    try:
+        backend.lexicon_decision(
+            action=action,
+            phrase=one("phrase"),
+            kind=one("kind"),
+            target=target,
+            key_id=sess.key_id,
+            note=one("note")[:500],
+        )
+    except LexiconInputError as e:
+        return _lexicon_page(request, sess, backend, target=target, error=str(e), status_code=422)
+    except Unavailable as e:
+        return _unavailable(request, e, sess, backend)
+    url = request.url_for("web_lexicon").path
+    return _harden(RedirectResponse(f"{url}?target={quote(target)}&msg=lexicon-{action}", 303))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from sampling.plan_config import DEFAULT_EXPLORE
 from serving.web.charts import BarRow
 
 #: failure types as a planner reads them, in the order the form offers them
@@ -21,6 +22,8 @@ FAILURE_TYPES_ZH: dict[str, str] = {
     "quality": "质量不合格",
     "three_no": "三无产品",
 }
+#: what "failing" means for the lexicon suggestions, as the page offers it
+TARGETS_ZH: dict[str, str] = {"lab_fail": "全部不合格", **FAILURE_TYPES_ZH}
 ROLES_ZH = {"planner": "抽检规划员", "admin": "管理员", "platform": "平台"}
 #: how a page names a zone; any other zone is shown by its UTC offset
 ZONE_NAMES_ZH = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "Asia/Hong_Kong": "香港时间", "UTC": "UTC"}
@@ -84,6 +87,7 @@ class PlanForm:
     name: str = ""
     budget: str = "20000"
     epsilon: str = "0.2"
+    explore: str = f"{DEFAULT_EXPLORE:g}"
     per_merchant_cap: str = "2"
     seed: str = "7"
     quota_min: dict[str, str] = field(default_factory=dict)
@@ -99,6 +103,7 @@ class PlanRequest:
     per_merchant_cap: int | None
     seed: int
     quotas: dict[str, tuple[int | None, int | None]]  # category -> (min purchases, max purchases)
+    explore: float = DEFAULT_EXPLORE
     # the planner saw that the random arm is too small to estimate from, and wants the plan anyway
     confirm_small: bool = False
     name: str = ""
@@ -121,6 +126,8 @@ class PlanView:
     expected_failures: float
     model: str = ""
     name: str = ""
+    explore: float = 0.0
+    n_explored: int = 0
 
 
 @dataclass(frozen=True)
@@ -177,3 +184,60 @@ class CategoryRate:
     high: float
     n_random: int = 0
     too_few_draws: bool = False
+
+
+@dataclass(frozen=True)
+class CueEvidenceRow:
+    """A failing listing a suggested phrase occurs in: its text cut around the phrase, which is `hit`."""
+
+    listing_id: str
+    field: str  # 标题 or 描述
+    before: str
+    hit: str
+    after: str
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    """One lexicon suggestion: a phrase in no lexicon that separates failing from passing lab-tested listings."""
+
+    phrase: str
+    suggested_kind: str  # "" when no lexicon fits (quality, 三无)
+    n_fail: int
+    n_pass: int
+    share_fail: float
+    share_pass: float
+    lift: float
+    z: float
+    background: int
+    evidence: list[CueEvidenceRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LexiconChangeRow:
+    """One analyst decision from the lexicon folder's history."""
+
+    at: str
+    action: str  # 采纳 or 驳回
+    phrase: str
+    kind: str
+    by: str
+    version: str  # the kind's version after an acceptance
+    n_fail: int | None
+    n_pass: int | None
+    note: str
+
+
+@dataclass(frozen=True)
+class LexiconPage:
+    """The lexicon folder today, what the model in service was trained with, and the suggestions."""
+
+    target: str
+    version: str
+    model_version: str | None  # the lexicon version of the model in service
+    sizes: dict[str, int]
+    kinds: list[tuple[str, str]]  # (kind, Chinese name) an analyst may accept into
+    n_failing: int
+    n_passing: int
+    suggestions: list[SuggestionRow]
+    history: list[LexiconChangeRow]

@@ -3,11 +3,6 @@ listing scored through them gets the in-process scores exactly."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +11,9 @@ import pytest
 
 from features.market import load_market, to_json_records
 from features.records import Listing, Merchant, Review
+from tests.support.server import serve
 
 pytestmark = pytest.mark.slow
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_forked_workers_share_one_model_and_score_like_in_process(
@@ -45,50 +35,31 @@ def test_forked_workers_share_one_model_and_score_like_in_process(
     engine.dispose()
 
     env = {
-        **os.environ,
         "CHOUJIAN_DATABASE_URL": db,
         "CHOUJIAN_MARKET_DIR": str(market_dir),
         "CHOUJIAN_MODEL_URI": str(bundle_dir),
         "CHOUJIAN_ENVIRONMENT": "development",
         "CHOUJIAN_SECRET_KEY": "x" * 32,
     }
-    port = _port()
-    cli = str(Path(sys.executable).with_name("choujian"))
-    cmd = [cli, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"]
-    server = subprocess.Popen(cmd, env=env)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert server.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not become ready"
-                time.sleep(0.3)
-            children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-            if children.exists():
-                assert len(children.read_text().split()) == 2
+    with serve(env, ["--workers", "2"]) as (base, pid), httpx.Client(base_url=base, timeout=30) as client:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        if children.exists():
+            assert len(children.read_text().split()) == 2
 
-            loaded = load_market(market_dir)
-            got: list[dict[str, Any]] = []
-            listings = to_json_records(loaded.listings.head(12))
-            merchants = {m["merchant_id"]: m for m in to_json_records(loaded.merchants)}
-            reviews = to_json_records(loaded.reviews)
-            for row in listings:
-                body = {
-                    "listing": row,
-                    "merchant": merchants[row["merchant_id"]],
-                    "reviews": [r for r in reviews if r["listing_id"] == row["listing_id"]],
-                }
-                r = client.post("/v1/score/listing", json=body, headers={"Authorization": f"Bearer {key}"})
-                assert r.status_code == 200, r.text
-                got.append(r.json()["result"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        loaded = load_market(market_dir)
+        got: list[dict[str, Any]] = []
+        listings = to_json_records(loaded.listings.head(12))
+        merchants = {m["merchant_id"]: m for m in to_json_records(loaded.merchants)}
+        reviews = to_json_records(loaded.reviews)
+        for row in listings:
+            body = {
+                "listing": row,
+                "merchant": merchants[row["merchant_id"]],
+                "reviews": [r for r in reviews if r["listing_id"] == row["listing_id"]],
+            }
+            r = client.post("/v1/score/listing", json=body, headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 200, r.text
+            got.append(r.json()["result"])
 
     settings = Settings(environment="test", database_url="sqlite://", market_dir=market_dir, secret_key="x" * 32)
     model = LoadedModel(scorer=bundle, info=describe(bundle, source="test", alias=None))

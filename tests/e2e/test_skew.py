@@ -129,6 +129,8 @@ def test_cli_plan_equals_api_plan(world: tuple[Path, Path, Any], tmp_path: Path)
             "60000",
             "--epsilon",
             "0.3",
+            "--explore",
+            "0.2",
             "--per-merchant-cap",
             "2",
             "--seed",
@@ -158,6 +160,7 @@ def test_cli_plan_equals_api_plan(world: tuple[Path, Path, Any], tmp_path: Path)
         body = {
             "budget": 60000,
             "epsilon": 0.3,
+            "explore": 0.2,
             "per_merchant_cap": 2,
             "seed": 5,
             "quotas": {category: {"min_purchases": 3}},
@@ -167,6 +170,7 @@ def test_cli_plan_equals_api_plan(world: tuple[Path, Path, Any], tmp_path: Path)
     api = pd.DataFrame(r.json()["targets"])
     assert api["listing_id"].tolist() == cli["listing_id"].tolist()
     assert api["arm"].tolist() == cli["arm"].tolist()
+    assert "explore" in api["arm"].tolist()  # the exploration arm takes the same path too
     assert api["inclusion_prob"].tolist() == pytest.approx(cli["inclusion_prob"].tolist(), abs=1e-12)
     assert api["reasons"].map(" | ".join).tolist() == cli["reasons"].tolist()
     assert any(api["reasons"].map(len))  # the reasons are there, not two empty lists

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.cues import MiningConfig, mine_cues, phrases
 from features.lexicon import Lexicon
 from features.market import Market
 from features.normalize import normalize_text
+from tests.support.markets import census as census_market
 from training import sim_vocab as V
-from training.cue_mining import MiningConfig, mine_cues, phrases
-from training.simulator import simulate
 
 #: the simulator's counterfeit cues that no lexicon has (text-only by design, see training/sim_vocab.py)
 TEXT_ONLY_CUES = V.COUNTERFEIT_CUES[V.COUNTERFEIT_CUES.index("同厂同料") :]
@@ -23,21 +23,7 @@ TEXT_ONLY_CUES = V.COUNTERFEIT_CUES[V.COUNTERFEIT_CUES.index("同厂同料") :]
 @pytest.fixture(scope="module")
 def census() -> Market:
     """A simulated market in which every listing was lab-tested (verdicts are the simulator's outcomes)."""
-    sim = simulate(300, 5000, seed=5)
-    t = sim.truth_listings
-    lab = pd.DataFrame(
-        {
-            "listing_id": t["listing_id"],
-            "sampled_date": pd.Timestamp("2025-01-01"),
-            "plan_id": "census",
-            "verdict": t["fails"].map({True: "fail", False: "pass"}),
-            "failure_types": t["failure_types"],
-            "cost": 0.0,
-            "inclusion_prob": 1.0,
-        }
-    )
-    m = sim.market
-    return Market(merchants=m.merchants, listings=m.listings, reviews=m.reviews, lab_results=lab)
+    return census_market(300, 5000, seed=5)
 
 
 def test_phrases_stay_inside_runs() -> None:

@@ -96,6 +96,8 @@ def test_cli_simulate_rounds_json_and_plan(tmp_path: Path) -> None:
             "60000",
             "--epsilon",
             "0.3",
+            "--explore",
+            "0.2",
             "--out",
             str(out),
             "--show",
@@ -103,9 +105,11 @@ def test_cli_simulate_rounds_json_and_plan(tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
+    assert "explored" in res.output
     plan = pd.read_csv(out)
     assert plan["cost"].sum() <= 60_000 and plan["rank"].tolist() == list(range(1, len(plan) + 1))
-    assert set(plan["arm"]) <= {"targeted", "random", "topup"}
+    assert "explore" in set(plan["arm"]) and set(plan["arm"]) <= {"targeted", "explore", "random", "topup"}
+    assert (plan.loc[plan["arm"] == "explore", "inclusion_prob"] == 1).all()
     frame = pd.read_parquet(out.with_suffix(".frame.parquet"))
     assert len(frame) == 600 and (frame["pi"] > 0).sum() >= 599
     truth = sim.truth_listings.set_index("listing_id")
@@ -163,3 +167,30 @@ def test_team_model_scores_every_listing_from_biased_labels() -> None:
     assert p.shape == (900,) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     # ~60 lab results only: the team's early stopping may keep a constant model, never a worse-than-chance one
     assert auc(p, sim.truth_listings["fails"].to_numpy()) >= 0.5
+
+
+@pytest.mark.slow
+def test_exploration_shares_compared_on_the_same_markets_of_both_worlds() -> None:
+    from training.rounds import compare_explore
+
+    tiny = {**SMALL, "n_listings": 800, "n_merchants": 100, "budget": 80_000}
+    for world in ("a", "b"):
+        res = compare_explore(RoundsConfig(plans=4, seed=2, model="own", world=world, **tiny), [0.0, 0.3])
+        plain, explored = res[0.0], res[0.3]
+        # round 0 is planned with the same model (the same labels) in both: exploration changes the plan only
+        assert plain.rounds[0]["auc_vs_realised"] == explored.rounds[0]["auc_vs_realised"]
+        assert sum(r.n_explored for r in plain.records) == 0 and plain.summary["hit_rate_explore"] is None
+        assert all(r.n_explored > 0 for r in explored.records)
+        assert explored.summary["hit_rate_explore"] is not None and explored.summary["later_rounds"] is not None
+        assert explored.summary["config"]["world"] == world and explored.summary["config"]["explore"] == 0.3
+        # the explored listings' results are labels for round 2 like every other purchase's
+        assert explored.rounds[1]["labels"] > explored.rounds[0]["labels"]
+        assert abs(explored.summary["bias"]) < 4 * explored.summary["bias_mc_se"] + 0.02
+
+
+def test_cli_refuses_an_exploration_share_out_of_range() -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["simulate-rounds", "--explore", "0.1", "--explore", "1.5", "--model", "own"])
+    assert res.exit_code == 2 and "--explore" in res.output and "1.5" in res.output
+    res = runner.invoke(app, ["plan", "--explore", "-0.2"])
+    assert res.exit_code == 2 and "--explore" in res.output

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from features.market import load_market
+from sampling.plan_config import DEFAULT_EXPLORE
 
 
 def _plan(api: Any, **kw: Any) -> Any:
@@ -78,6 +79,25 @@ def test_quotas_and_bad_plan_requests(api: Any, market_dir: Any) -> None:
     assert r.status_code == 422 and "infeasible" in r.json()["message"]
     r = _plan(api, surprise=1)
     assert r.status_code == 422 and r.json()["message"].startswith("surprise: ")
+    for bad in (-0.1, 1.5, "lots"):
+        r = _plan(api, explore=bad)
+        assert r.status_code == 422 and r.json()["message"].startswith("explore: "), r.text
+
+
+def test_an_exploring_plan_marks_its_explored_purchases(api: Any) -> None:
+    r = _plan(api, budget=60000, explore=0.3, per_merchant_cap=None)  # 300 listings: a cap leaves no room
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    explored = [t for t in plan["targets"] if t["arm"] == "explore"]
+    assert explored and all(t["inclusion_prob"] == 1 for t in explored)
+    arms = [t["arm"] for t in plan["targets"]]
+    assert arms == sorted(arms, key=["targeted", "explore", "topup", "random"].index)
+    assert plan["explore"] == 0.3 and plan["design"]["n_explored"] == len(explored)
+    d = plan["design"]
+    assert 0 < d["explored_cost"] and d["targeted_cost"] + d["explored_cost"] <= d["targeted_budget"] + 1e-6
+    listed = api.client.get("/v1/plans?limit=1", headers=api.as_("planner")).json()["plans"][0]
+    assert listed["plan_id"] == plan["plan_id"] and listed["explore"] == 0.3
+    assert _plan(api, budget=60000).json()["explore"] == DEFAULT_EXPLORE
 
 
 def test_results_are_idempotent_and_conflicts_409(api: Any) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from features.market import Market
 from training.config import load_config
 from training.crossworld import ABLATIONS, _keep, cross_world_report, ranking_metrics
 
@@ -72,3 +73,38 @@ def test_simulate_world_command_writes_a_loadable_market(tmp_path: Path) -> None
     assert res.exit_code == 0, res.output
     assert len(load_market(tmp_path).listings) == 300
     assert json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["world"] == "market_b"
+
+
+def test_every_ablation_drops_real_features_and_only_its_own(feature_market: Market) -> None:
+    import features
+
+    cfg = features.FeatureConfig(text_min_df=1, pooled=True, relative_price=True, text_risk=True)
+    names = [
+        str(n) for n in features.build_pipeline(cfg).fit(features.listing_frame(feature_market)).get_feature_names_out()
+    ]
+    for ab in ABLATIONS:
+        if ab != "full":  # a prefix that matches no feature would be an ablation that silently does nothing
+            for prefix in ABLATIONS[ab]:
+                assert any(n.startswith(prefix) for n in names), (ab, prefix)
+    kept = [n for n, k in zip(names, _keep(names, ABLATIONS["no_review_model"]), strict=True) if k]
+    assert "reviews__mean_rating" in kept and "reviews__n_fake_mentions" in kept
+    assert "reviews__mean_complaint_p" not in kept and "reviews__share_negative" not in kept
+    kept = [n for n, k in zip(names, _keep(names, ABLATIONS["no_identity"]), strict=True) if k]
+    assert not [n for n in kept if n.startswith("merchant__") or n.startswith("pool__identity_")]
+    assert "pool__brand_rate_lab_fail" in kept
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--world-ablations", "full,no_such_thing"], "--world-ablations"),
+        (["--world-seeds", "seven"], "--world-seeds"),
+    ],
+)
+def test_bad_cross_world_options_are_one_line(tmp_path: Path, args: list[str], names: str) -> None:
+    from cli.main import app
+
+    res = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path), "--no-mlflow", "--cross-world", *args])
+    assert res.exit_code == 2
+    lines = [x for x in res.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and names in lines[0]

@@ -34,9 +34,12 @@ def outcomes_for(plan, fails: pd.Series, three_no: pd.Series) -> pd.DataFrame:  
     return pd.DataFrame({"listing_id": ids, "failed": fails[ids].to_numpy(), "three_no": three_no[ids].to_numpy()})
 
 
-def test_ht_is_exactly_unbiased_over_every_possible_draw() -> None:
+@pytest.mark.parametrize("explore", [0.0, 0.4])
+def test_ht_is_exactly_unbiased_over_every_possible_draw(explore: float) -> None:
     cands, fails, three_no = market()
-    plan = make_plan(cands, PlanConfig(budget=6_000, epsilon=0.4, per_merchant_cap=2))
+    plan = make_plan(cands, PlanConfig(budget=6_000, epsilon=0.4, explore=explore, per_merchant_cap=2))
+    # explored listings are certainty units: their results enter the estimate exactly, as the targets' do
+    assert plan.frame["explored"].any() == (explore > 0)
     frame = plan.frame
     targeted = frame["targeted"].to_numpy(bool)
     draws = plan.enumerate_random_draws()

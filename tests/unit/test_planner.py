@@ -53,6 +53,16 @@ CONFIGS = [
         quotas={"手机": CategoryQuota(min_purchases=2, max_purchases=4), "水果": CategoryQuota(max_yuan=3_000)},
     ),
     PlanConfig(budget=6_000, epsilon=0.0, per_merchant_cap=None, seed=5),
+    PlanConfig(budget=12_000, epsilon=0.3, explore=0.3, per_merchant_cap=2, seed=6),
+    PlanConfig(
+        budget=15_000,
+        epsilon=0.4,
+        explore=0.5,
+        per_merchant_cap=2,
+        cap_scope="targeted",
+        seed=7,
+        quotas={"手机": CategoryQuota(min_purchases=2, max_purchases=4), "水果": CategoryQuota(max_yuan=3_000)},
+    ),
 ]
 
 
@@ -95,9 +105,11 @@ def test_inclusion_probabilities_are_exact_and_sum_to_expected_size(config: Plan
     assert plan.frame["pi"].sum() == pytest.approx(expected_size, abs=1e-9)
     assert plan.summary.expected_sample_size == pytest.approx(expected_size, abs=1e-9)
     assert (plan.frame.loc[plan.frame["targeted"], "pi"] == 1).all()
+    assert (plan.frame.loc[plan.frame["explored"], "pi"] == 1).all()
+    assert plan.frame["explored"].any() == (config.explore > 0)
 
 
-def test_every_listing_has_a_chance_when_exploring() -> None:
+def test_every_listing_has_a_chance_with_a_random_arm() -> None:
     pop = population()
     plan = make_plan(pop, PlanConfig(budget=8_000, epsilon=0.3, per_merchant_cap=2))
     assert plan.summary.n_unreachable == 0
@@ -153,6 +165,56 @@ def test_targets_prefer_cheap_risk_and_random_share_is_respected() -> None:
     assert targeted.any() and s.n_random_draws >= 1
 
 
+def test_explored_listings_are_the_most_uncertain_of_the_rest_and_lab_history_discounts() -> None:
+    pop = population(n=80, merchants=40, seed=5).assign(cost=500.0)
+    # every listing of M00..M04 has a tested seller: their uncertainty is divided by 1 + n_labels
+    tested = pop["merchant_id"].isin([f"M{i:02d}" for i in range(5)])
+    pop["n_labels"] = np.where(tested, 9, 0)
+    cfg = PlanConfig(budget=10_000, epsilon=0.0, explore=0.4)
+    plan = make_plan(pop, cfg)
+    fr = plan.frame.set_index("listing_id")
+    explored, targets = fr.index[fr["explored"]], fr.index[fr["targeted"] & ~fr["explored"]]
+    # 20 purchases at 500 yuan: 12 by risk (60%), 8 by uncertainty (40%), no caps to get in the way
+    assert (len(targets), len(explored)) == (12, 8)
+    assert set(targets) == set(pop.nlargest(12, "p_fail")["listing_id"])
+    u = pop["p_fail"] * (1 - pop["p_fail"]) / (1 + pop["n_labels"])
+    rest = pop.assign(u=u)[~pop["listing_id"].isin(targets)]
+    assert set(explored) == set(rest.nlargest(8, "u")["listing_id"])
+    np.testing.assert_allclose(fr.loc[pop["listing_id"], "uncertainty"], u)
+    # a tested seller's listing is explored only if it is more uncertain even so
+    assert not set(explored) & set(pop.loc[tested & (u < rest["u"].nlargest(8).min()), "listing_id"])
+    sel = plan.selected()
+    assert sel["arm"].tolist() == ["targeted"] * 12 + ["explore"] * 8
+    s = plan.summary
+    assert (s.n_targeted, s.n_explored, s.explored_cost, s.explore) == (12, 8, 4_000.0, 0.4)
+    assert all(p.inclusion_prob == 1 for p in plan.purchases())
+
+
+def test_exploration_takes_its_share_of_the_targeted_budget_and_leaves_the_random_arm_alone() -> None:
+    pop = population(n=300, merchants=80, seed=4)
+    base = PlanConfig(budget=30_000, epsilon=0.25, per_merchant_cap=2, seed=0)
+    plain = make_plan(pop, base)
+    for share in (0.1, 0.3, 0.6):
+        cfg = base.model_copy(update={"explore": share})
+        plan = make_plan(pop, cfg)
+        s, fr = plan.summary, plan.frame
+        # the random arm is designed before either targeted arm: same lambda, same arcs, same draw
+        assert s.random_lambda == plain.summary.random_lambda
+        np.testing.assert_array_equal(fr["pi_random"], plain.frame["pi_random"])
+        np.testing.assert_array_equal(fr["drawn_random"], plain.frame["drawn_random"])
+        # the risk greedy stops at (1 - explore) of the targeted budget, exploration spends within the rest
+        assert s.targeted_cost <= (1 - share) * s.targeted_budget + 1e-6
+        assert s.targeted_cost + s.explored_cost <= s.targeted_budget + 1e-6
+        assert s.explored_cost > 0.5 * share * s.targeted_budget
+        # the risk targets are a head of the targets without exploration (the same greedy, stopped earlier)
+        risk = set(fr.loc[fr["targeted"] & ~fr["explored"], "listing_id"])
+        assert risk < set(plain.frame.loc[plain.frame["targeted"], "listing_id"])
+        per_group = plan.selected().groupby("group_id").size()
+        assert per_group.max() <= cfg.per_merchant_cap
+    # no share, no exploration: the plan is the plain one
+    pd.testing.assert_frame_equal(make_plan(pop, base.model_copy(update={"explore": 0.0})).frame, plain.frame)
+
+
 def test_infeasible_and_contradictory_requests_are_refused() -> None:
     pop = population()
     with pytest.raises(PlanInfeasibleError, match="手机"):
@@ -165,6 +227,11 @@ def test_infeasible_and_contradictory_requests_are_refused() -> None:
         make_plan(pd.concat([pop, pop.head(1)]), PlanConfig(budget=1_000))
     with pytest.raises(ValueError, match="cost"):
         make_plan(pop.assign(cost=0.0), PlanConfig(budget=1_000))
+    with pytest.raises(ValueError, match="n_labels"):
+        make_plan(pop.assign(n_labels=-1), PlanConfig(budget=1_000))
+    for share in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="explore"):
+            PlanConfig(budget=1_000, explore=share)
 
 
 def test_typed_candidates_and_quota_zero_excludes_category() -> None:
@@ -222,7 +289,7 @@ def test_a_drawn_plan_lists_targets_then_top_up_then_random_draws() -> None:
     plan = make_plan(population(), CONFIGS[1])
     sel = plan.selected()
     arms = sel["arm"].tolist()
-    assert "topup" in arms and arms == sorted(arms, key=["targeted", "topup", "random"].index)
+    assert "topup" in arms and arms == sorted(arms, key=["targeted", "explore", "topup", "random"].index)
     assert plan.summary.n_topup == arms.count("topup")
     assert plan.summary.topup_cost == pytest.approx(sel.loc[sel["arm"] == "topup", "cost"].sum())
     assert plan.summary.total_cost == pytest.approx(sel["cost"].sum())

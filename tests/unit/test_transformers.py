@@ -260,6 +260,66 @@ def test_own_lab_result_is_left_out(frame: pd.DataFrame) -> None:
     assert _col(est, X, "lab_tests")[by_id["L2"]] == 1  # the shop's other listing was tested
 
 
+def _lab_frame(verdicts: list[list[str]]) -> pd.DataFrame:
+    """One shop (M1) whose listings carry the given lab verdicts, and an unrelated shop (M2) with one result."""
+    shop = {"shop_name": "鑫源数码专营店", "credit_code": None, "phone": "13812345678", "registry_status": "normal",
+            "opened_date": "2021-03-01"}  # fmt: skip
+    rows = [
+        {**shop, "merchant_id": "M1", "listing_id": f"L{i}", "lab_verdicts": v,
+         "lab_failure_types": ["quality" if x == "fail" else "" for x in v]}
+        for i, v in enumerate(verdicts)
+    ]  # fmt: skip
+    rows.append({**shop, "merchant_id": "M2", "shop_name": "恒泰电器工厂店", "phone": "13987654321",
+                 "listing_id": "X1", "lab_verdicts": ["fail"], "lab_failure_types": ["quality"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_training_lab_history_leaves_out_the_rows_whole_fold() -> None:
+    from features.transformers import listing_folds
+
+    verdicts = [["fail"] if i % 3 == 0 else ["pass"] for i in range(30)] + [[] for _ in range(4)]
+    X = _lab_frame(verdicts)
+    est = MerchantFeatures(folds=5)
+    train = est.fit_transform(X)
+    fold = listing_folds(X["listing_id"], 5)
+    assert len(set(fold[:30].tolist())) == 5  # every fold holds some of the shop's results
+    tested = np.array([len(v) > 0 for v in verdicts] + [True])
+    failed = np.array([v == ["fail"] for v in verdicts] + [True])
+    m1 = (X["merchant_id"] == "M1").to_numpy()
+    for r in np.flatnonzero(tested & m1):
+        outside = m1 & tested & (fold != fold[r])  # the shop's results in the other folds, and only those
+        assert _col(est, train, "lab_tests")[r] == outside.sum()
+        assert _col(est, train, "lab_fails")[r] == (outside & failed).sum()
+    # rows the model never learns from (no lab result) see the whole history, as at scoring
+    served = est.transform(X)
+    np.testing.assert_array_equal(train[~tested], served[~tested])
+    assert (_col(est, served, "lab_tests")[~tested] == 30).all()
+    # columns other than the lab history are the same in training and scoring
+    lab = [i for i, n in enumerate(est.get_feature_names_out()) if str(n).startswith("lab_")]
+    others = [i for i in range(train.shape[1]) if i not in lab]
+    np.testing.assert_array_equal(train[:, others], served[:, others])
+    # another shop's history is untouched by M1's folds: X1 sees nothing but its own result, left out
+    assert _col(est, train, "lab_tests")[-1] == 0 == _col(est, served, "lab_tests")[-1]
+
+
+def test_scoring_lab_history_is_the_full_fit_without_the_rows_own_result() -> None:
+    verdicts = [["fail"] if i % 3 == 0 else ["pass"] for i in range(30)]
+    X = _lab_frame(verdicts)
+    est = MerchantFeatures(folds=5)
+    trained = est.fit_transform(X)
+    served = est.transform(X)
+    m1 = (X["merchant_id"] == "M1").to_numpy()
+    own_fail = np.array([v == ["fail"] for v in verdicts] + [True])
+    assert (_col(est, served, "lab_tests")[m1] == 29).all()  # all but its own
+    np.testing.assert_array_equal(_col(est, served, "lab_fails")[m1], 10 - own_fail[m1])
+    assert (_col(est, trained, "lab_tests")[m1] < 29).all()  # training leaves out the row's fold as well
+    # a fit on the same frame serves the same values as one that never ran fit_transform, and folds do not matter
+    np.testing.assert_array_equal(MerchantFeatures(folds=3).fit(X).transform(X), served)
+    # a new listing of the shop, never seen in training, sees the whole history
+    new = X.iloc[[0]].assign(listing_id="NEW", lab_verdicts=[[]], lab_failure_types=[[]])
+    assert _col(est, est.transform(new.reset_index(drop=True)), "lab_tests")[0] == 30
+
+
 def test_a_new_market_resolves_through_fitted_keys(frame: pd.DataFrame, feature_market: Market) -> None:
     est = MerchantFeatures().fit(frame)
     # a shop the pipeline never saw, carrying M2's credit code under yet another name

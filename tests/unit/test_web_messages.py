@@ -51,7 +51,7 @@ from serving.web.views import local_time
         (
             ["body"],
             "infeasible plan: the random arm cannot give every affordable listing a chance: raise epsilon",
-            "请提高探索比例 ε 或预算",
+            "请提高随机抽样比例 ε 或预算",
         ),
     ],
 )
@@ -64,7 +64,7 @@ def test_known_service_messages_are_translated(loc: list[str | int], msg: str, e
 def test_an_unknown_message_still_names_the_field_in_chinese() -> None:
     out = problem_zh(["body", "quotas", "洗发水", "max_yuan"], "something new went wrong")
     assert out == "类目“洗发水”的最多金额（quotas.洗发水.max_yuan）的取值不被接受：something new went wrong"
-    assert field_zh(["body", "epsilon"]) == "探索比例 ε（epsilon）"
+    assert field_zh(["body", "epsilon"]) == "随机抽样比例 ε（epsilon）"
     assert field_zh(["body"]) == "请求"
 
 
@@ -74,7 +74,7 @@ def test_validation_errors_are_translated_by_type() -> None:
     assert validation_zh(e.value) == "预算（budget）必须大于 0。"
     with pytest.raises(ValidationError) as e:
         PlanCreate(budget=100, epsilon=1.5, seed=-1)
-    assert validation_zh(e.value) == "探索比例 ε（epsilon）必须小于 1。（另有 1 处问题）"
+    assert validation_zh(e.value) == "随机抽样比例 ε（epsilon）必须小于 1。（另有 1 处问题）"
     with pytest.raises(ValidationError) as e:
         ResultIn(listing_id="L1", sampled_date="2999-01-01", verdict="pass")  # type: ignore[arg-type]
     assert validation_zh(e.value) == "抽样日期 2999-01-01 在未来。"

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from sampling.plan_config import DEFAULT_EXPLORE
 from serving.web import session as websession
 from serving.web.charts import BarRow, IntervalPoint, interval_chart, risk_bars
 from serving.web.forms import parse_plan_form
@@ -101,6 +102,7 @@ def test_parse_plan_form_valid_with_quotas() -> None:
     f = _fields(
         budget="5000",
         epsilon="0.25",
+        explore="0.15",
         per_merchant_cap="",
         seed="3",
         quota_cat__0="蚕丝被",
@@ -113,7 +115,9 @@ def test_parse_plan_form_valid_with_quotas() -> None:
     _, req, errors = parse_plan_form(f)
     assert errors == [] and req is not None
     assert req.budget == 5000 and req.epsilon == 0.25 and req.per_merchant_cap is None and req.seed == 3
-    assert req.quotas == {"蚕丝被": (2, 5)}
+    assert req.quotas == {"蚕丝被": (2, 5)} and req.explore == 0.15
+    _, req, _ = parse_plan_form(_fields(budget="5000", epsilon="0.2", seed="1"))
+    assert req is not None and req.explore == DEFAULT_EXPLORE  # left empty: the planner's default share
 
 
 @pytest.mark.parametrize(
@@ -139,6 +143,7 @@ def test_parse_plan_form_valid_with_quotas() -> None:
             "大于最多件数",
         ),
         ({"name": "计" * 201, "budget": "100", "epsilon": "0.2", "seed": "1"}, "计划名称最多 200 个字"),
+        ({"budget": "100", "epsilon": "0.2", "seed": "1", "explore": "1.2"}, "不确定探索比例"),
     ],
     ids=[
         "no-budget",
@@ -151,6 +156,7 @@ def test_parse_plan_form_valid_with_quotas() -> None:
         "budget-inf",
         "quota-min-over-max",
         "name-too-long",
+        "explore-range",
     ],
 )
 def test_parse_plan_form_names_the_bad_field(fields: dict[str, str], needle: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +54,14 @@ def tiny_simulation() -> Simulation:
 
 
 @pytest.fixture(scope="session")
-def tiny_market(tiny_simulation: Simulation) -> Market:
-    """The tiny market's four tables."""
-    return tiny_simulation.market
+def tiny_market(tiny_simulation: Simulation) -> Iterator[Market]:
+    """The tiny market's four tables; the session fails if a test changed them in place."""
+    from tests.support.tiny import digest
+
+    market = tiny_simulation.market
+    before = digest(market)
+    yield market
+    assert digest(market) == before, "a test changed the session's tiny market in place: copy it first"
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,11 @@ another config or market, fits its own with `fit_tiny` and says why.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from features.market import Market
 from training.config import load_config
@@ -24,6 +27,16 @@ TINY_MERCHANTS, TINY_LISTINGS, TINY_SEED = 120, 1500, 5
 def simulate_tiny() -> Simulation:
     """The tiny simulated market (tables and ground truth)."""
     return simulate(TINY_MERCHANTS, TINY_LISTINGS, seed=TINY_SEED)
+
+
+def digest(market: Market) -> str:
+    """A hash of every table's values and columns: whether a shared market was changed in place."""
+    h = hashlib.sha256()
+    for name, table in market.tables().items():
+        h.update(name.encode())
+        h.update(repr(list(table.columns)).encode())
+        h.update(pd.util.hash_pandas_object(table.astype(str), index=True).to_numpy().tobytes())
+    return h.hexdigest()
 
 
 def fit_tiny(market: Market, **config_update: Any) -> FitResult:

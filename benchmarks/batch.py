@@ -109,8 +109,9 @@ def _scorer(model: str | None, work: Path, seed: int) -> tuple[Any, str]:
 
         return load_scorer(model), model
     from features.market import load_market
+    from training.config import load_config
+    from training.fit import fit_bundle
     from training.simulator import simulate, write_simulation
-    from training.train import fit_bundle, load_config
 
     small = work / "train-market"
     write_simulation(simulate(200, 3000, seed=seed + 1), small, fmt="parquet")

@@ -81,6 +81,77 @@ def _rates(report: Any, seconds: float) -> dict[str, Any]:
     return {"tables": tables, "rows": total, "seconds": round(seconds, 2), "rows_per_s": round(total / seconds)}
 
 
+def _plan_from_store(sessions: Any, sim: Any, *, budget: float) -> dict[str, Any]:
+    """The store-backed planner's path: the market read back from the store, then one plan's design and draw
+    over every listing (the simulator's true failure probabilities stand in for a model's scores)."""
+    from core import reference
+    from sampling.candidates import LabFees, draw_plan, plan_candidates
+    from sampling.planner import PlanConfig
+    from serving import market_store
+
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    with sessions() as s:
+        stored = market_store.read_market(s, with_recorded=False).market
+    out["read_market_s"] = round(time.perf_counter() - t0, 2)
+    scores = sim.truth_listings[["listing_id", "p_fail"]]
+    t0 = time.perf_counter()
+    cands = plan_candidates(
+        stored.listings,
+        stored.merchants,
+        scores,
+        lab_fees=LabFees(reference.lab_fees()),
+        lab_results=stored.lab_results,
+    )
+    plan = draw_plan(cands, PlanConfig(budget=budget, epsilon=0.2, seed=1, plan_id="bench"))
+    out["plan_draw_s"] = round(time.perf_counter() - t0, 2)
+    out["plan_targets"] = n_targets = len(plan.selected())
+    print(
+        f"store → market {out['read_market_s']} s; plan over {len(cands.frame):,} candidates "
+        f"({n_targets} purchases) {out['plan_draw_s']} s",
+        file=sys.stderr,
+    )
+    return out
+
+
+def _time_checks(sessions: Any, market: Any, *, n: int) -> dict[str, Any]:
+    """`n` onboarding checks, alternately an applicant re-using a known shop's phone and a stranger (nothing is
+    committed): median and slowest milliseconds of each kind, and the decisions."""
+    import numpy as np
+
+    from serving import identities
+    from serving.schemas import MerchantCheckRequest
+
+    rng = np.random.default_rng(0)
+    known = market.merchants.dropna(subset=["phone"]).reset_index(drop=True)
+    times: dict[str, list[float]] = {"known_phone": [], "stranger": []}
+    decisions: dict[str, int] = {}
+    with sessions() as s:
+        for i in range(n):
+            if i % 2 == 0 and len(known):
+                m = known.iloc[int(rng.integers(len(known)))]
+                body = MerchantCheckRequest(platform="拼多多", shop_name=f"新店{i:05d}号铺", phone=m["phone"])
+                kind = "known_phone"
+            else:
+                body = MerchantCheckRequest(platform="拼多多", shop_name=f"陌生店铺{i:05d}", phone=f"139{i:08d}")
+                kind = "stranger"
+            t0 = time.perf_counter()
+            res = identities.check_application(s, body, refuse_at_lab_failures=3)
+            times[kind].append(time.perf_counter() - t0)
+            decisions[res.decision.value] = decisions.get(res.decision.value, 0) + 1
+        s.rollback()
+    out: dict[str, Any] = {
+        "merchant_check_ms": {
+            k: {"median": round(1000 * statistics.median(v), 2), "max": round(1000 * max(v), 2)}
+            for k, v in times.items()
+            if v
+        },
+        "merchant_check_decisions": decisions,
+    }
+    print(f"merchant check (ms): {out['merchant_check_ms']}; decisions {decisions}", file=sys.stderr)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--listings", type=int, default=20_000)
@@ -93,15 +164,9 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object last")
     args = ap.parse_args()
 
-    import numpy as np
-
-    from core import reference
     from features.market import load_removals
-    from sampling.candidates import LabFees, draw_plan, plan_candidates
-    from sampling.planner import PlanConfig
-    from serving import identities, market_store, store
+    from serving import market_store, store
     from serving.db import make_engine, make_sessionmaker
-    from serving.schemas import MerchantCheckRequest
     from training.simulator import simulate
 
     n_merchants = args.merchants or max(args.listings // 25, 10)
@@ -140,55 +205,8 @@ def main() -> None:
                 for name, t in r["tables"].items():
                     print(f"  {name:12s} {t['rows']:>10,} rows {t['rows_per_s'] or 0:>10,} rows/s", file=sys.stderr)
 
-            t0 = time.perf_counter()
-            with sessions() as s:
-                stored = market_store.read_market(s, with_recorded=False).market
-            out["read_market_s"] = round(time.perf_counter() - t0, 2)
-            scores = sim.truth_listings[["listing_id", "p_fail"]]
-            t0 = time.perf_counter()
-            cands = plan_candidates(
-                stored.listings,
-                stored.merchants,
-                scores,
-                lab_fees=LabFees(reference.lab_fees()),
-                lab_results=stored.lab_results,
-            )
-            plan = draw_plan(cands, PlanConfig(budget=args.budget, epsilon=0.2, seed=1, plan_id="bench"))
-            out["plan_draw_s"] = round(time.perf_counter() - t0, 2)
-            out["plan_targets"] = n_targets = len(plan.selected())
-            print(
-                f"store → market {out['read_market_s']} s; plan over {len(cands.frame):,} candidates "
-                f"({n_targets} purchases) {out['plan_draw_s']} s",
-                file=sys.stderr,
-            )
-
-            rng = np.random.default_rng(0)
-            known = market.merchants.dropna(subset=["phone"]).reset_index(drop=True)
-            times: dict[str, list[float]] = {"known_phone": [], "stranger": []}
-            decisions: dict[str, int] = {}
-            with sessions() as s:
-                for i in range(args.checks):
-                    if i % 2 == 0 and len(known):
-                        m = known.iloc[int(rng.integers(len(known)))]
-                        body = MerchantCheckRequest(platform="拼多多", shop_name=f"新店{i:05d}号铺", phone=m["phone"])
-                        kind = "known_phone"
-                    else:
-                        body = MerchantCheckRequest(
-                            platform="拼多多", shop_name=f"陌生店铺{i:05d}", phone=f"139{i:08d}"
-                        )
-                        kind = "stranger"
-                    t0 = time.perf_counter()
-                    res = identities.check_application(s, body, refuse_at_lab_failures=3)
-                    times[kind].append(time.perf_counter() - t0)
-                    decisions[res.decision.value] = decisions.get(res.decision.value, 0) + 1
-                s.rollback()
-            out["merchant_check_ms"] = {
-                k: {"median": round(1000 * statistics.median(v), 2), "max": round(1000 * max(v), 2)}
-                for k, v in times.items()
-                if v
-            }
-            out["merchant_check_decisions"] = decisions
-            print(f"merchant check (ms): {out['merchant_check_ms']}; decisions {decisions}", file=sys.stderr)
+            out.update(_plan_from_store(sessions, sim, budget=args.budget))
+            out.update(_time_checks(sessions, market, n=args.checks))
         finally:
             engine.dispose()
             if not args.keep:

@@ -215,7 +215,8 @@ def _prepare_model(args: argparse.Namespace, work: Path) -> str:
         return str(args.model)
     if args.train_tiny:
         from features.market import load_market
-        from training.train import fit_bundle, load_config
+        from training.config import load_config
+        from training.fit import fit_bundle
 
         logger.info("fitting the tiny bundle on %s", args.market)
         bundle = fit_bundle(load_market(args.market), load_config(ROOT / "configs" / "train-tiny.yaml")).bundle

@@ -26,6 +26,7 @@ import logging  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 from importlib.metadata import version  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
@@ -41,6 +42,53 @@ def load_texts(corpus: str, limit: int | None) -> list[str]:
         frames.append(load_waimai_reviews())
     texts = pd.concat(frames, ignore_index=True)["review"].astype(str).tolist()
     return texts[:limit] if limit else texts
+
+
+def _segment_alternately(
+    texts: list[str], ours: Any, ref: Any, *, chunks: int
+) -> tuple[list[list[str]], list[list[str]], dict[str, float]]:
+    """Both sides' tokens of every text, the corpus cut into chunks that the two segment in turn (who goes first
+    alternates, so neither always meets a warmer cache), and each side's wall and CPU seconds."""
+    k = max(1, min(chunks, len(texts)))
+    bounds = [round(i * len(texts) / k) for i in range(k + 1)]
+    secs = {"jieba": 0.0, "ours": 0.0, "jieba_cpu": 0.0, "ours_cpu": 0.0}
+    out: dict[str, list[list[str]]] = {"jieba": [], "ours": []}
+    lcut = ref.lcut
+    for i in range(k):
+        chunk = texts[bounds[i] : bounds[i + 1]]
+        for side in ("jieba", "ours") if i % 2 == 0 else ("ours", "jieba"):
+            w0, c0 = time.perf_counter(), time.process_time()
+            out[side].extend([lcut(t) for t in chunk] if side == "jieba" else ours.cut_many(chunk))
+            secs[side] += time.perf_counter() - w0
+            secs[f"{side}_cpu"] += time.process_time() - c0
+    return out["jieba"], out["ours"], secs
+
+
+def _print_table(
+    result: dict[str, Any],
+    diffs: list[tuple[str, list[str], list[str]]],
+    secs: dict[str, float],
+    *,
+    jieba_load: float,
+    ours_load: float,
+) -> None:
+    """The human-readable comparison, and the first few texts the two segment differently."""
+    n_texts, n_chars = result["n_texts"], result["n_chars"]
+    jieba_s, ours_s = secs["jieba"], secs["ours"]
+    rows = [
+        ("texts", f"{n_texts:,}", ""),
+        ("characters", f"{n_chars:,}", ""),
+        ("dictionary load (s)", f"{jieba_load:.2f}", f"{ours_load:.2f}"),
+        ("segmentation (s)", f"{jieba_s:.2f}", f"{ours_s:.2f}"),
+        ("throughput (chars/s)", f"{n_chars / jieba_s:,.0f}", f"{n_chars / ours_s:,.0f}"),
+        ("speedup (wall / cpu)", "1.0", f"{jieba_s / ours_s:.1f} / {secs['jieba_cpu'] / secs['ours_cpu']:.1f}"),
+        ("identical segmentation", "", f"{result['agreement']:.4%} ({len(diffs)} differ)"),
+    ]
+    print(f"{'':26}{'jieba default':>18}{'Segmenter':>26}")
+    for name, a, b in rows:
+        print(f"{name:26}{a:>18}{b:>26}")
+    for text, a, b in diffs[:5]:
+        print(f"differs: {text[:40]!r}\n  jieba: {a[:20]}\n  ours:  {b[:20]}")
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -67,26 +115,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         ref.lcut(t)
         ours.cut(t)
 
-    k = max(1, min(args.chunks, len(texts)))
-    bounds = [round(i * len(texts) / k) for i in range(k + 1)]
-    jieba_s = ours_s = jieba_cpu = ours_cpu = 0.0
-    jieba_out: list[list[str]] = []
-    ours_out: list[list[str]] = []
-    lcut = ref.lcut
-    for i in range(k):
-        chunk = texts[bounds[i] : bounds[i + 1]]
-        # alternate who goes first so neither side always meets a warmer cache
-        order = ("jieba", "ours") if i % 2 == 0 else ("ours", "jieba")
-        for side in order:
-            w0, c0 = time.perf_counter(), time.process_time()
-            if side == "jieba":
-                jieba_out.extend([lcut(t) for t in chunk])
-                jieba_s += time.perf_counter() - w0
-                jieba_cpu += time.process_time() - c0
-            else:
-                ours_out.extend(ours.cut_many(chunk))
-                ours_s += time.perf_counter() - w0
-                ours_cpu += time.process_time() - c0
+    jieba_out, ours_out, secs = _segment_alternately(texts, ours, ref, chunks=args.chunks)
+    jieba_s, ours_s, jieba_cpu, ours_cpu = secs["jieba"], secs["ours"], secs["jieba_cpu"], secs["ours_cpu"]
 
     same = [a == b for a, b in zip(jieba_out, ours_out, strict=True)]
     diffs = [(texts[i], jieba_out[i], ours_out[i]) for i, s in enumerate(same) if not s]
@@ -111,20 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             "rjieba": version("rjieba"),
         },
     }
-    rows = [
-        ("texts", f"{len(texts):,}", ""),
-        ("characters", f"{n_chars:,}", ""),
-        ("dictionary load (s)", f"{jieba_load:.2f}", f"{ours_load:.2f}"),
-        ("segmentation (s)", f"{jieba_s:.2f}", f"{ours_s:.2f}"),
-        ("throughput (chars/s)", f"{n_chars / jieba_s:,.0f}", f"{n_chars / ours_s:,.0f}"),
-        ("speedup (wall / cpu)", "1.0", f"{jieba_s / ours_s:.1f} / {jieba_cpu / ours_cpu:.1f}"),
-        ("identical segmentation", "", f"{result['agreement']:.4%} ({len(diffs)} differ)"),
-    ]
-    print(f"{'':26}{'jieba default':>18}{'Segmenter':>26}")
-    for name, a, b in rows:
-        print(f"{name:26}{a:>18}{b:>26}")
-    for text, a, b in diffs[:5]:
-        print(f"differs: {text[:40]!r}\n  jieba: {a[:20]}\n  ours:  {b[:20]}")
+    _print_table(result, diffs, secs, jieba_load=jieba_load, ours_load=ours_load)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     return result

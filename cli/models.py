@@ -18,7 +18,8 @@ from cli.common import EXIT_REFUSED, fail, first_line, is_registry_error, model_
 
 if TYPE_CHECKING:
     from serving.market_store import Export
-    from training.train import TrainConfig, TrainResult
+    from training.config import TrainConfig
+    from training.train import TrainResult
 
 models_app = typer.Typer(help="Registered risk-model versions (MLflow registry).", no_args_is_help=True)
 
@@ -99,7 +100,7 @@ def train_command(
 
 def load_train_config(config: Path, *, listing_text: bool | None = None) -> TrainConfig:
     """The training config, with the command line's overrides; one line when it is missing."""
-    from training.train import load_config
+    from training.config import load_config
 
     if not config.is_file():
         fail(f"config {config} not found")

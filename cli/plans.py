@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from features.market import Market
     from models.contract import RiskScorer
-    from sampling.planner import Plan
+    from sampling.planner import Plan, PlanConfig
     from training.rounds import RoundsResult
 
 
@@ -119,34 +119,20 @@ def plan_command(
     """
     from rich.console import Console
 
-    from core import reference
-    from core.settings import shared_settings
     from features.market import RecordError, load_market
     from models.explain import plan_reasons
-    from sampling.candidates import LabFees, UnknownCategoryError, draw_plan, plan_candidates
-    from sampling.planner import CategoryQuota, PlanConfig, PlanInfeasibleError
 
     console = Console(stderr=True)
-    quotas: dict[str, CategoryQuota] = {}
-    for spec in quota or []:
-        try:
-            cat, q = CategoryQuota.parse(spec)
-        except ValueError as e:
-            raise typer.BadParameter(str(e).splitlines()[0], param_hint="--quota") from e
-        quotas[cat] = q
-    try:
-        config = PlanConfig(
-            budget=budget,
-            epsilon=epsilon,
-            explore=explore,
-            per_merchant_cap=per_merchant_cap,
-            cap_scope=cap_scope.value,
-            quotas=quotas,
-            seed=seed,
-            plan_id=out.stem,
-        )
-    except ValueError as e:
-        fail(f"cannot plan: {_first_error(e)}")
+    config = _plan_config(
+        budget=budget,
+        epsilon=epsilon,
+        explore=explore,
+        per_merchant_cap=per_merchant_cap,
+        cap_scope=cap_scope,
+        quota=quota or [],
+        seed=seed,
+        plan_id=out.stem,
+    )
     try:
         mk = load_market(market)
     except (RecordError, FileNotFoundError) as e:
@@ -157,15 +143,7 @@ def plan_command(
     else:
         scorer, sc = _score_market(mk, model, console)
         source = f"{scorer.name} {scorer.version}"
-    settings = shared_settings()
-    fees = LabFees(reference.lab_fees(settings), default=settings.lab_fee_default if lab_fee is None else lab_fee)
-    try:
-        cands = plan_candidates(mk.listings, mk.merchants, sc, lab_fees=fees, lab_results=mk.lab_results)
-        plan = draw_plan(cands, config)
-    except UnknownCategoryError as e:
-        raise typer.BadParameter(str(e), param_hint="--quota") from e
-    except (PlanInfeasibleError, ValueError) as e:
-        fail(f"cannot plan: {e}")
+    plan = _draw(mk, sc, config, lab_fee=lab_fee)
     sel = plan.selected()
     if scorer is not None:
         reasons = plan_reasons(scorer, mk, sel["listing_id"].tolist(), top=3)
@@ -175,6 +153,65 @@ def plan_command(
     Console().print(
         f"wrote {', '.join(str(p) for p in paths)} (the frame holds every candidate's inclusion probability)"
     )
+
+
+def _plan_config(
+    *,
+    budget: float,
+    epsilon: float,
+    explore: float,
+    per_merchant_cap: int | None,
+    cap_scope: CapScope,
+    quota: list[str],
+    seed: int,
+    plan_id: str,
+) -> PlanConfig:
+    """The options as the planner's config; a bad quota is a usage error naming --quota, a refused
+    combination one line."""
+    from sampling.planner import CategoryQuota, PlanConfig
+
+    quotas: dict[str, CategoryQuota] = {}
+    for spec in quota:
+        try:
+            cat, q = CategoryQuota.parse(spec)
+        except ValueError as e:
+            raise typer.BadParameter(str(e).splitlines()[0], param_hint="--quota") from e
+        quotas[cat] = q
+    try:
+        return PlanConfig(
+            budget=budget,
+            epsilon=epsilon,
+            explore=explore,
+            per_merchant_cap=per_merchant_cap,
+            cap_scope=cap_scope.value,
+            quotas=quotas,
+            seed=seed,
+            plan_id=plan_id,
+        )
+    except ValueError as e:
+        fail(f"cannot plan: {_first_error(e)}")
+
+
+def _draw(market: Market, scores: pd.DataFrame, config: PlanConfig, *, lab_fee: float | None) -> Plan:
+    """The one candidates-and-plan path the API takes too, with the reference lab fees (`lab_fee`, else the
+    setting, for categories the table lacks); an unknown quota category names --quota, an infeasible plan is one
+    line."""
+    from core import reference
+    from core.settings import shared_settings
+    from sampling.candidates import LabFees, UnknownCategoryError, draw_plan, plan_candidates
+    from sampling.planner import PlanInfeasibleError
+
+    settings = shared_settings()
+    fees = LabFees(reference.lab_fees(settings), default=settings.lab_fee_default if lab_fee is None else lab_fee)
+    try:
+        cands = plan_candidates(
+            market.listings, market.merchants, scores, lab_fees=fees, lab_results=market.lab_results
+        )
+        return draw_plan(cands, config)
+    except UnknownCategoryError as e:
+        raise typer.BadParameter(str(e), param_hint="--quota") from e
+    except (PlanInfeasibleError, ValueError) as e:
+        fail(f"cannot plan: {e}")
 
 
 def _first_error(e: Exception) -> str:

@@ -1,6 +1,6 @@
 """Drift you can see: a model's training profile and the population stability index against today's market.
 
-At training (`training.train.fit_bundle`) the scores `p_<risk>` of every training listing and a handful of
+At training (`training.fit.fit_bundle`) the scores `p_<risk>` of every training listing and a handful of
 key features are summarised as quantile bins (`training_profile`), overall and per category, and stored in
 the bundle's metadata, so the profile travels with the registered model. The service compares the market
 it holds with it (`compare`): a PSI per score and feature, the categories that moved most, and a warning

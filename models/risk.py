@@ -67,6 +67,26 @@ class LightGBMParams(BaseModel):
     num_threads: int = Field(default=1, ge=0, description="0 = all cores; a few thousand labels fit fastest on one")
     min_positives: int = Field(default=8, ge=1, description="fewer positive labels than this: base-rate model")
 
+    def booster_params(self, *, seed: int) -> dict[str, Any]:
+        """`lgb.train`'s parameters: a deterministic binary booster, early-stopped on log loss."""
+        return {
+            "objective": "binary",
+            "metric": ["binary_logloss", "average_precision"],
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": self.bagging_freq,
+            "lambda_l2": self.lambda_l2,
+            "max_bin": self.max_bin,
+            "num_threads": self.num_threads,
+            "seed": seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+        }
+
 
 @dataclass
 class Labelled:
@@ -121,23 +141,7 @@ class RiskModel:
             model.info["fallback"] = "base_rate"
             model.calibrator = Calibrator("none").fit([base], [0])
             return model
-        lgb_params: dict[str, Any] = {
-            "objective": "binary",
-            "metric": ["binary_logloss", "average_precision"],
-            "learning_rate": params.learning_rate,
-            "num_leaves": params.num_leaves,
-            "min_data_in_leaf": params.min_data_in_leaf,
-            "feature_fraction": params.feature_fraction,
-            "bagging_fraction": params.bagging_fraction,
-            "bagging_freq": params.bagging_freq,
-            "lambda_l2": params.lambda_l2,
-            "max_bin": params.max_bin,
-            "num_threads": params.num_threads,
-            "seed": seed,
-            "deterministic": True,
-            "force_row_wise": True,
-            "verbosity": -1,
-        }
+        lgb_params = params.booster_params(seed=seed)
         if monotone and any(monotone):
             lgb_params["monotone_constraints"] = list(monotone)
             lgb_params["monotone_constraints_method"] = "intermediate"

@@ -97,49 +97,7 @@ def stored_context(
 ) -> StoredRecords:
     """The stored records to add to a scoring request (see the module's docstring for which, and why)."""
     mids = {m.merchant_id for m in merchants}
-    known = {m for chunk in _chunks(mids) for m in session.scalars(
-        select(MarketMerchantRow.merchant_id).where(MarketMerchantRow.merchant_id.in_(chunk))
-    )}  # fmt: skip
-    status = dict(
-        _rows(
-            session,
-            (MarketMerchantRow.merchant_id, MarketMerchantRow.registry_status),
-            MarketMerchantRow.merchant_id,
-            known,
-            MarketMerchantRow.merchant_id,
-        )
-    )
-    ident_of = {
-        str(m): int(i)
-        for m, i in _rows(
-            session,
-            (IdentityLinkRow.merchant_id, IdentityLinkRow.identity_id),
-            IdentityLinkRow.merchant_id,
-            known,
-            IdentityLinkRow.merchant_id,
-        )
-    }
-    members: dict[int, list[str]] = defaultdict(list)
-    for m, i in _rows(
-        session,
-        (IdentityLinkRow.merchant_id, IdentityLinkRow.identity_id),
-        IdentityLinkRow.identity_id,
-        set(ident_of.values()),
-        IdentityLinkRow.merchant_id,
-    ):
-        members[int(i)].append(str(m))
-    shops = {m for ms in members.values() for m in ms} | known
-    removals: dict[str, list[StoredRemoval]] = defaultdict(list)
-    for mid, platform, when, reason in _rows(
-        session,
-        (MarketRemovalRow.merchant_id, MarketRemovalRow.platform, MarketRemovalRow.removed_date,
-         MarketRemovalRow.reason),
-        MarketRemovalRow.merchant_id,
-        shops,
-        MarketRemovalRow.id,
-    ):  # fmt: skip
-        removals[mid].append(StoredRemoval(merchant_id=mid, platform=platform, removed_date=when, reason=reason))
-
+    who = _StoredMerchants.read(session, mids)
     out = StoredRecords()
     body_ids = {x.listing_id for x in listings}
     owner = {x.listing_id: x.merchant_id for x in listings}
@@ -147,7 +105,7 @@ def stored_context(
         session,
         [getattr(MarketListingRow, c) for c in _LISTING_COLS],
         MarketListingRow.merchant_id,
-        known,
+        who.known,
         MarketListingRow.seq,
     ):
         rec = dict(zip(_LISTING_COLS, row, strict=True))
@@ -156,18 +114,103 @@ def stored_context(
         out.listings.append(Listing.model_validate(rec))
         owner[rec["listing_id"]] = rec["merchant_id"]
     # reviews and lab results of the stored listings, and the stored ones of the request's listings it sends none of
-    sent_reviews = {r.listing_id for r in reviews}
-    sent_labs = {r.listing_id for r in lab_results}
-    stored_ids = {x.listing_id for x in out.listings}
+    stored_ids = out.listing_ids
     for row in _rows(
         session,
         [getattr(MarketReviewRow, c) for c in _REVIEW_COLS],
         MarketReviewRow.listing_id,
-        (stored_ids | body_ids) - sent_reviews,
+        (stored_ids | body_ids) - {r.listing_id for r in reviews},
         MarketReviewRow.id,
     ):
         out.reviews.append(Review.model_validate(dict(zip(_REVIEW_COLS, row, strict=True))))
-    wanted = (stored_ids | body_ids) - sent_labs
+    out.lab_results = _stored_lab_results(
+        session,
+        wanted=(stored_ids | body_ids) - {r.listing_id for r in lab_results},
+        in_store=stored_ids | _stored_listings(session, body_ids),
+    )
+    counts = _counts(out, owner)
+    for mid in mids:
+        out.facts[mid] = who.context(mid, counts.get(mid, [0, 0, 0, 0]))
+    return out
+
+
+@dataclass
+class _StoredMerchants:
+    """What the store knows of some merchants: which it holds, their registry status, identities, linked shops
+    and the removals of all of those shops."""
+
+    known: set[str]
+    status: dict[str, str]
+    ident_of: dict[str, int]
+    members: dict[int, list[str]]
+    removals: dict[str, list[StoredRemoval]]
+
+    @classmethod
+    def read(cls, session: Session, mids: set[str]) -> _StoredMerchants:
+        known = {m for chunk in _chunks(mids) for m in session.scalars(
+            select(MarketMerchantRow.merchant_id).where(MarketMerchantRow.merchant_id.in_(chunk))
+        )}  # fmt: skip
+        status = dict(
+            _rows(
+                session,
+                (MarketMerchantRow.merchant_id, MarketMerchantRow.registry_status),
+                MarketMerchantRow.merchant_id,
+                known,
+                MarketMerchantRow.merchant_id,
+            )
+        )
+        ident_of = {
+            str(m): int(i)
+            for m, i in _rows(
+                session,
+                (IdentityLinkRow.merchant_id, IdentityLinkRow.identity_id),
+                IdentityLinkRow.merchant_id,
+                known,
+                IdentityLinkRow.merchant_id,
+            )
+        }
+        members: dict[int, list[str]] = defaultdict(list)
+        for m, i in _rows(
+            session,
+            (IdentityLinkRow.merchant_id, IdentityLinkRow.identity_id),
+            IdentityLinkRow.identity_id,
+            set(ident_of.values()),
+            IdentityLinkRow.merchant_id,
+        ):
+            members[int(i)].append(str(m))
+        shops = {m for ms in members.values() for m in ms} | known
+        removals: dict[str, list[StoredRemoval]] = defaultdict(list)
+        for mid, platform, when, reason in _rows(
+            session,
+            (MarketRemovalRow.merchant_id, MarketRemovalRow.platform, MarketRemovalRow.removed_date,
+             MarketRemovalRow.reason),
+            MarketRemovalRow.merchant_id,
+            shops,
+            MarketRemovalRow.id,
+        ):  # fmt: skip
+            removals[mid].append(StoredRemoval(merchant_id=mid, platform=platform, removed_date=when, reason=reason))
+        return cls(known=known, status=status, ident_of=ident_of, members=members, removals=removals)
+
+    def context(self, mid: str, n: list[int]) -> StoredContext:
+        """What the result says the store added for merchant `mid`, with its counts of stored records `n`."""
+        ident = self.ident_of.get(mid)
+        linked = [m for m in self.members.get(ident, []) if m != mid] if ident is not None else []
+        return StoredContext(
+            merchant_known=mid in self.known,
+            identity_id=ident,
+            linked_shops=linked,
+            registry_status=self.status.get(mid),
+            stored_listings=n[0],
+            stored_reviews=n[1],
+            stored_lab_results=n[2],
+            stored_lab_failures=n[3],
+            removals=[r for m in [mid, *linked] for r in self.removals.get(m, [])],
+        )
+
+
+def _stored_lab_results(session: Session, *, wanted: set[str], in_store: set[str]) -> list[LabResult]:
+    """The lab results of the `wanted` listings: ingested ones, then the ones recorded against the service's
+    plans (of listings the store holds, as the export writes them) that no ingested row already gives."""
     ingested = [
         dict(zip(_LAB_COLS, row, strict=True))
         for row in _rows(
@@ -179,7 +222,6 @@ def stored_context(
         )
     ]
     have = {(r["plan_id"], r["listing_id"]) for r in ingested}
-    in_store = stored_ids | _stored_listings(session, body_ids)
     recorded = [
         dict(zip(_LAB_COLS, row, strict=True))
         for row in _rows(
@@ -190,10 +232,15 @@ def stored_context(
             LabResultRow.id,
         )
     ]
+    out = []
     for rec in [*ingested, *(r for r in recorded if (r["plan_id"], r["listing_id"]) not in have)]:
         rec["failure_types"] = split_failure_types(rec["failure_types"])
-        out.lab_results.append(LabResult.model_validate(rec))
+        out.append(LabResult.model_validate(rec))
+    return out
 
+
+def _counts(out: StoredRecords, owner: dict[str, str]) -> dict[str, list[int]]:
+    """Per merchant: stored listings, reviews, lab results and lab failures added."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for x in out.listings:
         counts[x.merchant_id][0] += 1
@@ -203,22 +250,7 @@ def stored_context(
         c = counts[owner[lab.listing_id]]
         c[2] += 1
         c[3] += str(lab.verdict) == "fail"
-    for mid in mids:
-        ident = ident_of.get(mid)
-        linked = [m for m in members.get(ident, []) if m != mid] if ident is not None else []
-        n = counts.get(mid, [0, 0, 0, 0])
-        out.facts[mid] = StoredContext(
-            merchant_known=mid in known,
-            identity_id=ident,
-            linked_shops=linked,
-            registry_status=status.get(mid),
-            stored_listings=n[0],
-            stored_reviews=n[1],
-            stored_lab_results=n[2],
-            stored_lab_failures=n[3],
-            removals=[r for m in [mid, *linked] for r in removals.get(m, [])],
-        )
-    return out
+    return counts
 
 
 def _stored_listings(session: Session, listing_ids: Iterable[str]) -> set[str]:

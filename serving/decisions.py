@@ -45,7 +45,7 @@ class GradeReason(BaseModel):
 
 
 #: fewer reviews than this and the complaint score alone never grades a merchant red: the same minimum the
-#: training label asks of a merchant (training.train's `min_reviews`), since one 1-star review is a 100%
+#: training label asks of a merchant (training.config's `min_reviews`), since one 1-star review is a 100%
 #: complaint rate and says almost nothing
 MIN_MERCHANT_REVIEWS = 5
 
@@ -114,54 +114,14 @@ def merchant_grade(
     """
     if not 0 <= yellow_at <= red_at <= 1:
         raise ValueError("need 0 <= yellow_at <= red_at <= 1")
-    grade = Grade.green
-    reasons: list[GradeReason] = []
-
-    def raise_to(g: Grade, code: str, zh: str, en: str) -> None:
-        nonlocal grade
-        if _RANK[g] > _RANK[grade]:
-            grade = g
-        reasons.append(GradeReason(code=code, zh=zh, en=en))
-
     p = complaint_prob
-    thin = evidence is not None and evidence.too_little_evidence
-    if p >= red_at and thin:
-        assert evidence is not None
-        n, k = evidence.n_reviews, evidence.min_reviews
-        raise_to(
-            Grade.yellow,
-            "COMPLAINT_RISK_HIGH_LITTLE_EVIDENCE",
-            f"投诉风险高 ({p:.2f} ≥ {red_at:.2f})，但仅有 {n} 条评价（少于 {k} 条），证据不足，不单凭评分评为红色",
-            f"complaint risk high ({p:.2f} ≥ {red_at:.2f}) but only {n} review(s) (fewer than {k}): too little "
-            "evidence to grade red on the score alone",
-        )
-    elif p >= red_at:
-        raise_to(
-            Grade.red,
-            "COMPLAINT_RISK_HIGH",
-            f"投诉风险高 ({p:.2f} ≥ {red_at:.2f})",
-            f"complaint risk high ({p:.2f} ≥ {red_at:.2f})",
-        )
-    elif p >= yellow_at:
-        raise_to(
-            Grade.yellow,
-            "COMPLAINT_RISK_ELEVATED",
-            f"投诉风险偏高 ({p:.2f} ≥ {yellow_at:.2f})",
-            f"complaint risk elevated ({p:.2f} ≥ {yellow_at:.2f})",
-        )
-    if registry_status == "serious_violation":
-        raise_to(Grade.red, "SERIOUS_VIOLATION_LIST", "列入严重违法失信名单", "on the serious-violation list")
-    elif registry_status == "revoked":
-        raise_to(Grade.red, "LICENCE_REVOKED", "营业执照已吊销或注销", "business licence revoked or cancelled")
-    elif registry_status == "abnormal_operations":
-        raise_to(Grade.yellow, "ABNORMAL_OPERATIONS", "列入经营异常名录", "on the abnormal-operations list")
-    if removals_elsewhere >= 2:
-        raise_to(
-            Grade.yellow,
-            "REMOVED_ELSEWHERE",
-            f"曾被其他平台下架 {removals_elsewhere} 次",
-            f"removed from other platforms {removals_elsewhere} times",
-        )
+    thin = evidence if evidence is not None and evidence.too_little_evidence else None
+    raised = [
+        *_score_band(p, yellow_at=yellow_at, red_at=red_at, thin=thin),
+        *_record(registry_status, removals_elsewhere),
+    ]
+    grade = max((g for g, _ in raised), key=_RANK.__getitem__, default=Grade.green)
+    reasons = [r for _, r in raised]
     if not reasons:
         reasons.append(
             GradeReason(
@@ -170,9 +130,8 @@ def merchant_grade(
                 en=f"complaint risk low ({p:.2f} < {yellow_at:.2f})",
             )
         )
-    if thin and p < red_at:
-        assert evidence is not None
-        n, k = evidence.n_reviews, evidence.min_reviews
+    if thin is not None and p < red_at:
+        n, k = thin.n_reviews, thin.min_reviews
         reasons.append(
             GradeReason(
                 code="LITTLE_EVIDENCE",
@@ -181,6 +140,59 @@ def merchant_grade(
             )
         )
     return grade, reasons
+
+
+def _score_band(
+    p: float, *, yellow_at: float, red_at: float, thin: MerchantEvidence | None
+) -> list[tuple[Grade, GradeReason]]:
+    """The grade the complaint probability alone raises to, if any: red only on enough evidence (`thin`: the
+    merchant's evidence when it is too little)."""
+    if p >= red_at and thin is not None:
+        n, k = thin.n_reviews, thin.min_reviews
+        reason = GradeReason(
+            code="COMPLAINT_RISK_HIGH_LITTLE_EVIDENCE",
+            zh=f"投诉风险高 ({p:.2f} ≥ {red_at:.2f})，但仅有 {n} 条评价（少于 {k} 条），证据不足，不单凭评分评为红色",
+            en=f"complaint risk high ({p:.2f} ≥ {red_at:.2f}) but only {n} review(s) (fewer than {k}): too little "
+            "evidence to grade red on the score alone",
+        )
+        return [(Grade.yellow, reason)]
+    if p >= red_at:
+        grade, code, zh, en, at = Grade.red, "COMPLAINT_RISK_HIGH", "投诉风险高", "complaint risk high", red_at
+    elif p >= yellow_at:
+        grade, code, zh, en, at = (
+            Grade.yellow,
+            "COMPLAINT_RISK_ELEVATED",
+            "投诉风险偏高",
+            "complaint risk elevated",
+            yellow_at,
+        )
+    else:
+        return []
+    return [(grade, GradeReason(code=code, zh=f"{zh} ({p:.2f} ≥ {at:.2f})", en=f"{en} ({p:.2f} ≥ {at:.2f})"))]
+
+
+#: registry statuses that raise a merchant's grade: the grade and the reason's code, zh, en
+_REGISTRY_RULES = {
+    "serious_violation": (Grade.red, "SERIOUS_VIOLATION_LIST", "列入严重违法失信名单", "on the serious-violation list"),
+    "revoked": (Grade.red, "LICENCE_REVOKED", "营业执照已吊销或注销", "business licence revoked or cancelled"),
+    "abnormal_operations": (Grade.yellow, "ABNORMAL_OPERATIONS", "列入经营异常名录", "on the abnormal-operations list"),
+}
+
+
+def _record(registry_status: str, removals_elsewhere: int) -> list[tuple[Grade, GradeReason]]:
+    """The grades the public registry record and removals from other platforms raise to."""
+    out = []
+    if registry_status in _REGISTRY_RULES:
+        grade, code, zh, en = _REGISTRY_RULES[registry_status]
+        out.append((grade, GradeReason(code=code, zh=zh, en=en)))
+    if removals_elsewhere >= 2:
+        reason = GradeReason(
+            code="REMOVED_ELSEWHERE",
+            zh=f"曾被其他平台下架 {removals_elsewhere} 次",
+            en=f"removed from other platforms {removals_elsewhere} times",
+        )
+        out.append((Grade.yellow, reason))
+    return out
 
 
 # --- onboarding: 一处清退、处处关店 ------------------------------------------------------------------------

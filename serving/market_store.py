@@ -280,30 +280,60 @@ def _ingest_table(session: Session, spec: _Spec, df: pd.DataFrame, *, revision: 
     import time
 
     t0 = time.perf_counter()
-    cols = spec.columns
     rows = _rows(spec, df)
     if spec.content_keyed:
         keys: list[Any] = _content_keys(rows)
         hashes = keys
     else:
-        idx = [cols.index(k) for k in spec.key]
+        idx = [spec.columns.index(k) for k in spec.key]
         keys = [r[idx[0]] for r in rows] if len(idx) == 1 else [tuple(r[i] for i in idx) for r in rows]
         hashes = [_digest(r) for r in rows]
-    stored = _stored_hashes(session, spec, keys)
     table = table_of(spec.model)
+    seq = int(session.scalar(select(func.coalesce(func.max(table.c.seq), 0))) or 0) if spec.sequenced else 0
     out = _Written(TableCounts())
+    new, changed_keys, changed_new = _sort_rows(
+        spec, keys, hashes, rows, stored=_stored_hashes(session, spec, keys), revision=revision, seq=seq
+    )
+    out.counts.unchanged = len(rows) - len(new) - len(changed_keys)
+    done = out.counts.unchanged
+    progress(spec.name, done, len(rows))
+
+    def written(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(spec.name, done, len(rows))
+
+    bulk_insert(session, table, new, on_chunk=written)
+    out.counts.inserted = len(new)
+    out.inserted = new
+    if changed_keys:
+        old_rows = _replace(session, spec, changed_keys, changed_new, revision=revision, on_chunk=written)
+        out.counts.updated = len(changed_keys)
+        out.changed = [(old_rows[k], changed_new[k]) for k in changed_keys]
+    out.counts.seconds = time.perf_counter() - t0
+    return out
+
+
+def _sort_rows(
+    spec: _Spec,
+    keys: list[Any],
+    hashes: list[Any],
+    rows: list[Any],
+    *,
+    stored: dict[Any, Any],
+    revision: int,
+    seq: int,
+) -> tuple[list[dict[str, Any]], list[Any], dict[Any, dict[str, Any]]]:
+    """The records to insert (new keys, numbered on from `seq` where the table is sequenced) and the keys and
+    records to update (stored under another hash); rows stored with the same hash are left alone."""
     new: list[dict[str, Any]] = []
     changed_keys: list[Any] = []
     changed_new: dict[Any, dict[str, Any]] = {}
-    seq = 0
-    if spec.sequenced:
-        seq = int(session.scalar(select(func.coalesce(func.max(table.c.seq), 0))) or 0)
     for key, h, r in zip(keys, hashes, rows, strict=True):
         old = stored.get(key)
         if old == h:
-            out.counts.unchanged += 1
             continue
-        rec = dict(zip(cols, r, strict=True))
+        rec = dict(zip(spec.columns, r, strict=True))
         rec["revision"] = revision
         if spec.content_keyed:
             rec[spec.key[0]] = key
@@ -317,49 +347,49 @@ def _ingest_table(session: Session, spec: _Spec, df: pd.DataFrame, *, revision: 
         else:
             changed_keys.append(key)
             changed_new[key] = rec
-    done = out.counts.unchanged
-    progress(spec.name, done, len(rows))
+    return new, changed_keys, changed_new
 
-    def inserted(n: int) -> None:
-        nonlocal done
-        done += n
-        progress(spec.name, done, len(rows))
 
-    bulk_insert(session, table, new, on_chunk=inserted)
-    out.counts.inserted = len(new)
-    out.inserted = new
-    if changed_keys:
-        old_rows = _old_rows(session, spec, changed_keys)
-        now = utcnow()
-        history = [
-            {
-                "table_name": spec.name,
-                "record_key": "|".join(k if isinstance(k, tuple) else (k,)),
-                "revision": revision,
-                "replaced_at": now,
-                "data": {c: _jsonable(old_rows[k][c]) for c in cols},
-            }
-            for k in changed_keys
-        ]
-        bulk_insert(session, table_of(RecordHistoryRow), history)
-        values = [c for c in [*cols, "row_hash", "revision"] if c not in spec.key]
-        stmt = (
-            update(table)
-            .where(and_(*(table.c[k] == bindparam(f"k_{k}") for k in spec.key)))
-            .values({c: bindparam(f"v_{c}") for c in values})
-        )
-        params = [
-            {**{f"k_{k}": changed_new[key][k] for k in spec.key}, **{f"v_{c}": changed_new[key][c] for c in values}}
-            for key in changed_keys
-        ]
-        for i in range(0, len(params), CHUNK):
-            session.execute(stmt, params[i : i + CHUNK])
-            done += len(params[i : i + CHUNK])
-            progress(spec.name, done, len(rows))
-        out.counts.updated = len(changed_keys)
-        out.changed = [(old_rows[k], changed_new[k]) for k in changed_keys]
-    out.counts.seconds = time.perf_counter() - t0
-    return out
+def _replace(
+    session: Session,
+    spec: _Spec,
+    changed_keys: list[Any],
+    changed_new: dict[Any, dict[str, Any]],
+    *,
+    revision: int,
+    on_chunk: Callable[[int], None],
+) -> dict[Any, Any]:
+    """Keep the stored records of `changed_keys` in the record history, then update them in place; returns the
+    records as they were."""
+    cols = spec.columns
+    table = table_of(spec.model)
+    old_rows = _old_rows(session, spec, changed_keys)
+    now = utcnow()
+    history = [
+        {
+            "table_name": spec.name,
+            "record_key": "|".join(k if isinstance(k, tuple) else (k,)),
+            "revision": revision,
+            "replaced_at": now,
+            "data": {c: _jsonable(old_rows[k][c]) for c in cols},
+        }
+        for k in changed_keys
+    ]
+    bulk_insert(session, table_of(RecordHistoryRow), history)
+    values = [c for c in [*cols, "row_hash", "revision"] if c not in spec.key]
+    stmt = (
+        update(table)
+        .where(and_(*(table.c[k] == bindparam(f"k_{k}") for k in spec.key)))
+        .values({c: bindparam(f"v_{c}") for c in values})
+    )
+    params = [
+        {**{f"k_{k}": changed_new[key][k] for k in spec.key}, **{f"v_{c}": changed_new[key][c] for c in values}}
+        for key in changed_keys
+    ]
+    for i in range(0, len(params), CHUNK):
+        session.execute(stmt, params[i : i + CHUNK])
+        on_chunk(len(params[i : i + CHUNK]))
+    return old_rows
 
 
 def _merchant_side_effects(session: Session, written: _Written, *, revision: int) -> int:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from features.market import Market
+    from models.bundle import ScorerBundle
+    from training.simulator import Simulation
 
 # batch commands keep transformer review scores on disk (models.review_cache): never in the checkout's data/
 os.environ.setdefault("CHOUJIAN_SCORE_CACHE", tempfile.mkdtemp(prefix="choujian-score-cache-"))
@@ -37,16 +43,40 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# --- the team's real scorer bundle, trained tiny ------------------------------------------------------
+# --- the team's real scorer bundle, trained tiny, once (tests/support/tiny.py) ----------------------------
+# Shared by every test that needs a real market or bundle and does not change them: never mutate these.
 @pytest.fixture(scope="session")
-def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """A market directory and the real `ScorerBundle` fitted on it with `configs/train-tiny.yaml` (~15 s): one
-    for the whole session, for every test that needs a real bundle and does not change it."""
-    from training.simulator import simulate
-    from training.train import fit_bundle, load_config
+def tiny_simulation() -> Simulation:
+    """The tiny simulated market with its ground truth."""
+    from tests.support.tiny import simulate_tiny
 
-    config = Path(__file__).resolve().parents[1] / "configs" / "train-tiny.yaml"
-    market = simulate(120, 1500, seed=5).market
+    return simulate_tiny()
+
+
+@pytest.fixture(scope="session")
+def tiny_market(tiny_simulation: Simulation) -> Iterator[Market]:
+    """The tiny market's four tables; the session fails if a test changed them in place."""
+    from tests.support.tiny import digest
+
+    market = tiny_simulation.market
+    before = digest(market)
+    yield market
+    assert digest(market) == before, "a test changed the session's tiny market in place: copy it first"
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_market: Market) -> ScorerBundle:
+    """The real `ScorerBundle` fitted on the tiny market with `configs/train-tiny.yaml` (~15 s)."""
+    from tests.support.tiny import fit_tiny
+
+    return fit_tiny(tiny_market).bundle
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(
+    tmp_path_factory: pytest.TempPathFactory, tiny_market: Market, tiny_bundle: ScorerBundle
+) -> tuple[Path, Any]:
+    """The tiny market written as a market directory (Parquet), and the bundle fitted on it."""
     out = tmp_path_factory.mktemp("tiny-market")
-    market.write(out)
-    return out, fit_bundle(market, load_config(config)).bundle
+    tiny_market.write(out)
+    return out, tiny_bundle

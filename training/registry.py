@@ -131,12 +131,10 @@ class _Holdout:
 
     def metrics(self, bundle: ScorerBundle) -> dict[str, float]:
         """The observed (1/π-weighted) held-out metrics, and the truth_* ones where the market has a truth."""
-        from training.train import observed_holdout_metrics, truth_holdout_metrics
+        from training.holdout import holdout_metrics
 
         frame = bundle.score_frame(self.scoring)
-        values = observed_holdout_metrics(frame, self.market, self.ids, ipw_cap=self.config.ipw_cap)
-        if self.truth is not None:
-            values.update(truth_holdout_metrics(frame, self.truth, self.ids))
+        values = holdout_metrics(frame, self.market, self.ids, ipw_cap=self.config.ipw_cap, truth=self.truth)
         return {k: float(v) for k, v in values.items()}
 
     @staticmethod
@@ -147,7 +145,8 @@ class _Holdout:
 def _challenger_holdout(challenger: ScorerBundle, data_dir: str | Path | None, metric: str) -> _Holdout:
     """The challenger's holdout from its data directory (or `data_dir`), as it was split at training."""
     from features.market import load_market
-    from training.train import TrainConfig, holdout_scoring_market, load_ground_truth
+    from training.config import TrainConfig
+    from training.holdout import holdout_scoring_market, load_ground_truth
 
     source = Path(data_dir or challenger.metadata.get("data_dir", ""))
     if not source.is_dir():
@@ -163,7 +162,8 @@ def _challenger_holdout(challenger: ScorerBundle, data_dir: str | Path | None, m
 
 def _comparison_notes(challenger: ScorerBundle, champion: ScorerBundle, holdout_ids: list[str]) -> list[str]:
     """What a reader of the decision should know about how fair the comparison is."""
-    from training.train import SplitConfig, holdout_mask
+    from training.config import SplitConfig
+    from training.labels import holdout_mask
 
     notes: list[str] = []
     chal_sha, champ_sha = challenger.metadata.get("data_sha256"), champion.metadata.get("data_sha256")

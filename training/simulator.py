@@ -310,6 +310,57 @@ def simulate(n_merchants: int, n_listings: int, *, seed: int, progress: Progress
 
 def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Identities, then their shops over time: reappearances get new names and clean own fields."""
+    who = _identities(rng, m)
+    keys = _shop_keys(rng, who, m)
+    removals, opened = _shop_history(rng, keys, m)
+    primary, flagship, flag_brand, names = _shop_names(rng, r, keys["dishonest"], keys["platform"])
+    ident, status = keys["ident"], keys["status"]
+
+    complaint = _sigmoid(-2.6 + 0.9 * keys["z"] + rng.normal(0, 0.5, m))
+    own_flag = (status != "normal") | (removals > 0)
+    comp = _components(list(keys["code"]), list(keys["phone"]))
+    comp_flags = pd.Series(own_flag.astype(int)).groupby(comp).transform("sum").to_numpy()
+    linked_flag = (comp_flags - own_flag.astype(int)) > 0
+
+    ids = np.char.add("M", np.char.zfill(np.arange(1, m + 1).astype(str), 6))
+    merchants = pd.DataFrame(
+        {
+            "merchant_id": ids,
+            "platform": np.array([p[0] for p in V.PLATFORMS])[keys["platform"]],
+            "shop_name": names,
+            "credit_code": keys["code"],
+            "phone": keys["phone"],
+            "region": who["region_name"][ident],
+            "opened_date": _to_dates(opened),
+            "registry_status": status.astype(str),
+            "removals_elsewhere": removals.astype(int),
+        }
+    )
+    merchants["credit_code"] = merchants["credit_code"].where(merchants["credit_code"].notna(), None)
+    shop = {
+        "identity_id": np.char.add("P", np.char.zfill((ident + 1).astype(str), 6)),
+        "z": keys["z"],
+        "dishonest": keys["dishonest"],
+        "reappeared": keys["reappear"],
+        "platform": keys["platform"],
+        "plat_shift": np.array([p[2] for p in V.PLATFORMS])[keys["platform"]],
+        "primary": primary,
+        "flagship": flagship,
+        "flag_brand": flag_brand,
+        "opened": opened,
+        "own_flag": own_flag,
+        "status_bad": status != "normal",
+        "linked_flag": linked_flag,
+        "no_code": keys["no_code"],
+        "complaint": complaint,
+        "region": who["region_name"][ident],
+    }
+    return merchants, shop
+
+
+def _identities(rng: np.random.Generator, m: int) -> dict[str, np.ndarray]:
+    """The real sellers behind at most `m` shops: dishonesty, how many shops each runs over time, region,
+    licence (credit code), phone and the registry status of its own entity."""
     n_id = m  # an upper bound; trimmed below
     # an exact share of dishonest identities (not a Bernoulli count), so small markets keep the marginals
     dishonest = np.zeros(n_id, dtype=bool)
@@ -337,33 +388,47 @@ def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.D
         ["serious_violation", "revoked", "abnormal_operations"],
         "normal",
     )
+    return {
+        "dishonest": dishonest,
+        "z": z,
+        "k": k,
+        "start": start,
+        "region_code": reg_codes[region],
+        "region_name": reg_names[region],
+        "code": code,
+        "phone": phone,
+        "status": status,
+    }
 
-    # expand to shops
-    ident = np.repeat(np.arange(n_id), k)
+
+def _shop_keys(rng: np.random.Generator, who: dict[str, np.ndarray], m: int) -> dict[str, Any]:
+    """Expand identities to their `m` shops, in order: platform, credit code, phone and registry status per
+    shop. A dishonest identity's last shop reappears (often on another platform) under a new shell company or
+    its old licence, linked to the older shops by a shared code or phone."""
+    k, start, status = who["k"], who["start"], who["status"]
+    ident = np.repeat(np.arange(len(k)), k)
     j = np.arange(m) - np.repeat(start, k)  # order of the shop within its identity
     kk = np.repeat(k, k)
-    zs, dis = z[ident], dishonest[ident]
+    dis = who["dishonest"][ident]
     last = j == kk - 1
     reappear = dis & (kk > 1) & last
-    flagged_old = dis & (kk > 1) & ~last
 
-    plat_names = np.array([p[0] for p in V.PLATFORMS])
     plat_w = np.array([p[1] for p in V.PLATFORMS])
-    platform = rng.choice(len(plat_names), m, p=plat_w / plat_w.sum())
+    platform = rng.choice(len(V.PLATFORMS), m, p=plat_w / plat_w.sum())
     # a reappearing shop moves to another platform 60% of the time, else reopens on the same one
     prev = np.roll(platform, 1)
     stay = reappear & (rng.random(m) < 0.4)
     platform = np.where(stay, prev, platform)
 
-    shop_code = code[ident].astype(object)
-    shop_phone = phone[ident].astype(object)
+    shop_code = who["code"][ident].astype(object)
+    shop_phone = who["phone"][ident].astype(object)
     shop_status = status[ident].astype(object)
     # a blacklisted entity cannot reopen under its own licence: it uses a new shell company (same phone);
     # otherwise half reuse the credit code and half a new code with the old phone
     new_shell = reappear & ((status[ident] != "normal") | (rng.random(m) < 0.5))
     n_shell = int(new_shell.sum())
     if n_shell:
-        shells = _credit_codes(rng, reg_codes[region[ident[new_shell]]], rng.random(n_shell) < 0.5)
+        shells = _credit_codes(rng, who["region_code"][ident[new_shell]], rng.random(n_shell) < 0.5)
         shop_code[new_shell] = shells
         shop_status[new_shell] = "normal"
     # some individual sellers show no licence at all (never on the shops whose code links identities)
@@ -371,9 +436,28 @@ def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.D
     shop_code[no_code] = None
     no_phone = (kk == 1) & ~no_code & (rng.random(m) < 0.05)
     shop_phone[no_phone] = None
+    return {
+        "ident": ident,
+        "j": j,
+        "kk": kk,
+        "z": who["z"][ident],
+        "dishonest": dis,
+        "reappear": reappear,
+        "flagged_old": dis & (kk > 1) & ~last,
+        "platform": platform,
+        "code": shop_code,
+        "phone": shop_phone,
+        "status": shop_status,
+        "no_code": no_code,
+    }
 
+
+def _shop_history(rng: np.random.Generator, keys: dict[str, Any], m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Removals from other platforms (mostly on a dishonest identity's older shops) and opening dates
+    (reappearances open late)."""
+    dis, kk, reappear = keys["dishonest"], keys["kk"], keys["reappear"]
     removals = np.where(
-        flagged_old,
+        keys["flagged_old"],
         (rng.random(m) < 0.85) * (1 + rng.poisson(0.6, m)),
         np.where(dis & (kk == 1), (rng.random(m) < 0.3) * (1 + rng.poisson(0.5, m)), (rng.random(m) < 0.02)),
     )
@@ -382,9 +466,16 @@ def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.D
     d0, d1 = _days(date(2014, 1, 1)), _days(date(2025, 6, 30))
     opened = rng.integers(d0, _days(date(2023, 6, 30)), m)
     opened = np.where(reappear, rng.integers(_days(date(2023, 1, 1)), d1, m), opened)
-    opened = np.where(~dis & (j > 0), rng.integers(d0, d1, m), opened)
+    opened = np.where(~dis & (keys["j"] > 0), rng.integers(d0, d1, m), opened)
+    return removals, opened
 
-    # primary category and shop name
+
+def _shop_names(
+    rng: np.random.Generator, r: random.Random, dis: np.ndarray, platform: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Each shop's primary category and its name: some honest shops on the big platforms are a brand's
+    flagship store, and half of the dishonest ones pick a shady name tail."""
+    m = len(dis)
     cats = V.CATEGORIES
     cw = np.array([c.weight for c in cats], dtype=float)
     primary = rng.choice(len(cats), m, p=cw / cw.sum())
@@ -400,58 +491,48 @@ def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.D
             continue
         tails = V.SHOP_TAILS_SHADY if (dis[i] and r.random() < 0.5) else V.SHOP_TAILS_HONEST
         names.append("".join(r.sample(V.SHOP_HEADS, 2)) + V.SHOP_TRADES[c.name] + r.choice(tails))
-
-    complaint = _sigmoid(-2.6 + 0.9 * zs + rng.normal(0, 0.5, m))
-    own_flag = (shop_status != "normal") | (removals > 0)
-    comp = _components(list(shop_code), list(shop_phone))
-    comp_flags = pd.Series(own_flag.astype(int)).groupby(comp).transform("sum").to_numpy()
-    linked_flag = (comp_flags - own_flag.astype(int)) > 0
-
-    ids = np.char.add("M", np.char.zfill(np.arange(1, m + 1).astype(str), 6))
-    merchants = pd.DataFrame(
-        {
-            "merchant_id": ids,
-            "platform": plat_names[platform],
-            "shop_name": names,
-            "credit_code": shop_code,
-            "phone": shop_phone,
-            "region": reg_names[region[ident]],
-            "opened_date": _to_dates(opened),
-            "registry_status": shop_status.astype(str),
-            "removals_elsewhere": removals.astype(int),
-        }
-    )
-    merchants["credit_code"] = merchants["credit_code"].where(merchants["credit_code"].notna(), None)
-    shop = {
-        "identity_id": np.char.add("P", np.char.zfill((ident + 1).astype(str), 6)),
-        "z": zs,
-        "dishonest": dis,
-        "reappeared": reappear,
-        "platform": platform,
-        "plat_shift": np.array([p[2] for p in V.PLATFORMS])[platform],
-        "primary": primary,
-        "flagship": flagship,
-        "flag_brand": flag_brand,
-        "opened": opened,
-        "own_flag": own_flag,
-        "status_bad": shop_status != "normal",
-        "linked_flag": linked_flag,
-        "no_code": no_code,
-        "complaint": complaint,
-        "region": reg_names[region[ident]],
-    }
-    return merchants, shop
+    return primary, flagship, flag_brand, names
 
 
 def _listings(
     rng: np.random.Generator, r: random.Random, shop: dict[str, np.ndarray], n: int
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Listings with brands, prices, 3C numbers and texts; returns the latent draws alongside."""
+    s = _listing_shops(rng, shop, n)
+    lat: dict[str, np.ndarray] = {"s": s, "z": shop["z"][s], "plat": shop["plat_shift"][s]}
+    brand_name = _brands(rng, shop, lat)
+    _prices(rng, lat)
+    _cues(rng, shop, lat)
+    opened = shop["opened"][s]
+    lo = np.maximum(opened, _days(LISTED_FROM))
+    lat["listed"] = lo + (rng.random(n) * (_days(LISTED_TO) - lo)).astype(np.int64)
+    titles, descs, cert = _listing_texts(r, shop, lat, brand_name)
+
+    listings = pd.DataFrame(
+        {
+            "listing_id": np.char.add("L", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
+            "merchant_id": np.char.add("M", np.char.zfill((s + 1).astype(str), 6)),
+            "platform": np.array([p[0] for p in V.PLATFORMS])[shop["platform"][s]],
+            "category": np.array([c.name for c in V.CATEGORIES])[lat["cat"]],
+            "brand": brand_name.astype(str),
+            "title": titles,
+            "description": descs,
+            "price": np.round(lat["price"], 2),
+            "sales": lat["sales"],
+            "ccc_cert": pd.Series(cert, dtype=object),
+            "listed_date": _to_dates(lat["listed"]),
+            "_shop": s,
+        }
+    )
+    return listings, lat
+
+
+def _listing_shops(rng: np.random.Generator, shop: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """The shop of each of `n` listings: skewed shop sizes, but dishonest shops as a whole get a fixed share
+    of the listings (1.3x their share of shops): one giant shop must not swing the market-wide rates of a
+    small market."""
     m = len(shop["z"])
-    cats = V.CATEGORIES
     weight = rng.lognormal(0.0, 0.7, m)
-    # skewed shop sizes, but dishonest shops as a whole get a fixed share of the listings (1.3x their
-    # share of shops): one giant shop must not swing the market-wide rates of a small market
     dis = shop["dishonest"]
     n_dis = int(dis.sum())
     share_dis = 1.3 * n_dis / (1.3 * n_dis + (m - n_dis))
@@ -461,15 +542,21 @@ def _listings(
         counts = 1 + rng.multinomial(n - m, weight / weight.sum())
     else:
         counts = rng.multinomial(n, weight / weight.sum())
-    s = np.repeat(np.arange(m), counts)
-    z = shop["z"][s]
+    return np.repeat(np.arange(m), counts)
+
+
+def _brands(rng: np.random.Generator, shop: dict[str, np.ndarray], lat: dict[str, np.ndarray]) -> np.ndarray:
+    """Category, flagship, white label or brand (famous or not) and the brand's price level of each listing,
+    into `lat`; returns the brand as written (white labels: empty, 无品牌 or 其他)."""
+    s, z = lat["s"], lat["z"]
+    n = len(s)
+    cats = V.CATEGORIES
     cw = np.array([c.weight for c in cats], dtype=float)
     cat = np.where(rng.random(n) < 0.8, shop["primary"][s], rng.choice(len(cats), n, p=cw / cw.sum()))
     flagship = shop["flagship"][s] & (cat == shop["primary"][s])
 
     white_share = np.array([c.white_share for c in cats])[cat]
     white = ~flagship & (rng.random(n) < _sigmoid(np.log(white_share / (1 - white_share)) + 0.5 * z))
-    brand_idx = np.full(n, -1)
     famous = np.zeros(n, dtype=bool)
     level = np.array([c.white_price for c in cats])[cat].astype(float)
     brand_name = np.full(n, "", dtype=object)
@@ -481,16 +568,22 @@ def _listings(
         pick = rng.choice(len(c.brands), len(rows), p=bw / bw.sum())
         fb = shop["flag_brand"][s[rows]]
         pick = np.where(flagship[rows] & (fb >= 0), fb, pick)
-        brand_idx[rows] = pick
         famous[rows] = np.array([b.famous for b in c.brands])[pick]
         level[rows] = np.array([b.price for b in c.brands])[pick]
         brand_name[rows] = np.array([b.name for b in c.brands], dtype=object)[pick]
     # white-label listings: half leave the brand empty, half write 无品牌 / 其他
     wl = white & (rng.random(n) < 0.5)
     brand_name[wl] = np.where(rng.random(int(wl.sum())) < 0.6, "无品牌", "其他")
+    lat.update(cat=cat, flagship=flagship, white=white, famous=famous, level=level)
+    return brand_name
 
-    plat = shop["plat_shift"][s]
-    fake = famous & ~flagship & (rng.random(n) < _sigmoid(-2.9 + 1.5 * z + 0.8 * plat))
+
+def _prices(rng: np.random.Generator, lat: dict[str, np.ndarray]) -> None:
+    """Fake stock (famous brands, dishonest sellers, risky platforms), prices around the brand's level (fakes
+    lower, overlapping the genuine range) and sales, into `lat`."""
+    z, famous, flagship, white, level = lat["z"], lat["famous"], lat["flagship"], lat["white"], lat["level"]
+    n = len(z)
+    fake = famous & ~flagship & (rng.random(n) < _sigmoid(-2.9 + 1.5 * z + 0.8 * lat["plat"]))
     log_ratio = np.where(
         fake,
         rng.normal(-0.75, 0.4, n),
@@ -502,107 +595,90 @@ def _listings(
     sales = np.floor(rng.lognormal(3.4 - 0.15 * np.log(level / 100) + 0.4 * flagship + 0.3 * (z > 1.0), 1.5, n)).astype(
         int
     )
+    lat.update(fake=fake, price=price, log_ratio=np.log(price / level), sales=sales)
 
-    ccc_cat = np.array([c.ccc for c in cats])[cat]
+
+def _cues(rng: np.random.Generator, shop: dict[str, np.ndarray], lat: dict[str, np.ndarray]) -> None:
+    """What the listing's fields and text will show, into `lat`: missing or bad 3C numbers, claims, counterfeit
+    cues (and innocent look-alikes), off-platform contacts, evasion, missing manufacturer details."""
+    z, fake, white = lat["z"], lat["fake"], lat["white"]
+    n = len(z)
+    cats = V.CATEGORIES
+    ccc_cat = np.array([c.ccc for c in cats])[lat["cat"]]
     p_missing = _sigmoid(-3.6 + 1.4 * z + 1.3 * white + 1.0 * fake)
     ccc_missing = ccc_cat & (rng.random(n) < p_missing)
     ccc_bad = ccc_cat & ~ccc_missing & (z > 0.8) & (rng.random(n) < 0.2)
     ccc_shown_extra = ~ccc_cat & (rng.random(n) < 0.02)
 
     n_abs = np.minimum(rng.poisson(np.exp(-1.7 + 0.85 * z)), 3)
-    has_eff = np.array([bool(c.efficacy) for c in cats])[cat]
+    has_eff = np.array([bool(c.efficacy) for c in cats])[lat["cat"]]
     efficacy = has_eff & (rng.random(n) < _sigmoid(-2.7 + 1.1 * z))
     cue = np.where(fake, rng.random(n) < 0.5, rng.random(n) < 0.012)
     innocent_cue = rng.random(n) < np.where(fake, 0.25, 0.1)
     innocent_sup = rng.random(n) < 0.25
     offsite = rng.random(n) < _sigmoid(-4.3 + 1.4 * z + 0.8 * fake)
     evade_p = np.where(z > 0.3, _sigmoid(-1.6 + 0.8 * z), 0.0)
-    no_mfr = rng.random(n) < _sigmoid(-3.0 + 0.9 * z + 2.0 * white + 0.8 * shop["no_code"][s])
+    no_mfr = rng.random(n) < _sigmoid(-3.0 + 0.9 * z + 2.0 * white + 0.8 * shop["no_code"][lat["s"]])
+    lat.update(
+        ccc_cat=ccc_cat,
+        ccc_missing=ccc_missing,
+        ccc_bad=ccc_bad,
+        ccc_shown_extra=ccc_shown_extra,
+        n_abs=n_abs,
+        efficacy=efficacy,
+        cue=cue,
+        innocent_cue=innocent_cue,
+        innocent_sup=innocent_sup,
+        offsite=offsite,
+        evade_p=evade_p,
+        no_mfr=no_mfr,
+    )
 
-    opened = shop["opened"][s]
-    lo = np.maximum(opened, _days(LISTED_FROM))
-    listed = lo + (rng.random(n) * (_days(LISTED_TO) - lo)).astype(np.int64)
-    listed_year = listed.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
 
+def _listing_texts(
+    r: random.Random, shop: dict[str, np.ndarray], lat: dict[str, np.ndarray], brand_name: np.ndarray
+) -> tuple[list[str], list[str], list[str | None]]:
+    """Titles, descriptions and the 3C number shown (valid or not; none where it is missing)."""
+    s = lat["s"]
+    listed_year = lat["listed"].astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
     items = [
         _Text(
-            cats[cat[i]],
+            V.CATEGORIES[lat["cat"][i]],
             str(brand_name[i]) if brand_name[i] not in ("无品牌", "其他") else "",
-            int(n_abs[i]),
-            bool(efficacy[i]),
-            bool(cue[i]),
-            bool(innocent_cue[i]),
-            bool(innocent_sup[i]),
-            bool(offsite[i]),
-            float(evade_p[i]),
-            bool(~no_mfr[i]),
+            int(lat["n_abs"][i]),
+            bool(lat["efficacy"][i]),
+            bool(lat["cue"][i]),
+            bool(lat["innocent_cue"][i]),
+            bool(lat["innocent_sup"][i]),
+            bool(lat["offsite"][i]),
+            float(lat["evade_p"][i]),
+            bool(~lat["no_mfr"][i]),
             str(shop["region"][s[i]]),
         )
-        for i in range(n)
+        for i in range(len(s))
     ]
     titles, descs = _write_texts(items, r)
+    ccc_cat, ccc_missing, ccc_bad = lat["ccc_cat"], lat["ccc_missing"], lat["ccc_bad"]
     cert: list[str | None] = []
-    for i in range(n):
-        if (ccc_cat[i] and not ccc_missing[i]) or ccc_shown_extra[i]:
+    for i in range(len(s)):
+        if (ccc_cat[i] and not ccc_missing[i]) or lat["ccc_shown_extra"][i]:
             cert.append(_ccc_number(r, int(listed_year[i]), valid=not ccc_bad[i]))
         else:
             cert.append(None)
-
-    listings = pd.DataFrame(
-        {
-            "listing_id": np.char.add("L", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
-            "merchant_id": np.char.add("M", np.char.zfill((s + 1).astype(str), 6)),
-            "platform": np.array([p[0] for p in V.PLATFORMS])[shop["platform"][s]],
-            "category": np.array([c.name for c in cats])[cat],
-            "brand": brand_name.astype(str),
-            "title": titles,
-            "description": descs,
-            "price": np.round(price, 2),
-            "sales": sales,
-            "ccc_cert": pd.Series(cert, dtype=object),
-            "listed_date": _to_dates(listed),
-            "_shop": s,
-        }
-    )
-    lat = {
-        "s": s,
-        "cat": cat,
-        "z": z,
-        "white": white,
-        "famous": famous,
-        "flagship": flagship,
-        "fake": fake,
-        "log_ratio": np.log(price / level),
-        "ccc_missing": ccc_missing,
-        "ccc_bad": ccc_bad,
-        "n_abs": n_abs,
-        "efficacy": efficacy,
-        "cue": cue,
-        "offsite": offsite,
-        "no_mfr": no_mfr,
-        "plat": plat,
-        "listed": listed,
-        "price": price,
-        "sales": sales,
-        "ccc_cat": ccc_cat,
-    }
-    return listings, lat
+    return titles, descs, cert
 
 
-def _risk(
-    rng: np.random.Generator, listings: pd.DataFrame, lat: dict[str, np.ndarray], shop: dict[str, np.ndarray]
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per-type failure logits = observable part + hidden part; realise one lab outcome per listing."""
-    n = len(listings)
-    cats = V.CATEGORIES
+def _observable_logits(lat: dict[str, np.ndarray], shop: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The part of each failure type's logit that the listing's fields show (some only through its text, some
+    only by linking identities), before the global intercept."""
     s = lat["s"]
-    base = np.array([c.base for c in cats])[lat["cat"]]  # (n, 4)
+    base = np.array([c.base for c in V.CATEGORIES])[lat["cat"]]  # (n, 4)
     cheap = np.clip(-lat["log_ratio"], 0.0, 1.5)
     new_shop = (lat["listed"] - shop["opened"][s]) < 365
     own, linked = shop["own_flag"][s], shop["linked_flag"][s]
     status_bad, no_code = shop["status_bad"][s], shop["no_code"][s]
     f = lat
-    obs = {
+    return {
         "counterfeit": np.where(
             f["famous"],
             base[:, 0]
@@ -645,6 +721,15 @@ def _risk(
         + 0.3 * f["plat"]
         + 0.4 * linked,
     }
+
+
+def _risk(
+    rng: np.random.Generator, listings: pd.DataFrame, lat: dict[str, np.ndarray], shop: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-type failure logits = observable part + hidden part; realise one lab outcome per listing."""
+    n = len(listings)
+    obs = _observable_logits(lat, shop)
+    f = lat
     z = f["z"]
     experience = rng.normal(0.0, 1.0, n)  # felt by buyers, so it leaks into reviews
     pure = rng.normal(0.0, 1.0, n)  # shared by the types: a bad batch fails on several counts

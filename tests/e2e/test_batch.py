@@ -1,5 +1,5 @@
 """Batch scoring end to end: the pandas and Spark engines give the same scores as the bundle scoring the
-whole market, with the real (tiny) trained bundle on a small simulated market.
+whole market, with the session's real tiny bundle on the tiny market it was fitted on (tests/conftest.py).
 
 Spark tests share one local SparkSession (start-up is 10-20 s on 2 cores). Without Java they skip,
 except under CI=true, where a missing Java is a failure.
@@ -20,24 +20,24 @@ from typer.testing import CliRunner
 
 from features.market import Market, RecordError, load_market, market_chunks
 from models.contract import RISKS
+from tests.support.tiny import TINY_LISTINGS
 from training.batch import OUTPUT_COLUMNS, read_scores, score_pandas
 from training.batch.common import check_local_market, publish, temporary_sibling
 from training.batch.spark_engine import java_available
+from training.simulator import Simulation, write_simulation
 
 ROOT = Path(__file__).resolve().parents[2]
-N_LISTINGS, N_MERCHANTS, SEED = 800, 80, 11
+N_LISTINGS = TINY_LISTINGS
 
 
 # --- fixtures ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small simulated market in Parquet, as `choujian simulate` writes it."""
-    from training.simulator import simulate, write_simulation
-
+def market_dir(tiny_simulation: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny simulated market in Parquet, as `choujian simulate` writes it (ground truth and manifest too)."""
     out = tmp_path_factory.mktemp("market") / "parquet"
-    write_simulation(simulate(N_MERCHANTS, N_LISTINGS, seed=SEED), out, fmt="parquet")
+    write_simulation(tiny_simulation, out, fmt="parquet")
     return out
 
 
@@ -50,12 +50,9 @@ def csv_dir(market_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundle(market_dir: Path) -> Any:
-    """The real scorer bundle, trained with the tiny test config on the simulated market."""
-    from training.train import fit_bundle, load_config
-
-    config = load_config(ROOT / "configs" / "train-tiny.yaml")
-    return fit_bundle(load_market(market_dir), config).bundle
+def bundle(tiny_bundle: Any) -> Any:
+    """The real scorer bundle, fitted with the tiny test config on that market."""
+    return tiny_bundle
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +349,7 @@ def test_cli_score_batch_both_engines(
         args = ["score-batch", "--input", str(market), "--output", str(out), "--engine", engine]
         result = runner.invoke(app, [*args, "--model", str(bundle_dir), "--partitions", "2"])
         assert result.exit_code == 0, result.output
-        assert f"scored {N_LISTINGS} listings" in result.output
+        assert f"scored {N_LISTINGS:,} listings" in result.output
         _assert_same_scores(read_scores(out), expected)
         again = runner.invoke(app, [*args, "--model", str(bundle_dir)])
         assert again.exit_code == 2 and "--overwrite" in again.output

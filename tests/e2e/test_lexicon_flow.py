@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from core.paths import CONFIG_DIR, LEXICON_DIR
+from core.paths import LEXICON_DIR
 from features.lexicon import Lexicon
 from features.lexicon_changes import history
 from features.market import Market
@@ -54,7 +54,7 @@ def test_suggested_accepted_versioned_and_used_by_the_next_bundle(
     market: Market, lexicon_dir: Path, tmp_path: Path
 ) -> None:
     from serving.runtime import describe
-    from training.train import fit_bundle, load_config
+    from tests.support.tiny import fit_tiny
 
     before = Lexicon.load()
     assert before.source == str(lexicon_dir.resolve())
@@ -95,7 +95,7 @@ def test_suggested_accepted_versioned_and_used_by_the_next_bundle(
     assert _suggested(data, tmp_path) == []  # no longer suggested: it is in a lexicon
 
     # 3. the next trained bundle uses it and says which version it was trained with
-    bundle = fit_bundle(market, load_config(CONFIG_DIR / "train-tiny.yaml")).bundle
+    bundle = fit_tiny(market).bundle  # its own: the next bundle must read the lexicon the test just changed
     assert NEW_CUE in bundle.lexicon.phrases["counterfeit_cue"]
     assert bundle.metadata["lexicon"]["version"] == after.version
     assert bundle.metadata["summary"]["lexicon_version"] == after.version

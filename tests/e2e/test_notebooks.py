@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 from training.evaluate import evaluate
-from training.simulator import simulate, write_simulation
-from training.train import fit_bundle, load_config
+from training.simulator import Simulation, write_simulation
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report(tiny_simulation: Simulation, tiny_bundle: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An evaluation report of the session's tiny bundle on the tiny market (ground truth included)."""
     tmp = tmp_path_factory.mktemp("notebook")
     data = tmp / "market"
-    sim = simulate(120, 1500, seed=6)
-    write_simulation(sim, data)
-    bundle = fit_bundle(sim.market, load_config(ROOT / "configs" / "train-tiny.yaml")).bundle
-    bundle.save(tmp / "bundle")
+    write_simulation(tiny_simulation, data)
+    tiny_bundle.save(tmp / "bundle")
     out = tmp / "reports" / "evaluation.json"
     evaluate(data, model=str(tmp / "bundle"), out=out, log_to_mlflow=False)
     return out

@@ -75,6 +75,7 @@ def test_round_train_store_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     empty = runner.invoke(app, round_args)
     assert empty.exit_code == 2 and "the store holds no listings" in empty.output
 
+    # the rounds train their own bundles from the store (what this test checks), not the session's tiny one
     market = tmp_path / "market"
     simulate(80, 800, seed=12).market.write(market)
     _ok(runner.invoke(app, ["ingest", str(market)]))

@@ -5,6 +5,7 @@ scoring give identical scores, including after the store gained lab results the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,18 +20,15 @@ from models.contract import RISKS
 
 pytestmark = pytest.mark.slow
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 
-
-def test_http_with_the_store_equals_score_batch_on_the_export_and_in_process(tmp_path: Path) -> None:
+def test_http_with_the_store_equals_score_batch_on_the_export_and_in_process(
+    tiny_market: Market, tiny_bundle: Any, tmp_path: Path
+) -> None:
     from serving import market_store, store
     from serving.app import create_app
     from serving.settings import Settings
-    from training.simulator import simulate
-    from training.train import fit_bundle, load_config
 
-    market = simulate(120, 1500, seed=21).market
-    bundle = fit_bundle(market, load_config(CONFIG)).bundle
+    market, bundle = tiny_market, tiny_bundle  # the session's (tests/conftest.py)
     bundle_dir = bundle.save(tmp_path / "bundle")
     sizes = market.listings["merchant_id"].value_counts()
     mids = [str(m) for m in sizes.index[:3]]

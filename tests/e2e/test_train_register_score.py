@@ -28,6 +28,7 @@ def test_train_register_load_score_evaluate(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("CHOUJIAN_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("CHOUJIAN_MODEL_CACHE", str(tmp_path / "model-cache"))
     monkeypatch.delenv("CHOUJIAN_MLFLOW_ARTIFACTS", raising=False)
+    # trains its own bundle, not the session's tiny one: `choujian train` on CSV files is what this test checks
     runner = CliRunner()
     data = tmp_path / "market"
     # a user's own export: CSV files in the schema

@@ -16,8 +16,9 @@ import features
 from features.market import Market
 from models.bundle import ScorerBundle
 from training import metrics as M
+from training.config import load_config
+from training.fit import fit_bundle
 from training.simulator import simulate
-from training.train import fit_bundle, load_config
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
@@ -25,6 +26,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 
 @pytest.fixture(scope="module")
 def model() -> tuple[Market, ScorerBundle, pd.DataFrame, list[str]]:
+    # its own fit, not the session's tiny bundle: behavioural checks need a model that learnt the market's
+    # patterns (a larger market, slower learning, more trees) and the ground truth of its held-out listings
     sim = simulate(300, 8000, seed=21)
     config = load_config(CONFIG)
     config = config.model_copy(

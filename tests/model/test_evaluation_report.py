@@ -9,22 +9,22 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from models.bundle import ScorerBundle
 from training.crossworld import drops
-from training.simulator import simulate, write_simulation
-from training.train import fit_bundle, load_config
+from training.simulator import Simulation, write_simulation
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 METRICS = ("captured_lift_0.01", "captured_lift_0.05", "captured_lift_0.1", "auc")
 
 
 @pytest.fixture(scope="module")
-def market_and_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def market_and_bundle(
+    tiny_simulation: Simulation, tiny_bundle: ScorerBundle, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """The session's tiny market (with its ground truth) and bundle (tests/conftest.py), written out."""
     tmp = tmp_path_factory.mktemp("evaluation")
-    sim = simulate(120, 1500, seed=6)
-    write_simulation(sim, tmp / "market")
-    bundle = fit_bundle(sim.market, load_config(ROOT / "configs" / "train-tiny.yaml")).bundle
-    return tmp / "market", bundle.save(tmp / "bundle")
+    write_simulation(tiny_simulation, tmp / "market")
+    return tmp / "market", tiny_bundle.save(tmp / "bundle")
 
 
 def test_report_carries_worlds_ablations_and_matrix(market_and_bundle: tuple[Path, Path], tmp_path: Path) -> None:

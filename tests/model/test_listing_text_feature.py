@@ -9,25 +9,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.market import Market
 from models.bundle import ScorerBundle
-from training.simulator import simulate, write_simulation
-from training.train import fit_bundle, load_config
+from tests.support.tiny import TINY_CONFIG, fit_tiny
+from training.config import ListingTextConfig
+from training.simulator import Simulation, write_simulation
 
 pytestmark = pytest.mark.slow
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
+CONFIG = TINY_CONFIG
 
 
-def test_listing_text_model_is_cross_fitted_bundled_and_reloaded(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    config = load_config(CONFIG)
-    config = config.model_copy(
-        update={
-            "listing_text": config.listing_text.model_copy(
-                update={"enabled": True, "pretrained": str(tiny_checkpoint), "epochs": 1.0, "max_len": 32}
-            )
-        }
-    )
-    market = simulate(120, 1500, seed=5).market
-    bundle = fit_bundle(market, config).bundle
+def test_listing_text_model_is_cross_fitted_bundled_and_reloaded(
+    tiny_market: Market, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    # its own fit: this tests the listing text feature's training, which the session's tiny bundle leaves off
+    text = ListingTextConfig(enabled=True, pretrained=str(tiny_checkpoint), epochs=1.0, max_len=32)
+    market = tiny_market
+    bundle = fit_tiny(market, listing_text=text).bundle
     names = bundle.metadata["feature_names"]
     assert "listing_text__p_counterfeit" in names and "listing_text__p_false_advertising" in names
     assert bundle.metadata["summary"]["listing_text_model"] == "cross-fitted"
@@ -51,7 +49,7 @@ def test_listing_text_model_is_cross_fitted_bundled_and_reloaded(tiny_checkpoint
 
 
 def test_train_command_turns_the_listing_text_model_on(
-    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_simulation: Simulation, tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import mlflow
     import yaml
@@ -66,7 +64,7 @@ def test_train_command_turns_the_listing_text_model_on(
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))
     data = tmp_path / "market"
-    write_simulation(simulate(120, 1500, seed=5), data)
+    write_simulation(tiny_simulation, data)  # trains through the command: what this test checks
     runner = CliRunner()
     res = runner.invoke(app, ["train", "--config", str(config), "--data", str(data), "--no-register", "--listing-text"])
     assert res.exit_code == 0, res.output + repr(res.exception)

@@ -9,8 +9,9 @@ import pytest
 
 from models import registry as read_side
 from training import registry
+from training.config import TrainConfig, load_config
 from training.simulator import simulate, write_simulation
-from training.train import TrainConfig, load_config, train
+from training.train import train
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
@@ -18,6 +19,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
 
 @pytest.fixture()
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A market directory and a fresh registry: promotion is tested on bundles `train` registers here (a useless
+    one and a real one), so no session bundle serves."""
     monkeypatch.setenv("CHOUJIAN_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("CHOUJIAN_MODEL_CACHE", str(tmp_path / "model-cache"))
     monkeypatch.delenv("CHOUJIAN_MLFLOW_ARTIFACTS", raising=False)

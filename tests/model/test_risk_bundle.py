@@ -13,16 +13,15 @@ from features.market import Market
 from models.bundle import ScorerBundle, as_matrix
 from models.contract import RISKS
 from models.union import union_transform
-from training.simulator import simulate
-from training.train import fit_bundle, holdout_mask, load_config
-
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train-tiny.yaml"
+from tests.support.tiny import TINY_CONFIG
+from training.config import load_config
+from training.labels import holdout_mask
 
 
 @pytest.fixture(scope="module")
-def trained() -> tuple[Market, ScorerBundle]:
-    market = simulate(120, 1500, seed=5).market
-    return market, fit_bundle(market, load_config(CONFIG)).bundle
+def trained(tiny_market: Market, tiny_bundle: ScorerBundle) -> tuple[Market, ScorerBundle]:
+    """The session's tiny market and the bundle fitted on it (tests/conftest.py)."""
+    return tiny_market, tiny_bundle
 
 
 def _some(market: Market, n: int) -> Market:
@@ -120,7 +119,7 @@ def test_reasons_and_evidence(trained: tuple[Market, ScorerBundle]) -> None:
 
 def test_training_never_sees_held_out_labels(trained: tuple[Market, ScorerBundle]) -> None:
     market, bundle = trained
-    config = load_config(CONFIG)
+    config = load_config(TINY_CONFIG)
     ids = market.listings["listing_id"].astype(str)
     held = set(ids[holdout_mask(ids, config.split)])
     tested_held = market.lab_results["listing_id"].astype(str).isin(held).sum()

@@ -10,7 +10,8 @@ from models.calibration import Calibrator, logit
 from models.explain import Explainer, Meaning
 from models.risk import Labelled, LightGBMParams, RiskModel
 from training import metrics as M
-from training.train import SplitConfig, holdout_mask, listing_labels, part_of
+from training.config import SplitConfig
+from training.labels import holdout_mask, listing_labels, part_of
 
 
 def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from features.market import Market
+from training.config import load_config
 from training.crossworld import ABLATIONS, _keep, cross_world_report, ranking_metrics
-from training.train import load_config
 
 TINY = Path(__file__).parents[2] / "configs" / "train-tiny.yaml"
 

@@ -711,6 +711,51 @@ def _publish(out_fs: _FS, tmp: str, out: str, *, overwrite: bool, output: str) -
     out_fs.delete(aside)
 
 
+def _configure_and_inspect(
+    spark: SparkSession, input_dir: str, *, partitions: int | None, batch_size: int
+) -> tuple[int, dict[str, str | None], dict[str, TableSpec]]:
+    """The run's partitions (default: the session's shuffle partitions), the session settings it replaced (to
+    restore), and the market's tables, their columns checked before anything is scored."""
+    sc = spark.sparkContext
+    partitions = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 2 * sc.defaultParallelism)
+    saved = _set_run_conf(spark, partitions=partitions, batch_size=batch_size)
+    try:
+        return partitions, saved, inspect_market(spark, input_dir)
+    except Exception:
+        _restore(spark, saved)
+        raise
+
+
+def _broadcast(sc: Any, scorer: RiskScorer) -> tuple[str, Broadcast[bytes]]:
+    """The scorer, pickled once and broadcast to the executors, and a token naming it (each Python worker
+    unpickles it once per token)."""
+    from pyspark import cloudpickle
+
+    payload = cloudpickle.dumps(scorer)
+    logger.info("broadcasting scorer %s %s (%.1f MB)", scorer.name, scorer.version, len(payload) / 1e6)
+    return hashlib.sha1(payload).hexdigest()[:16], sc.broadcast(payload)
+
+
+def _score_into(
+    tmp: str,
+    tables: dict[str, DataFrame],
+    specs: Mapping[str, TableSpec],
+    *,
+    token: str,
+    shipped: Broadcast[bytes],
+    store: str | None,
+    batch_size: int,
+    times: WorkerTimes,
+    partitions: int,
+) -> None:
+    """Score every listing into Parquet part files under `tmp`: every row is validated in the Python worker that
+    scores it (merchants without listings too)."""
+    slots = assign_slots(tables, specs)
+    score = functools.partial(_score_partition, specs, slots, token, shipped, store, batch_size, times)
+    rows = _scoring_rows(tables, specs, slots, partitions=partitions)
+    rows.mapInPandas(score, OUTPUT_SCHEMA).write.parquet(tmp)
+
+
 def score_spark(
     input_dir: str | Path,
     output: str | Path,
@@ -736,7 +781,6 @@ def score_spark(
             mount). None: each worker runs the encoder on every review text it meets.
     """
     require_pyspark()
-    from pyspark import cloudpickle
 
     if partitions is not None and partitions < 1:
         raise ValueError("partitions must be at least 1")
@@ -749,19 +793,10 @@ def score_spark(
     if out_fs.exists(out) and not overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
 
-    partitions = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 2 * sc.defaultParallelism)
-    saved = _set_run_conf(spark, partitions=partitions, batch_size=batch_size)
-    try:
-        specs = inspect_market(spark, input_dir)
-    except Exception:
-        _restore(spark, saved)
-        raise
+    partitions, saved, specs = _configure_and_inspect(spark, input_dir, partitions=partitions, batch_size=batch_size)
     phases = {"check_columns": time.perf_counter() - t0}
 
-    payload = cloudpickle.dumps(scorer)
-    token = hashlib.sha1(payload).hexdigest()[:16]
-    shipped = sc.broadcast(payload)
-    logger.info("broadcasting scorer %s %s (%.1f MB)", scorer.name, scorer.version, len(payload) / 1e6)
+    token, shipped = _broadcast(sc, scorer)
     tmp = out_fs.sibling(out, "tmp")
     times = WorkerTimes(sc)
     try:
@@ -773,14 +808,12 @@ def score_spark(
             phases["check_ids"] = time.perf_counter() - t
 
             t = time.perf_counter()
-            # every row is validated in the Python worker that scores it (merchants without listings too)
             bar.phase = "scoring"
             store = None if score_store is None else str(score_store)
-            slots = assign_slots(tables, specs)
-            score = functools.partial(_score_partition, specs, slots, token, shipped, store, batch_size, times)
-            rows = _scoring_rows(tables, specs, slots, partitions=partitions)
-            scored = rows.mapInPandas(score, OUTPUT_SCHEMA)
-            scored.write.parquet(tmp)
+            _score_into(
+                tmp, tables, specs, token=token, shipped=shipped, store=store, batch_size=batch_size, times=times,
+                partitions=partitions,
+            )  # fmt: skip
             phases["validate_score_write"] = time.perf_counter() - t
 
         t = time.perf_counter()

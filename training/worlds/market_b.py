@@ -225,28 +225,10 @@ def _networks(rng: np.random.Generator, m: int) -> dict[str, np.ndarray]:
 
 
 def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Shops of supply networks: linking keys, weak registry signals, platforms, care, names, complaints."""
     w = _networks(rng, m)
     kind, net = w["kind"], w["net"]
-    n_net = int(net.max()) + 1
-    reg_codes = np.array([x[0] for x in REGIONS_B])
-    reg_names = np.array([x[1] for x in REGIONS_B])
-    reg_w = np.array([x[2] for x in REGIONS_B])
-    region_net = rng.choice(len(REGIONS_B), n_net, p=reg_w / reg_w.sum())
-    region = region_net[net]
-    individual = rng.random(m) < 0.45
-    code = _unique_draw(lambda ix: _credit_codes(rng, reg_codes[region[ix]], individual[ix]), m).astype(object)
-    phone = _unique_draw(lambda ix: _phones(rng, len(ix)), m).astype(object)
-    # a network's shops share the operator's phone (70%) or, less often, the network's credit code
-    first_of_net = np.searchsorted(net, np.arange(n_net))
-    lead = first_of_net[net]
-    multi = w["net_size"] > 1
-    share_phone = multi & ~w["first"] & (rng.random(m) < 0.7)
-    share_code = multi & ~w["first"] & ~share_phone & (rng.random(m) < 0.35)
-    phone[share_phone] = phone[lead[share_phone]]
-    code[share_code] = code[lead[share_code]]
-    no_code = ~share_code & ~w["first"] & (rng.random(m) < np.where(kind == 1, 0.3, 0.06))
-    no_code |= w["first"] & (rng.random(m) < np.where(kind == 1, 0.25, 0.04))
-    code[no_code] = None
+    region, code, phone, no_code = _linking_keys(rng, w, m)
     # lax enforcement: statuses and removals hardly depend on the network
     u = rng.random(m)
     status = np.select(
@@ -264,18 +246,7 @@ def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.D
         rng.choice(len(plat_names), m, p=plat_w / plat_w.sum()),
     )
     care = rng.normal(0.0, 1.0, m) - 1.0 * (kind == 1) - 0.4 * (kind == 2)
-    cats = CATEGORIES_B
-    cw = np.array([c.weight for c in cats], dtype=float)
-    primary = rng.choice(len(cats), m, p=cw / cw.sum())
-    authorised = (kind == 0) & np.isin(plat_names[platform], ["天猫", "京东"]) & (rng.random(m) < 0.3)
-    auth_brand = np.array([r.randrange(len(cats[p].brands)) for p in primary])
-    names = []
-    for i in range(m):
-        c = cats[primary[i]]
-        if authorised[i]:
-            names.append(f"{c.brands[auth_brand[i]].name}{r.choice(['品牌授权店', '官方授权专营', '自营店'])}")
-        else:
-            names.append("".join(r.sample(NAME_HEADS, 3)) + r.choice(NAME_TAILS))
+    primary, authorised, auth_brand, names = _shop_names(rng, r, kind, plat_names[platform])
     opened = rng.integers(_days(date(2015, 1, 1)), _days(date(2025, 3, 1)), m)
     complaint = _sigmoid(-2.3 - 0.5 * care + 0.6 * (kind == 2) + rng.normal(0, 0.4, m))
     ids = np.char.add("B", np.char.zfill(np.arange(1, m + 1).astype(str), 6))
@@ -286,7 +257,7 @@ def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.D
             "shop_name": names,
             "credit_code": code,
             "phone": phone,
-            "region": reg_names[region],
+            "region": region,
             "opened_date": _to_dates(opened),
             "registry_status": status.astype(str),
             "removals_elsewhere": removals.astype(int),
@@ -305,22 +276,99 @@ def _merchants(rng: np.random.Generator, r: random.Random, m: int) -> tuple[pd.D
         "opened": opened,
         "no_code": no_code,
         "complaint": complaint,
-        "region": reg_names[region],
+        "region": region,
         "linked": pd.Series(comp).map(pd.Series(comp).value_counts()).to_numpy() > 1,
     }
     return merchants, shop
 
 
+def _linking_keys(
+    rng: np.random.Generator, w: dict[str, np.ndarray], m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each shop's region (its network's), credit code and phone: a network's shops share the operator's phone
+    (70%) or, less often, the network's credit code; some show no code. Returns region names, codes, phones and
+    the no-code flags."""
+    kind, net = w["kind"], w["net"]
+    n_net = int(net.max()) + 1
+    reg_codes = np.array([x[0] for x in REGIONS_B])
+    reg_names = np.array([x[1] for x in REGIONS_B])
+    reg_w = np.array([x[2] for x in REGIONS_B])
+    region_net = rng.choice(len(REGIONS_B), n_net, p=reg_w / reg_w.sum())
+    region = region_net[net]
+    individual = rng.random(m) < 0.45
+    code = _unique_draw(lambda ix: _credit_codes(rng, reg_codes[region[ix]], individual[ix]), m).astype(object)
+    phone = _unique_draw(lambda ix: _phones(rng, len(ix)), m).astype(object)
+    first_of_net = np.searchsorted(net, np.arange(n_net))
+    lead = first_of_net[net]
+    multi = w["net_size"] > 1
+    share_phone = multi & ~w["first"] & (rng.random(m) < 0.7)
+    share_code = multi & ~w["first"] & ~share_phone & (rng.random(m) < 0.35)
+    phone[share_phone] = phone[lead[share_phone]]
+    code[share_code] = code[lead[share_code]]
+    no_code = ~share_code & ~w["first"] & (rng.random(m) < np.where(kind == 1, 0.3, 0.06))
+    no_code |= w["first"] & (rng.random(m) < np.where(kind == 1, 0.25, 0.04))
+    code[no_code] = None
+    return reg_names[region], code, phone, no_code
+
+
+def _shop_names(
+    rng: np.random.Generator, r: random.Random, kind: np.ndarray, platform: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Primary category, brand-authorised shops (clean networks on 天猫 / 京东) and shop names."""
+    m = len(kind)
+    cats = CATEGORIES_B
+    cw = np.array([c.weight for c in cats], dtype=float)
+    primary = rng.choice(len(cats), m, p=cw / cw.sum())
+    authorised = (kind == 0) & np.isin(platform, ["天猫", "京东"]) & (rng.random(m) < 0.3)
+    auth_brand = np.array([r.randrange(len(cats[p].brands)) for p in primary])
+    names = []
+    for i in range(m):
+        c = cats[primary[i]]
+        if authorised[i]:
+            names.append(f"{c.brands[auth_brand[i]].name}{r.choice(['品牌授权店', '官方授权专营', '自营店'])}")
+        else:
+            names.append("".join(r.sample(NAME_HEADS, 3)) + r.choice(NAME_TAILS))
+    return primary, authorised, auth_brand, names
+
+
 def _listings(
     rng: np.random.Generator, r: random.Random, shop: dict[str, np.ndarray], n: int
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    m = len(shop["kind"])
-    cats = CATEGORIES_B
+    """Listings with tiered brands, prices, flags and texts; returns the latent draws alongside."""
     kind = shop["kind"]
-    weight = rng.lognormal(0.0, 0.9, m) * np.where(kind == 2, 1.4, 1.0)
+    weight = rng.lognormal(0.0, 0.9, len(kind)) * np.where(kind == 2, 1.4, 1.0)
+    m = len(kind)
     counts = 1 + rng.multinomial(n - m, weight / weight.sum()) if n >= m else rng.multinomial(n, weight / weight.sum())
     s = np.repeat(np.arange(m), counts)
-    k = kind[s]
+    lat: dict[str, np.ndarray] = {"s": s, "kind": kind[s]}
+    brand = _brands(rng, shop, lat)
+    _stock(rng, shop, lat, brand)
+    _flags(rng, shop, lat)
+    titles, descs, certs = _listing_texts(r, shop, lat, brand)
+    listings = pd.DataFrame(
+        {
+            "listing_id": np.char.add("BL", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
+            "merchant_id": np.char.add("B", np.char.zfill((s + 1).astype(str), 6)),
+            "platform": shop["platform"][s],
+            "category": np.array([c.name for c in CATEGORIES_B])[lat["cat"]],
+            "brand": brand.astype(str),
+            "title": titles,
+            "description": descs,
+            "price": np.round(lat["price"], 2),
+            "sales": lat["sales"].astype(int),
+            "ccc_cert": pd.Series(certs, dtype=object),
+            "listed_date": _to_dates(lat["listed"]),
+        }
+    )
+    return listings, lat
+
+
+def _brands(rng: np.random.Generator, shop: dict[str, np.ndarray], lat: dict[str, np.ndarray]) -> np.ndarray:
+    """Category, authorised, white label, product tier, brand and its genuine tier price of each listing, into
+    `lat`; returns the brand as written."""
+    s, k = lat["s"], lat["kind"]
+    n = len(s)
+    cats = CATEGORIES_B
     cw = np.array([c.weight for c in cats], dtype=float)
     cat = np.where(rng.random(n) < 0.75, shop["primary"][s], rng.choice(len(cats), n, p=cw / cw.sum()))
     auth = shop["authorised"][s] & (cat == shop["primary"][s])
@@ -340,7 +388,18 @@ def _listings(
         faked[rows] = np.array([b.faked for b in c.brands])[pick]
         genuine[rows] = np.array([b.tiers for b in c.brands])[pick, tier[rows]]
     white_level = np.array([0.35 * float(np.median([b.tiers[1] for b in c.brands])) for c in cats])[cat]
-    p_fake = np.select([k == 2, k == 1], [0.6, 0.06], 0.008) * faked
+    lat.update(cat=cat, auth=auth, white=white, faked=faked, genuine=genuine, tier=tier, white_level=white_level)
+    return brand
+
+
+def _stock(
+    rng: np.random.Generator, shop: dict[str, np.ndarray], lat: dict[str, np.ndarray], brand: np.ndarray
+) -> None:
+    """Fake stock (grey networks, counterfeiters' favourite brands), prices (fakes mostly close to the genuine
+    tier price), one-shop factory brands on white labels (written into `brand`) and sales, into `lat`."""
+    s, k, white, auth = lat["s"], lat["kind"], lat["white"], lat["auth"]
+    n, m = len(s), len(shop["kind"])
+    p_fake = np.select([k == 2, k == 1], [0.6, 0.06], 0.008) * lat["faked"]
     fake = ~white & ~auth & (rng.random(n) < p_fake)
     close = rng.random(n) < 0.7
     log_ratio = np.where(
@@ -348,7 +407,7 @@ def _listings(
         np.where(close, rng.normal(-0.1, 0.07, n), rng.normal(-0.65, 0.25, n)),
         rng.normal(-0.03, 0.1, n),
     )
-    price_raw = np.where(white, white_level * rng.lognormal(0.0, 0.35, n), genuine * np.exp(log_ratio))
+    price_raw = np.where(white, lat["white_level"] * rng.lognormal(0.0, 0.35, n), lat["genuine"] * np.exp(log_ratio))
     price = np.where(price_raw >= 50, np.round(price_raw) - 0.1, np.maximum(np.round(price_raw, 1), 0.9))
     # one-shop factory brands: unbranded goods under a name nobody else uses
     fb = white & (rng.random(n) < 0.45)
@@ -357,24 +416,50 @@ def _listings(
     brand[fb] = np.char.add(np.char.add(heads[s[fb]], heads[(s[fb] + 7) % m]), tails[s[fb]])
     brand[white & ~fb & (rng.random(n) < 0.4)] = "无"
     sales = np.floor(rng.lognormal(2.8 + 0.5 * auth + 0.4 * np.isin(shop["platform"][s], list(LIVE)), 1.4, n))
-    electrical = np.array([c.electrical for c in cats])[cat]
-    ccc_cat = np.array([c.ccc for c in cats])[cat]
+    lat.update(fake=fake, price=price, sales=sales)
+
+
+def _flags(rng: np.random.Generator, shop: dict[str, np.ndarray], lat: dict[str, np.ndarray]) -> None:
+    """Missing 3C numbers and maker details, written claims (and how many are false), counterfeit cues, honest
+    cheap phrasing, disguise and the listing date, into `lat`."""
+    s, k, white = lat["s"], lat["kind"], lat["white"]
+    n = len(s)
+    cats = CATEGORIES_B
+    ccc_cat = np.array([c.ccc for c in cats])[lat["cat"]]
     ccc_missing = ccc_cat & (rng.random(n) < np.select([k == 1, k == 2], [0.35, 0.2], 0.03) + 0.1 * white)
     no_mfr = rng.random(n) < np.select([k == 1, k == 2], [0.45, 0.3], 0.04) * np.where(white, 1.5, 0.6)
     # claims: every listing may write some; each written claim is false with a network-dependent chance
     n_claims = np.minimum(rng.poisson(np.select([k == 1, k == 2], [0.9, 0.7], 0.3)), 3)
     p_false = np.select([k == 1, k == 2], [0.6, 0.5], 0.15)
     n_false = rng.binomial(n_claims, p_false)
-    cue = np.where(fake, rng.random(n) < 0.55, rng.random(n) < np.where(k == 2, 0.06, 0.006))
+    cue = np.where(lat["fake"], rng.random(n) < 0.55, rng.random(n) < np.where(k == 2, 0.06, 0.006))
     honest_cheap = white & (k == 0) & (rng.random(n) < 0.6)
-    disguise_p = np.select([k == 2, k == 1], [0.5, 0.2], 0.0)
     lo = np.maximum(shop["opened"][s], _days(LISTED_FROM))
     listed = lo + (rng.random(n) * np.maximum(_days(LISTED_TO) - lo, 1)).astype(np.int64)
+    lat.update(
+        electrical=np.array([c.electrical for c in cats])[lat["cat"]],
+        ccc_cat=ccc_cat,
+        ccc_missing=ccc_missing,
+        no_mfr=no_mfr,
+        n_claims=n_claims,
+        n_false=n_false,
+        cue=cue,
+        honest_cheap=honest_cheap,
+        disguise_p=np.select([k == 2, k == 1], [0.5, 0.2], 0.0),
+        listed=listed,
+    )
+
+
+def _listing_texts(
+    r: random.Random, shop: dict[str, np.ndarray], lat: dict[str, np.ndarray], brand: np.ndarray
+) -> tuple[list[str], list[str], list[str | None]]:
+    """Titles, descriptions and 3C numbers (none where missing), in this world's phrasing and disguises."""
+    s, white, tier, disguise_p = lat["s"], lat["white"], lat["tier"], lat["disguise_p"]
     titles: list[str] = []
     descs: list[str] = []
     certs: list[str | None] = []
-    for i in range(n):
-        c = cats[cat[i]]
+    for i in range(len(s)):
+        c = CATEGORIES_B[lat["cat"][i]]
 
         def dz(p: str, _i: int = i) -> str:
             return _disguise(p, r) if r.random() < disguise_p[_i] else p
@@ -383,9 +468,9 @@ def _listings(
         head = f"{brand[i]}{product}" if brand[i] and brand[i] != "无" else product
         tier_name = TIER_NAMES[tier[i]] if not white[i] else ""
         claim_pool = list(c.claims) + list(CLAIMS_B)
-        claims = [dz(x) for x in r.sample(claim_pool, k=int(n_claims[i]))]
-        cue_txt = dz(r.choice(CUES_B)) if cue[i] else ""
-        cheap_txt = r.choice(HONEST_CHEAP) if honest_cheap[i] else ""
+        claims = [dz(x) for x in r.sample(claim_pool, k=int(lat["n_claims"][i]))]
+        cue_txt = dz(r.choice(CUES_B)) if lat["cue"][i] else ""
+        cheap_txt = r.choice(HONEST_CHEAP) if lat["honest_cheap"][i] else ""
         bits = [x for x in (tier_name, r.choice(c.specs), *claims[:2], cue_txt, cheap_txt) if x]
         r.shuffle(bits)
         titles.append(" ".join([head, *bits])[:100])
@@ -396,45 +481,14 @@ def _listings(
             sent.append(f"{cue_txt}，{r.choice(['图片实拍', '介意勿拍', '数量有限'])}。")
         if cheap_txt:
             sent.append(f"{cheap_txt}，没有品牌溢价。")
-        if not no_mfr[i]:
+        if not lat["no_mfr"][i]:
             sent.append(f"制造商：{shop['region'][s[i]][:3]}{r.choice(NAME_HEADS)}{r.choice(NAME_HEADS)}实业有限公司。")
         descs.append("".join(sent))
-        if ccc_cat[i] and not ccc_missing[i]:
+        if lat["ccc_cat"][i] and not lat["ccc_missing"][i]:
             certs.append(f"{r.randint(2018, 2025)}01{r.randint(1, 16):02d}{r.randint(0, 10**8 - 1):08d}")
         else:
             certs.append(None)
-    listings = pd.DataFrame(
-        {
-            "listing_id": np.char.add("BL", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
-            "merchant_id": np.char.add("B", np.char.zfill((s + 1).astype(str), 6)),
-            "platform": shop["platform"][s],
-            "category": np.array([c.name for c in cats])[cat],
-            "brand": brand.astype(str),
-            "title": titles,
-            "description": descs,
-            "price": np.round(price, 2),
-            "sales": sales.astype(int),
-            "ccc_cert": pd.Series(certs, dtype=object),
-            "listed_date": _to_dates(listed),
-        }
-    )
-    lat = {
-        "s": s,
-        "cat": cat,
-        "kind": k,
-        "white": white,
-        "fake": fake,
-        "electrical": electrical,
-        "ccc_missing": ccc_missing,
-        "no_mfr": no_mfr,
-        "n_false": n_false,
-        "price": price,
-        "white_level": white_level,
-        "sales": sales,
-        "listed": listed,
-        "faked": faked,
-    }
-    return listings, lat
+    return titles, descs, certs
 
 
 def _risk(

@@ -1,7 +1,8 @@
 """Fixtures for the planner web pages: a small simulated market, a scorer, the app, a live server, a browser.
 
-The browser test runs on the team's real LightGBM bundle, trained in-process on the small market with
-`configs/train-tiny.yaml` (a few seconds). The HTTP page tests (access control, cookies, CSRF, forms)
+The browser test runs on the team's real LightGBM bundle: the session's tiny bundle (`tests/conftest.py`,
+`configs/train-tiny.yaml`), fitted on another simulated market than the pages show, as a model trained on last
+month's market scores this month's. The HTTP page tests (access control, cookies, CSRF, forms)
 do not test the model and use `tests.support.scorers.RulesScorer`, the tests' one rule-based scorer,
 whose numbers mean nothing about model quality, only the contract's shape (probabilities, reasons,
 evidence). `CHOUJIAN_WEB_TEST_SCORER=fixture` puts the fixture behind the
@@ -22,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from features.market import Market
 from serving.runtime import LoadedModel, describe
 from serving.settings import Settings
 from tests.support.scorers import RulesScorer
@@ -53,12 +53,6 @@ def web_market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _real_bundle(market: Market) -> Any:
-    from training.train import fit_bundle, load_config
-
-    return fit_bundle(market, load_config(ROOT / "configs" / "train-tiny.yaml")).bundle
-
-
 def _loader(scorer: Any) -> Any:
     def load() -> LoadedModel:
         return LoadedModel(scorer=scorer, info=describe(scorer, source="tests:web", alias="champion"))
@@ -75,14 +69,12 @@ def fixture_loader(web_market_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def bundle_loader(web_market_dir: Path, fixture_loader: Any) -> Any:
-    """Loads the team's real tiny bundle, trained here; `CHOUJIAN_WEB_TEST_SCORER=fixture` swaps in the
+def bundle_loader(fixture_loader: Any, request: pytest.FixtureRequest) -> Any:
+    """Loads the team's real tiny bundle (the session's); `CHOUJIAN_WEB_TEST_SCORER=fixture` swaps in the
     fixture for a quick local look at the pages. No silent fallback: if training breaks, the e2e test fails."""
-    from features.market import load_market
-
     if os.environ.get("CHOUJIAN_WEB_TEST_SCORER", "bundle") == "fixture":
         return fixture_loader
-    return _loader(_real_bundle(load_market(web_market_dir)))
+    return _loader(request.getfixturevalue("tiny_bundle"))
 
 
 def web_settings(db_path: Path, market_dir: Path, **overrides: Any) -> Settings:

@@ -83,8 +83,8 @@ def cross_world_command(
     from rich.table import Table
 
     from cli.models import _progress
+    from training.config import load_config
     from training.crossworld import cross_world_report, summary_rows
-    from training.train import load_config
 
     cfg = load_config(config)
     names = parse_ablations(ablations, transformer=transformer)

@@ -97,5 +97,5 @@ def run_forked(fn: Callable[[], T], *, timeout_s: float = 600.0) -> T:
         raise ChildFailed(f"the child ended without an answer (wait status {status})")
     ok, value = pickle.loads(data)
     if ok:
-        return value  # type: ignore[no-any-return]
+        return value
     raise value

@@ -35,7 +35,9 @@ from numpy.typing import NDArray
 from features.market import Market
 from models.bundle import as_matrix
 from training import metrics as M
-from training.train import ListingDesign, TrainConfig, fit_listing_models, holdout_scoring_market, listing_design
+from training.config import TrainConfig
+from training.fit import ListingDesign, fit_listing_models, listing_design
+from training.holdout import holdout_scoring_market
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +197,7 @@ def cross_world_report(
     Returns `{"matrix": {ablation: {train: {test: mean metrics}}}, "spread": {ablation: {train: {test: {metric:
     {sd, min, max}}}}}, "per_seed": ..., "setup": ...}`.
     """
-    from training.train import resolve_review_scorer
+    from training.fit import resolve_review_scorer
 
     step = progress or (lambda msg: logger.info(msg))
     unknown = [p for a in ablations for p in a.split("+") if p not in ABLATIONS and p != "no_transformer"]
@@ -268,7 +270,8 @@ def cross_world_report(
 def _fit_design(world: World, config: TrainConfig, review_scorer: Any) -> ListingDesign:
     listing_text = None
     if config.listing_text.enabled:
-        from training.train import fit_listing_text, holdout_mask
+        from training.fit import fit_listing_text
+        from training.labels import holdout_mask
 
         ids = world.market.listings["listing_id"].astype(str)
         seen = world.market.without_lab_results(ids[holdout_mask(ids, config.split)])

@@ -36,16 +36,11 @@ from features.market import Market, failure_type_flags
 from models.bundle import ScorerBundle
 from models.contract import LISTING_RISKS
 from training import metrics as M
+from training.config import TrainConfig
 from training.crossworld import CrossWorldRun
-from training.train import (
-    TrainConfig,
-    fingerprint,
-    fit_listing_models,
-    holdout_scoring_market,
-    listing_design,
-    load_ground_truth,
-    observed_holdout_metrics,
-)
+from training.fit import fit_listing_models, listing_design
+from training.holdout import holdout_scoring_market, load_ground_truth, observed_holdout_metrics
+from training.train import fingerprint
 
 logger = logging.getLogger(__name__)
 

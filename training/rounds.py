@@ -25,7 +25,7 @@ the refitted model's AUC and expected captured lift at 5% (`captured_lift_5`, ag
 can be compared round by round. The oracle stays the plain planner on the true `p_fail`. ``world="b"``
 simulates market B (`training.worlds.market_b`) instead of the product's own simulator.
 
-Models: ``"team"`` fits the team's calibrated lab-failure model (`training.train.listing_design` and
+Models: ``"team"`` fits the team's calibrated lab-failure model (`training.fit.listing_design` and
 `fit_listing_models`: the registered bundle's feature pipeline and LightGBM; review model off, the other
 risks skipped to keep the study fast); ``"own"`` is a documented LightGBM on observable listing,
 merchant, linked-identity and review columns (`observable_features`), about 20x faster, asked for by
@@ -214,9 +214,10 @@ def fit_own_model(market: Market, *, seed: int = 0) -> NDArray[np.float64]:
 
 
 def fit_team_model(market: Market, *, seed: int = 0) -> NDArray[np.float64]:
-    """Fit the team's calibrated lab-failure model (`training.train`'s listing pipeline and LightGBM, the
+    """Fit the team's calibrated lab-failure model (`training.fit`'s listing pipeline and LightGBM, the
     code path of the registered bundle; review model off, other risks skipped) and score every listing."""
-    from training.train import SplitConfig, TrainConfig, fit_listing_models, listing_design
+    from training.config import SplitConfig, TrainConfig
+    from training.fit import fit_listing_models, listing_design
 
     # the study scores against ground truth, so the team's held-out evaluation split only costs labels:
     # keep it at 5% (the config requires one); everything else is the team's default
@@ -232,7 +233,7 @@ def resolve_model(kind: ModelKind) -> tuple[Callable[..., NDArray[np.float64]], 
     the study, so a report never describes a model other than the one asked for."""
     if kind == "own":
         return fit_own_model, "own LightGBM on observable columns (training.rounds.observable_features)"
-    return fit_team_model, "team lab_fail model (training.train.listing_design + fit_listing_models)"
+    return fit_team_model, "team lab_fail model (training.fit.listing_design + fit_listing_models)"
 
 
 # --- the study --------------------------------------------------------------------------------------

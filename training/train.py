@@ -21,40 +21,14 @@ from typing import Any
 from models.bundle import ScorerBundle
 from models.contract import MERCHANT_RISK
 from training import metrics as M
-from training.config import SplitConfig, TrainConfig, load_config
+from training.config import TrainConfig
 from training.fit import (
-    ListingDesign,
     fit_bundle,
-    fit_listing_models,
-    fit_listing_text,
-    listing_design,
     resolve_review_scorer,
 )
-from training.holdout import holdout_metrics, holdout_scoring_market, load_ground_truth, observed_holdout_metrics
-from training.labels import holdout_mask
+from training.holdout import holdout_metrics, holdout_scoring_market, load_ground_truth
 
 logger = logging.getLogger(__name__)
-
-# Besides the command, this module hands on the stage modules' names that training.evaluate, training.crossworld,
-# training.rounds and cli/worlds.py import from it (those modules are being edited elsewhere; pointing them at the
-# stage modules is left to the merge). Each name is defined once, in its stage module.
-__all__ = [
-    "ListingDesign",
-    "SplitConfig",
-    "TrainConfig",
-    "TrainResult",
-    "fingerprint",
-    "fit_listing_models",
-    "fit_listing_text",
-    "holdout_mask",
-    "holdout_scoring_market",
-    "listing_design",
-    "load_config",
-    "load_ground_truth",
-    "observed_holdout_metrics",
-    "resolve_review_scorer",
-    "train",
-]
 
 
 def fingerprint(data_dir: str | Path) -> dict[str, Any]:

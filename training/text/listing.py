@@ -1,5 +1,5 @@
 """Training the listing text model: fine-tune the encoder on a market's lab-labelled listings, and its
-out-of-fold scores (the leakage-free features `training.train` feeds to `features.ListingTextScores`).
+out-of-fold scores (the leakage-free features `training.fit` feeds to `features.ListingTextScores`).
 
 The scorer itself, what a bundle serves, is `models.text.listing.ListingTextModel`.
 """

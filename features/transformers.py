@@ -59,10 +59,24 @@ class _FrameTransformer(TransformerMixin, BaseEstimator):
         return X
 
 
+_NS_PER_DAY = 86_400_000_000_000
+#: |as_of - date| below this many ns cannot overflow int64 (about 290 years); farther dates take pandas' path
+_NS_SAFE = 290 * 365 * _NS_PER_DAY
+
+
 def _days(as_of: pd.Timestamp, when: Any) -> NDArray[np.float64]:
     """Days from each date in `when` (a column) to `as_of`; NaN where the date is missing."""
     if isinstance(when, pd.Series) and when.dtype == np.dtype("datetime64[ns]"):
-        # already what `to_datetime` would make of it: skip the ~2 ms object round trip (per request)
+        # already what `to_datetime` would make of it: pandas' `(as_of - when).dt.days` in NumPy (floor of
+        # the nanosecond difference in days), without the Series arithmetic's fixed cost on a few rows
+        ns = when.to_numpy().view(np.int64)
+        missing = ns == np.iinfo(np.int64).min  # NaT
+        ref = int(as_of.as_unit("ns").value)
+        ok = ns[~missing]
+        if not len(ok) or (abs(ref - int(ok.min())) < _NS_SAFE and abs(ref - int(ok.max())) < _NS_SAFE):
+            out = np.floor_divide(ref - ns, _NS_PER_DAY).astype(np.float64)
+            out[missing] = np.nan
+            return out
         return np.asarray((as_of - when.reset_index(drop=True)).dt.days, dtype=np.float64)
     d = pd.to_datetime(pd.Series(list(when), dtype=object), errors="coerce")
     return np.asarray((as_of - d).dt.days, dtype=np.float64)

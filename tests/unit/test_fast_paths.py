@@ -6,9 +6,14 @@ inputs chosen to reach the corners (missing values, negative differences, empty 
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from features.market import _date_column
 from features.transformers import _days
 
 
@@ -44,5 +49,43 @@ def test_days_far_from_the_reference_falls_back_to_pandas() -> None:
         got = type(e)
     if isinstance(expected, np.ndarray):
         np.testing.assert_array_equal(got, expected)  # type: ignore[arg-type]
+    else:
+        assert got is expected
+
+
+def _to_datetime_or_error(values: list[Any]) -> Any:
+    try:
+        return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy()
+    except (ValueError, OverflowError) as e:
+        return type(e)
+
+
+def _date_column_or_error(values: list[Any]) -> Any:
+    try:
+        return np.asarray(_date_column(values))
+    except (ValueError, OverflowError) as e:
+        return type(e)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [date(2024, 2, 29)],
+        [date(2024, 1, 1), date(1999, 12, 31), date(2024, 1, 1)],
+        [date(1677, 9, 22), date(2262, 4, 11)],  # the first and last whole days pandas holds
+        [date(1677, 9, 21)],  # out of range: pandas refuses
+        [date(2262, 4, 12)],
+        [date(1500, 1, 1), date(2000, 1, 1)],
+        [datetime(2024, 1, 1, 13, 30)],  # a datetime is a date too: pandas keeps its time
+        [date(2024, 1, 1), None],
+        ["2024-01-01"],
+        [date(2000, 1, 1) + timedelta(days=37 * i) for i in range(200)],  # long: pandas' own path
+    ],
+)
+def test_date_column_equals_pandas_to_datetime(values: list[Any]) -> None:
+    expected, got = _to_datetime_or_error(values), _date_column_or_error(values)
+    if isinstance(expected, np.ndarray):
+        assert isinstance(got, np.ndarray) and got.dtype == expected.dtype == np.dtype("datetime64[ns]")
+        np.testing.assert_array_equal(got, expected)
     else:
         assert got is expected

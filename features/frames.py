@@ -75,8 +75,9 @@ def _lists(
 _SMALL_SORT = 64
 
 
-def _str_ids(values: pd.Series) -> NDArray[np.object_]:
-    """`values.astype(str)` as an object array; a short column that holds only str already is taken as it is."""
+def str_ids(values: pd.Series) -> NDArray[np.object_]:
+    """`values.astype(str)` as an object array; a short column that holds only str already is taken as it is
+    (ids: a request's frames are a few rows, and pandas' `astype` costs tens of microseconds whatever the size)."""
     arr = values.to_numpy()
     if len(arr) <= _SMALL_SORT and arr.dtype == object and all(type(v) is str for v in arr):
         return arr
@@ -142,7 +143,7 @@ def _records(df: pd.DataFrame, date_col: str, ties: tuple[str, ...], cols: tuple
         return {}
     dates = df[date_col]
     out: dict[str, np.ndarray] = {
-        "listing_id": _str_ids(df["listing_id"]),
+        "listing_id": str_ids(df["listing_id"]),
         # a typed frame's dates are datetime64[ns] already, which `to_datetime` returns as they are
         "_d": (dates if dates.dtype == np.dtype("datetime64[ns]") else pd.to_datetime(dates)).to_numpy(),
     }
@@ -164,7 +165,7 @@ def _merchant_rows(
 ) -> tuple[pd.DataFrame, NDArray[np.intp] | None]:
     """Each listing's merchant as a row position in `merchants` (first row of a repeated id), or None when
     some listing's merchant is absent (then the caller reindexes, which fills the gaps with NaN)."""
-    ids = _str_ids(merchants["merchant_id"])
+    ids = str_ids(merchants["merchant_id"])
     keep = _first_of_each(ids)
     if keep is not None:
         merchants, ids = merchants[keep], ids[keep]
@@ -181,8 +182,8 @@ def listing_frame(market: Market) -> pd.DataFrame:
     frame = market.listings
     if not _default_index(frame.index):
         frame = frame.reset_index(drop=True)
-    lids = _str_ids(frame["listing_id"])
-    mids = _str_ids(frame["merchant_id"])
+    lids = str_ids(frame["listing_id"])
+    mids = str_ids(frame["merchant_id"])
     columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
     columns["listing_id"], columns["merchant_id"] = lids, mids
     merchants, pos = _merchant_rows(market.merchants, mids)
@@ -282,4 +283,12 @@ def merchant_frame(market: Market) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-__all__ = ["LAB_LISTS", "MERCHANT_COLUMNS", "MERCHANT_LAB_LISTS", "REVIEW_LISTS", "listing_frame", "merchant_frame"]
+__all__ = [
+    "LAB_LISTS",
+    "MERCHANT_COLUMNS",
+    "MERCHANT_LAB_LISTS",
+    "REVIEW_LISTS",
+    "listing_frame",
+    "merchant_frame",
+    "str_ids",
+]

@@ -35,6 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from features.frames import str_ids
 from features.identity import IdentityIndex
 from features.normalize import normalize_many
 from features.records import split_failure_types
@@ -115,7 +116,7 @@ class PooledRisk(_FrameTransformer):
     def _identities(self, X: pd.DataFrame) -> list[tuple[int, ...]]:
         out: list[tuple[int, ...]] = []
         for mid, code, phone, name in zip(
-            X["merchant_id"].astype(str), X["credit_code"], X["phone"], X["shop_name"], strict=True
+            str_ids(X["merchant_id"]), X["credit_code"], X["phone"], X["shop_name"], strict=True
         ):
             own = self.merchant_identity_.get(mid)
             if own is not None:

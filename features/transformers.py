@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
+from features.frames import str_ids
 from features.identity import IdentityIndex, shop_keys
 from features.lexicon import Lexicon, build_segmenter
 from features.normalize import CONTACT_KINDS, Normalized, normalize_many
@@ -181,7 +182,7 @@ def new_merchant_labs(X: pd.DataFrame, seen: frozenset[LabKey] | None) -> list[l
     out: list[list[tuple[str, str]]] = []
     cache: dict[int, list[tuple[str, str, str]]] = {}
     for lid, ids, vs, ts, ds in zip(
-        X["listing_id"].astype(str),
+        str_ids(X["listing_id"]),
         X["merchant_lab_listing_ids"],
         X["merchant_lab_verdicts"],
         X["merchant_lab_failure_types"],
@@ -748,13 +749,13 @@ class MerchantFeatures(_FrameTransformer):
         parts = [_one_hot(reg, REGISTRY_LEVELS), _one_hot(plat, self.platforms_)]
         m = self.smoothing
         rows = np.zeros((len(X), len(self.names_) - parts[0].shape[1] - parts[1].shape[1]), dtype=np.float64)
-        lids = X["listing_id"].astype(str).tolist() if "listing_id" in X else [None] * len(X)
+        lids = str_ids(X["listing_id"]).tolist() if "listing_id" in X else [None] * len(X)
         removals = X["removals_elsewhere"] if "removals_elsewhere" in X else pd.Series([0] * len(X))
         shop_age = _days(self.as_of_, X["opened_date"])
         newer = new_merchant_labs(X, getattr(self, "seen_labs_", None))
         for r, (mid, code, phone, name, opened, rem, lid) in enumerate(
             zip(
-                X["merchant_id"].astype(str),
+                str_ids(X["merchant_id"]),
                 X["credit_code"],
                 X["phone"],
                 X["shop_name"],

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.frames import str_ids
 from features.market import _date_column
 from features.transformers import _days
 
@@ -89,3 +90,22 @@ def test_date_column_equals_pandas_to_datetime(values: list[Any]) -> None:
         np.testing.assert_array_equal(got, expected)
     else:
         assert got is expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["L1", "L2", "商品3"]),
+        pd.Series(["L1", 2, None, float("nan")], dtype=object),  # not all str: pandas' astype
+        pd.Series([1, 2, 3]),
+        pd.Series([1.5, float("nan")]),
+        pd.Series([], dtype=object),
+        pd.Series([f"L{i}" for i in range(200)]),  # long: pandas' astype
+    ],
+)
+def test_str_ids_equal_astype_str(values: pd.Series) -> None:
+    got = str_ids(values)
+    expected = values.astype(str).to_numpy(dtype=object)
+    assert got.dtype == object
+    assert got.tolist() == expected.tolist()
+    assert [type(v) for v in got] == [type(v) for v in expected]

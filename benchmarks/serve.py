@@ -19,10 +19,13 @@ Starts `choujian serve --workers W` on 127.0.0.1 (a free port) with the model an
     .venv/bin/python benchmarks/serve.py --workers 1 --duration 10 --json
     .venv/bin/python benchmarks/serve.py --train-tiny             # no registry: fit the tiny bundle first
     .venv/bin/python benchmarks/serve.py --plan-budget 1900000    # scoring while the largest plan is drawn
+    .venv/bin/python benchmarks/serve.py --model BUNDLE --inprocess-only --json   # in-process only: no server
 
 `--json` prints, last, one JSON object: healthz_rps_c16, score_rps_c16, score_p50_ms_c16,
-score_p99_ms_c16, score_p50_ms_c1, score_p99_ms_c1, inprocess_p50_ms, rss_mb (largest process),
-batch_http_listings_per_s, batch_inprocess_listings_per_s, warm_healthz_rps_c16 and the settings.
+score_p99_ms_c16, score_p50_ms_c1, score_p99_ms_c1, inprocess_p50_ms, inprocess_cpu_ms (CPU time a single
+listing, which neighbours on a shared machine inflate less than wall time), rss_mb (largest process),
+batch_http_listings_per_s, batch_inprocess_listings_per_s, warm_healthz_rps_c16 and the settings; with
+`--inprocess-only`, the in-process keys alone.
 Nothing here asserts on time; it prints what it measured.
 """
 
@@ -251,6 +254,65 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         server.kill()
 
 
+def _inprocess(
+    args: argparse.Namespace, settings: Any, singles: list[dict[str, Any]], batch: dict[str, Any]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Single listings and the batch scored in-process: the service function the routes call, on records
+    already parsed. Also the CPU time per single listing (`cpu_ms`), which a busy shared machine inflates
+    less than wall time."""
+    from features.records import Listing, Merchant, Review
+    from serving.runtime import registry_loader
+    from serving.service import score_records
+
+    model = registry_loader(settings)()
+    parsed = [
+        (Merchant(**b["merchant"]), Listing(**b["listing"]), [Review(**r) for r in b["reviews"]]) for b in singles
+    ]
+    j = iter(range(10**9))
+
+    def local_single() -> None:
+        m, li, rv = parsed[next(j) % len(parsed)]
+        score_records(model, settings, merchants=[m], listings=[li], reviews=rv)
+
+    parsed_batch = (
+        [Merchant(**m) for m in batch["merchants"]],
+        [Listing(**x) for x in batch["listings"]],
+        [Review(**r) for r in batch["reviews"]],
+    )
+
+    def local_batch() -> None:
+        m, li, rv = parsed_batch
+        score_records(model, settings, merchants=m, listings=li, reviews=rv)
+
+    cpu0 = time.process_time()
+    l_single = _stats(_time(local_single, args.inprocess, warmup=5), 1)
+    l_single["cpu_ms"] = 1000 * (time.process_time() - cpu0) / (args.inprocess + 5)
+    l_batch = _stats(_time(local_batch, args.batches, warmup=1), len(batch["listings"]))
+    l_batch["n_listings"] = len(batch["listings"])
+    return l_single, l_batch
+
+
+def _report_inprocess(args: argparse.Namespace, single: dict[str, float], batch: dict[str, float]) -> None:
+    print(
+        f"in-process single listing: p50 {single['p50_ms']:.2f} ms, p99 {single['p99_ms']:.2f} ms, "
+        f"CPU {single['cpu_ms']:.2f} ms a listing; batch of {batch['n_listings']:.0f}: "
+        f"{batch['listings_per_s']:.0f} listings/s"
+    )
+    if args.as_json:
+        print(
+            json.dumps(
+                {
+                    "inprocess_p50_ms": single["p50_ms"],
+                    "inprocess_p99_ms": single["p99_ms"],
+                    "inprocess_cpu_ms": single["cpu_ms"],
+                    "batch_inprocess_listings_per_s": batch["listings_per_s"],
+                    "model": args.model or "champion",
+                    "cpus": os.cpu_count(),
+                }
+            )
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--market", type=Path, default=ROOT / "data" / "market", help="market directory")
@@ -271,6 +333,11 @@ def main() -> None:
         help="also time single-listing scoring (1 client) while a plan of this budget (yuan) is drawn; "
         "1900000 is about the largest the default limits allow (2,000 purchases)",
     )
+    p.add_argument(
+        "--inprocess-only",
+        action="store_true",
+        help="only the in-process measurements (single listings and the batch): no server, no load generator",
+    )
     p.add_argument("--json", dest="as_json", action="store_true", help="print the results as one JSON line, last")
     args = p.parse_args()
     logging.basicConfig(
@@ -278,11 +345,8 @@ def main() -> None:
     )
 
     from features.market import load_market
-    from features.records import Listing, Merchant, Review
     from serving import store
     from serving.db import make_engine, make_sessionmaker
-    from serving.runtime import registry_loader
-    from serving.service import score_records
     from serving.settings import Settings
 
     use_wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
@@ -316,6 +380,9 @@ def main() -> None:
     single_json = [json.dumps(b, ensure_ascii=False) for b in singles]
     batch = _batch_body(market, args.batch_size)
     logger.info("%d single bodies, one batch of %d listings", len(singles), len(batch["listings"]))
+    if args.inprocess_only:
+        _report_inprocess(args, *_inprocess(args, settings, singles, batch))
+        return
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -382,29 +449,7 @@ def main() -> None:
         finally:
             _stop(server)
 
-    # in-process: the service function the routes call, on records already parsed
-    model = registry_loader(settings)()
-    parsed = [
-        (Merchant(**b["merchant"]), Listing(**b["listing"]), [Review(**r) for r in b["reviews"]]) for b in singles
-    ]
-    j = iter(range(10**9))
-
-    def local_single() -> None:
-        m, li, rv = parsed[next(j) % len(parsed)]
-        score_records(model, settings, merchants=[m], listings=[li], reviews=rv)
-
-    parsed_batch = (
-        [Merchant(**m) for m in batch["merchants"]],
-        [Listing(**x) for x in batch["listings"]],
-        [Review(**r) for r in batch["reviews"]],
-    )
-
-    def local_batch() -> None:
-        m, li, rv = parsed_batch
-        score_records(model, settings, merchants=m, listings=li, reviews=rv)
-
-    l_single = _stats(_time(local_single, args.inprocess, warmup=5), 1)
-    l_batch = _stats(_time(local_batch, args.batches, warmup=1), len(batch["listings"]))
+    l_single, l_batch = _inprocess(args, settings, singles, batch)
 
     out = {
         "healthz_rps_c16": hz["rps"],
@@ -417,6 +462,7 @@ def main() -> None:
         "ratio_score_to_healthz_c16": c16["rps"] / hz["rps"],
         "inprocess_p50_ms": l_single["p50_ms"],
         "inprocess_p99_ms": l_single["p99_ms"],
+        "inprocess_cpu_ms": l_single["cpu_ms"],
         "rss_mb": max(v for k, v in res["rss_mb_loaded"].items() if not k.endswith("_pss")),
         "rss_mb_by_process": res["rss_mb_loaded"],
         "batch_http_listings_per_s": h_batch["listings_per_s"],
@@ -459,7 +505,10 @@ def main() -> None:
             f"{d['rps']:.1f} req/s, "
             f"p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms"
         )
-    print(f"in-process single listing: p50 {l_single['p50_ms']:.2f} ms, p99 {l_single['p99_ms']:.2f} ms")
+    print(
+        f"in-process single listing: p50 {l_single['p50_ms']:.2f} ms, p99 {l_single['p99_ms']:.2f} ms, "
+        f"CPU {l_single['cpu_ms']:.2f} ms a listing"
+    )
     print(
         f"batch of {len(batch['listings'])}: HTTP {h_batch['listings_per_s']:.0f} listings/s, in-process "
         f"{l_batch['listings_per_s']:.0f} listings/s "

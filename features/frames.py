@@ -40,9 +40,11 @@ MERCHANT_LAB_LISTS = (
 )
 
 
-def _lists(table: dict[str, np.ndarray], key: str, cols: dict[str, str], index: pd.Index) -> dict[str, list[list[Any]]]:
+def _lists(
+    table: dict[str, np.ndarray], key: str, cols: dict[str, str], index: NDArray[np.object_]
+) -> dict[str, list[list[Any]]]:
     """Group the rows of `table` (column arrays, see `_records`) by `key` into one Python list per output
-    column and per entry of `index`.
+    column and per entry of `index` (unique values).
 
     Records keep their order in `table` within each group; entries of `index` without records get [].
     Dates come out as `datetime.date`. (A numpy sort and slices of one list per column, not
@@ -52,7 +54,7 @@ def _lists(table: dict[str, np.ndarray], key: str, cols: dict[str, str], index: 
     out: dict[str, list[list[Any]]] = {name: [[] for _ in range(n)] for name in cols}
     if key not in table or not len(table[key]) or not n:
         return out
-    pos = index.get_indexer(pd.Index(table[key]))
+    pos = _positions(index, table[key])
     keep = pos >= 0
     order = np.argsort(pos[keep], kind="stable")
     p = pos[keep][order]
@@ -68,8 +70,47 @@ def _lists(table: dict[str, np.ndarray], key: str, cols: dict[str, str], index: 
     return out
 
 
-#: tables up to this many rows are ordered by Python's sort (microseconds); longer ones by pandas' (vectorised)
+#: tables up to this many rows are ordered, matched and keyed in plain Python (microseconds); longer ones by
+#: pandas (vectorised, but tens of microseconds per call whatever the size: a request's frames are a few rows)
 _SMALL_SORT = 64
+
+
+def str_ids(values: pd.Series) -> NDArray[np.object_]:
+    """`values.astype(str)` as an object array; a short column that holds only str already is taken as it is
+    (ids: a request's frames are a few rows, and pandas' `astype` costs tens of microseconds whatever the size)."""
+    arr = values.to_numpy()
+    if len(arr) <= _SMALL_SORT and arr.dtype == object and all(type(v) is str for v in arr):
+        return arr
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def _positions(index: NDArray[np.object_], keys: np.ndarray) -> NDArray[np.intp]:
+    """`pd.Index(index).get_indexer(keys)`: each key's position in `index` (unique values), -1 where absent."""
+    if len(index) <= _SMALL_SORT and len(keys) <= _SMALL_SORT:
+        at = {v: i for i, v in enumerate(index.tolist())}
+        if len(at) == len(index):  # a repeated value: pandas' refusal below
+            return np.fromiter((at.get(k, -1) for k in keys.tolist()), dtype=np.intp, count=len(keys))
+    return pd.Index(index).get_indexer(pd.Index(keys))
+
+
+def _first_of_each(ids: NDArray[np.object_]) -> NDArray[np.bool_] | None:
+    """Which entries are the first of their value (`~pd.Index(ids).duplicated()`), or None when all are."""
+    if len(ids) <= _SMALL_SORT:
+        seen: set[Any] = set()
+        first = [not (v in seen or seen.add(v)) for v in ids.tolist()]  # type: ignore[func-returns-value]
+        return None if all(first) else np.array(first, dtype=bool)
+    index = pd.Index(ids)
+    return None if index.is_unique else ~index.duplicated()
+
+
+def _unique(values: NDArray[np.object_]) -> NDArray[np.object_]:
+    """`pd.unique(values)`: each value once, in the order of first appearance."""
+    if len(values) <= _SMALL_SORT:
+        kept = list(dict.fromkeys(values.tolist()))
+        out = np.empty(len(kept), dtype=object)
+        out[:] = kept
+        return out
+    return np.asarray(pd.unique(values), dtype=object)
 
 
 def _missing(v: Any) -> bool:
@@ -100,9 +141,11 @@ def _records(df: pd.DataFrame, date_col: str, ties: tuple[str, ...], cols: tuple
     order (listing id, date, then `ties`): `listing_id` as str, `_d` the date, and `cols`. Empty: {}."""
     if not len(df):
         return {}
+    dates = df[date_col]
     out: dict[str, np.ndarray] = {
-        "listing_id": df["listing_id"].astype(str).to_numpy(dtype=object),
-        "_d": pd.to_datetime(df[date_col]).to_numpy(),
+        "listing_id": str_ids(df["listing_id"]),
+        # a typed frame's dates are datetime64[ns] already, which `to_datetime` returns as they are
+        "_d": (dates if dates.dtype == np.dtype("datetime64[ns]") else pd.to_datetime(dates)).to_numpy(),
     }
     for c in dict.fromkeys((*ties, *cols)):
         out[c] = df[c].to_numpy()
@@ -117,22 +160,30 @@ def _sorted(market: Market) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray
     return reviews, lab
 
 
-def _merchant_rows(merchants: pd.DataFrame, merchant_ids: pd.Series) -> tuple[pd.DataFrame, NDArray[np.intp] | None]:
+def _merchant_rows(
+    merchants: pd.DataFrame, merchant_ids: NDArray[np.object_]
+) -> tuple[pd.DataFrame, NDArray[np.intp] | None]:
     """Each listing's merchant as a row position in `merchants` (first row of a repeated id), or None when
     some listing's merchant is absent (then the caller reindexes, which fills the gaps with NaN)."""
-    ids = pd.Index(merchants["merchant_id"].astype(str))
-    if not ids.is_unique:
-        keep = ~ids.duplicated()
+    ids = str_ids(merchants["merchant_id"])
+    keep = _first_of_each(ids)
+    if keep is not None:
         merchants, ids = merchants[keep], ids[keep]
-    pos = ids.get_indexer(pd.Index(merchant_ids))
+    pos = _positions(ids, merchant_ids)
     return merchants, (pos if (pos >= 0).all() else None)
+
+
+def _default_index(index: pd.Index) -> bool:
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 def listing_frame(market: Market) -> pd.DataFrame:
     """One row per listing: own columns, its merchant's columns, its reviews and lab results as lists."""
-    frame = market.listings.reset_index(drop=True)
-    lids = frame["listing_id"].astype(str)
-    mids = frame["merchant_id"].astype(str)
+    frame = market.listings
+    if not _default_index(frame.index):
+        frame = frame.reset_index(drop=True)
+    lids = str_ids(frame["listing_id"])
+    mids = str_ids(frame["merchant_id"])
     columns: dict[str, Any] = {c: frame[c] for c in frame.columns}
     columns["listing_id"], columns["merchant_id"] = lids, mids
     merchants, pos = _merchant_rows(market.merchants, mids)
@@ -145,10 +196,9 @@ def listing_frame(market: Market) -> pd.DataFrame:
         columns[c] = take.get(c)
     columns["merchant_platform"] = take.get("platform")
     reviews, lab = _sorted(market)
-    idx = pd.Index(lids)
-    rl = _lists(reviews, "listing_id", {"review_texts": "text", "review_ratings": "rating", "review_dates": "_d"}, idx)
+    rl = _lists(reviews, "listing_id", {"review_texts": "text", "review_ratings": "rating", "review_dates": "_d"}, lids)
     ll = _lists(
-        lab, "listing_id", {"lab_verdicts": "verdict", "lab_failure_types": "failure_types", "lab_dates": "_d"}, idx
+        lab, "listing_id", {"lab_verdicts": "verdict", "lab_failure_types": "failure_types", "lab_dates": "_d"}, lids
     )
     for c in REVIEW_LISTS:
         columns[c] = _object_array(rl[c])
@@ -158,15 +208,21 @@ def listing_frame(market: Market) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
-def _merchant_labs(lab: dict[str, np.ndarray], lids: pd.Series, mids: pd.Series) -> dict[str, np.ndarray]:
+def _merchant_labs(
+    lab: dict[str, np.ndarray], lids: NDArray[np.object_], mids: NDArray[np.object_]
+) -> dict[str, np.ndarray]:
     """Each listing row's `MERCHANT_LAB_LISTS`: its merchant's lab results (ordered by listing id, then date),
     one list per merchant shared by the merchant's rows."""
-    shops = pd.Index(pd.unique(mids.to_numpy()))
+    shops = _unique(mids)
     table = dict(lab)
     if table:
-        owner = pd.Series(mids.to_numpy(), index=lids.to_numpy())
-        owner = owner[~owner.index.duplicated()]
-        table["merchant_id"] = owner.reindex(table["listing_id"]).to_numpy(dtype=object)
+        # each lab result's merchant: that of the first listing row with its listing id, NaN for none
+        first = _first_of_each(lids)
+        owner_l, owner_m = (lids, mids) if first is None else (lids[first], mids[first])
+        at = _positions(owner_l, table["listing_id"])
+        found = at >= 0
+        table["merchant_id"] = np.full(len(at), np.nan, dtype=object)
+        table["merchant_id"][found] = owner_m[at[found]]
     cols = {
         "merchant_lab_listing_ids": "listing_id",
         "merchant_lab_verdicts": "verdict",
@@ -174,7 +230,7 @@ def _merchant_labs(lab: dict[str, np.ndarray], lids: pd.Series, mids: pd.Series)
         "merchant_lab_dates": "_d",
     }
     per_shop = _lists(table, "merchant_id", cols, shops)
-    pos = shops.get_indexer(mids.to_numpy())
+    pos = _positions(shops, mids)
     return {c: _object_array([per_shop[c][p] for p in pos]) for c in MERCHANT_LAB_LISTS}
 
 
@@ -195,7 +251,7 @@ def merchant_frame(market: Market) -> pd.DataFrame:
     listings = market.listings.assign(
         listing_id=market.listings["listing_id"].astype(str), merchant_id=market.listings["merchant_id"].astype(str)
     ).sort_values("listing_id", kind="stable")
-    idx = pd.Index(merchants["merchant_id"])
+    idx = merchants["merchant_id"].to_numpy(dtype=object)
     cols: dict[str, str] = {
         "listing_ids": "listing_id",
         "listing_titles": "title",
@@ -227,4 +283,12 @@ def merchant_frame(market: Market) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-__all__ = ["LAB_LISTS", "MERCHANT_COLUMNS", "MERCHANT_LAB_LISTS", "REVIEW_LISTS", "listing_frame", "merchant_frame"]
+__all__ = [
+    "LAB_LISTS",
+    "MERCHANT_COLUMNS",
+    "MERCHANT_LAB_LISTS",
+    "REVIEW_LISTS",
+    "listing_frame",
+    "merchant_frame",
+    "str_ids",
+]

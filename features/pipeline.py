@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.pipeline import FeatureUnion
 
+from features.frames import str_ids
 from features.lexicon import KIND_ZH as _KIND_ZH
 from features.lexicon import Evidence, Lexicon
 from features.market import Market
@@ -419,7 +420,7 @@ def evidence(
     lex = lexicon if lexicon is not None else _default_lexicon()
     out: dict[str, list[Evidence]] = {}
     frame = market.listings  # evidence reads only the listing's own text
-    for lid, title, desc in zip(frame["listing_id"].astype(str), frame["title"], frame["description"], strict=True):
+    for lid, title, desc in zip(str_ids(frame["listing_id"]), frame["title"], frame["description"], strict=True):
         ev: list[Evidence] = []
         for field_name, text in (("title", title), ("description", desc)):
             if not isinstance(text, str) or not text:

@@ -35,6 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from features.frames import str_ids
 from features.identity import IdentityIndex
 from features.normalize import normalize_many
 from features.records import split_failure_types
@@ -110,7 +111,7 @@ class PooledRisk(_FrameTransformer):
     def _identities(self, X: pd.DataFrame) -> list[tuple[int, ...]]:
         out: list[tuple[int, ...]] = []
         for mid, code, phone, name in zip(
-            X["merchant_id"].astype(str), X["credit_code"], X["phone"], X["shop_name"], strict=True
+            str_ids(X["merchant_id"]), X["credit_code"], X["phone"], X["shop_name"], strict=True
         ):
             own = self.merchant_identity_.get(mid)
             if own is not None:
@@ -274,17 +275,16 @@ class RelativePrice(_FrameTransformer):
         med = float(lp.median())
         return med, float((lp - med).abs().median()) * 1.4826, int(len(lp))
 
-    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _columns(self, X: pd.DataFrame) -> tuple[NDArray[np.float64], list[str], list[str]]:
+        """Log price (floored at 0.01), category and brand key of each row: what fit groups and transform reads."""
         white = frozenset(w.lower() for w in self.white_label)
         keys = [_brand_key(c, b, white) for c, b in zip(X["category"], X["brand"], strict=True)]
-        return pd.DataFrame(
-            {
-                "lp": np.log(X["price"].astype(float).clip(lower=0.01).to_numpy()),
-                "cat": [k[0] for k in keys],
-                "brand": [k[1] for k in keys],
-                "mid": X["merchant_id"].astype(str).to_numpy(),
-            }
-        )
+        lp = np.log(np.maximum(X["price"].to_numpy(dtype=np.float64), 0.01))
+        return lp, [k[0] for k in keys], [k[1] for k in keys]
+
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        lp, cats, brands = self._columns(X)
+        return pd.DataFrame({"lp": lp, "cat": cats, "brand": brands, "mid": X["merchant_id"].astype(str).to_numpy()})
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> RelativePrice:
         X = self._check_frame(X, self._REQUIRED)
@@ -316,9 +316,9 @@ class RelativePrice(_FrameTransformer):
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
         check_is_fitted(self, "names_")
-        df = self._frame(self._check_frame(X, self._REQUIRED))
-        out = np.zeros((len(df), len(self.names_)), dtype=np.float64)
-        for r, (lp, c, b) in enumerate(zip(df["lp"], df["cat"], df["brand"], strict=True)):
+        lps, cats, brands = self._columns(self._check_frame(X, self._REQUIRED))
+        out = np.zeros((len(lps), len(self.names_)), dtype=np.float64)
+        for r, (lp, c, b) in enumerate(zip(lps.tolist(), cats, brands, strict=True)):
             shops = self.shops_.get((c, b), 0) if b else 0
             private = not b or shops <= self.private_label_shops
             br, ub = self.branded_.get(c), self.unbranded_.get(c)

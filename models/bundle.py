@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from features.frames import str_ids
 from features.market import Market
 from models.contract import LISTING_RISKS, MERCHANT_RISK, ListingScore, RiskScore
 from models.explain import Explainer, Meaning
@@ -133,13 +134,15 @@ class ScorerBundle:
         that score (a listing's merchant risk must not depend on which other listings share its batch);
         merchants new to the model are scored from what `market` shows of them.
         """
-        ids = market.merchants["merchant_id"].astype(str)
+        ids = str_ids(market.merchants["merchant_id"])
         known = self.merchant_table
         out = {mid: known[mid] for mid in ids if mid in known}
         new = [mid for mid in ids if mid not in known]
         if new:
             sub = Market(
-                merchants=market.merchants[ids.isin(new).to_numpy()].reset_index(drop=True),
+                merchants=market.merchants[np.array([mid not in known for mid in ids], dtype=bool)].reset_index(
+                    drop=True
+                ),
                 listings=market.listings,
                 reviews=market.reviews,
                 lab_results=market.lab_results,
@@ -180,8 +183,8 @@ class ScorerBundle:
         import features
 
         frame, X = self.listing_features(market, only=only)
-        listing_ids = frame["listing_id"].astype(str).tolist()
-        merchant_ids = frame["merchant_id"].astype(str).tolist()
+        listing_ids = str_ids(frame["listing_id"]).tolist()
+        merchant_ids = str_ids(frame["merchant_id"]).tolist()
         per_risk: dict[str, tuple[NDArray[np.float64], list[list[Any]]]] = {}
         for risk in LISTING_RISKS:
             model = self.listing_models[risk]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.pipeline import FeatureUnion
 
 
@@ -22,6 +23,10 @@ def union_transform(pipeline: Any, X: Any) -> Any:
     are all dense arrays or all sparse matrices, its result is `np.hstack` of the parts (CSR
     `scipy.sparse.hstack` for sparse ones), computed here without the dispatch; anything else (weights,
     "drop"/"passthrough", mixed or frame outputs) goes through `transform`.
+
+    The parts run with scikit-learn's per-call checks off (`assume_finite`, `skip_parameter_validation`):
+    their inputs are the fitted pipeline's own (texts, or arrays its earlier steps made), and on a few rows
+    those checks cost more than the arithmetic. They only check: the numbers are the same.
     """
     if (
         type(pipeline) is not FeatureUnion
@@ -32,7 +37,8 @@ def union_transform(pipeline: Any, X: Any) -> Any:
     steps = [t for _, t in pipeline.transformer_list]
     if not steps or any(isinstance(t, str) for t in steps):
         return pipeline.transform(X)
-    parts = [t.transform(X) for t in steps]
+    with config_context(assume_finite=True, skip_parameter_validation=True):
+        parts = [t.transform(X) for t in steps]
     if all(type(p) is np.ndarray and p.ndim == 2 for p in parts):
         return np.hstack(parts)
     if all(sp.issparse(p) for p in parts):

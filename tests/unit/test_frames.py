@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import features
+from features import frames
 from features.frames import _SMALL_SORT, _stable_order
 from features.market import Market
 
@@ -112,3 +113,69 @@ def test_a_repeated_merchant_row_gives_its_first_record(feature_market: Market) 
         lab_results=feature_market.lab_results,
     )
     pd.testing.assert_frame_equal(features.listing_frame(market), features.listing_frame(feature_market))
+
+
+def _variants(market: Market) -> dict[str, Market]:
+    """Small markets that reach the corners of the frame builders: one merchant, an index that is not 0..n-1,
+    a listing whose merchant is absent, a merchant given twice, ids that are not strings, a lab result and a
+    review of a listing not in the market, no reviews at all."""
+    first = market.merchants["merchant_id"].iloc[0]
+    own = market.listings[market.listings["merchant_id"] == first]
+    one = Market(
+        merchants=market.merchants.iloc[[0]],
+        listings=own,
+        reviews=market.reviews[market.reviews["listing_id"].isin(own["listing_id"])],
+        lab_results=market.lab_results[market.lab_results["listing_id"].isin(own["listing_id"])],
+    )
+    stray_lab = market.lab_results.iloc[[0]].assign(listing_id="L-gone")
+    stray_review = market.reviews.iloc[[0]].assign(listing_id="L-gone")
+    return {
+        "whole": market,
+        "one merchant": one,
+        "shifted index": Market(
+            merchants=market.merchants.set_axis(range(10, 10 + len(market.merchants))),
+            listings=market.listings.iloc[::-1],
+            reviews=market.reviews.set_axis(range(5, 5 + len(market.reviews))),
+            lab_results=market.lab_results,
+        ),
+        "absent and repeated merchants": Market(
+            merchants=pd.concat([market.merchants.iloc[1:], market.merchants.iloc[[1]]], ignore_index=True),
+            listings=market.listings,
+            reviews=market.reviews,
+            lab_results=market.lab_results,
+        ),
+        "numeric ids": Market(
+            merchants=market.merchants.assign(merchant_id=range(len(market.merchants))),
+            listings=market.listings.assign(
+                listing_id=range(100, 100 + len(market.listings)),
+                merchant_id=[i % len(market.merchants) for i in range(len(market.listings))],
+            ),
+        ),
+        "strays": Market(
+            merchants=market.merchants,
+            listings=market.listings,
+            reviews=pd.concat([market.reviews, stray_review], ignore_index=True),
+            lab_results=pd.concat([market.lab_results, stray_lab], ignore_index=True),
+        ),
+        "no reviews or labs": Market(merchants=market.merchants, listings=market.listings),
+    }
+
+
+_VARIANTS = ("whole", "one merchant", "shifted index", "absent and repeated merchants", "numeric ids", "strays",
+             "no reviews or labs")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _VARIANTS)
+def test_short_tables_build_the_frames_pandas_builds(
+    feature_market: Market, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests' few rows are keyed, matched and sorted in plain Python; with that switched off (every table
+    "long"), pandas builds exactly the same frames."""
+    variants = _variants(feature_market)
+    assert set(variants) == set(_VARIANTS)
+    market = variants[name]
+    assert len(market.listings) <= _SMALL_SORT and len(market.reviews) <= _SMALL_SORT
+    short_l, short_m = features.listing_frame(market), features.merchant_frame(market)
+    monkeypatch.setattr(frames, "_SMALL_SORT", 0)
+    pd.testing.assert_frame_equal(short_l, features.listing_frame(market))
+    pd.testing.assert_frame_equal(short_m, features.merchant_frame(market))

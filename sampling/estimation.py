@@ -171,33 +171,39 @@ def _wilson(p: float, n: float, q: float) -> tuple[float, float]:
     return (0.0 if p == 0 else lo), (1.0 if p == 1 else hi)
 
 
+#: a domain with no listing: a rate has no meaning (e.g. a budget that affords no listing)
+_EMPTY_RATE: dict[str, float | int | None] = {
+    "population": 0,
+    "n_sampled": 0,
+    "n_random": 0,
+    "ht": None,
+    "hajek": None,
+    "naive": None,
+    "ht_se": None,
+    "hajek_se": None,
+    "ht_low": 0.0,
+    "ht_high": 1.0,
+    "hajek_low": 0.0,
+    "hajek_high": 1.0,
+    "df": None,
+}
+
+
 def _one_rate(
     y: NDArray[np.float64], *, dom: NDArray[np.bool_], frame: _Frame, conf: float, variance: Variance
 ) -> dict[str, float | int | None]:
+    """The domain's rate: point estimates and bounds, then (with two or more random draws outside the
+    targets) the design's variance and Wilson intervals on the remainder's rate."""
     t, d, pi = frame.targeted, frame.drawn, frame.pi_r
-    sampled = (t | d) & dom
     n_dom = int(dom.sum())
+    if n_dom == 0:
+        return dict(_EMPTY_RATE)
+    sampled = (t | d) & dom
     n_rest = int((dom & ~t).sum())  # the sampled (non-certainty) part of the domain: size known
     known = float(y[t & dom].sum())  # failures among its targeted (certainty) listings: known exactly
     extra = d & ~t & dom
     m = int(extra.sum())
     sum_e, sum_w = float((y[extra] / pi[extra]).sum()), float((1 / pi[extra]).sum())
-    if n_dom == 0:  # nothing in the estimand (e.g. a budget that affords no listing): a rate has no meaning
-        return {
-            "population": 0,
-            "n_sampled": 0,
-            "n_random": 0,
-            "ht": None,
-            "hajek": None,
-            "naive": None,
-            "ht_se": None,
-            "hajek_se": None,
-            "ht_low": 0.0,
-            "ht_high": 1.0,
-            "hajek_low": 0.0,
-            "hajek_high": 1.0,
-            "df": None,
-        }
     rest_ht = sum_e / n_rest if n_rest else 0.0
     rest_hj = sum_e / sum_w if m else None
     ht = (known + sum_e) / n_dom
@@ -205,56 +211,69 @@ def _one_rate(
     low_b = float(y[sampled].sum()) / n_dom
     high_b = 1 - float((1 - y[sampled]).sum()) / n_dom
     out: dict[str, float | int | None] = {
+        **_EMPTY_RATE,
         "population": n_dom,
         "n_sampled": int(sampled.sum()),
         "n_random": m,
         "ht": ht,
         "hajek": hajek,
         "naive": float(y[sampled].mean()) if sampled.any() else None,
-        "ht_se": None,
-        "hajek_se": None,
         "ht_low": low_b,
         "ht_high": high_b,
         "hajek_low": low_b,
         "hajek_high": high_b,
-        "df": None,
     }
     if n_rest == 0:  # a census of the domain: known exactly
         out.update(ht_se=0.0, hajek_se=0.0, ht_low=ht, ht_high=ht, hajek_low=ht, hajek_high=ht, df=0)
         return out
     if m < 2:
         return out
+    v_ht, v_hj, df = _design_variances(y, dom=dom, frame=frame, rest_hajek=rest_hj or 0.0, variance=variance)
+    df = min(df, m - 1)  # a small domain's variance rests on its own few draws: they set the degrees of freedom
+    q = float(stats.t.ppf(0.5 + conf / 2, df))
+    out["df"] = df
+    for name, p_rest, v, denom in (("ht", rest_ht, v_ht, n_rest), ("hajek", rest_hj, v_hj, sum_w)):
+        assert p_rest is not None
+        out.update(_interval(name, p_rest, max(v, 0.0) / denom**2, m=m, q=q, n_rest=n_rest, n_dom=n_dom, known=known))
+        out[f"{name}_low"] = max(low_b, float(out[f"{name}_low"]))  # type: ignore[arg-type]
+        out[f"{name}_high"] = min(high_b, float(out[f"{name}_high"]))  # type: ignore[arg-type]
+    return out
+
+
+def _design_variances(
+    y: NDArray[np.float64], *, dom: NDArray[np.bool_], frame: _Frame, rest_hajek: float, variance: Variance
+) -> tuple[float, float, int]:
+    """The design variances of the remainder's HT total and of its Hájek residuals, and their degrees of
+    freedom, from the random draws in systematic order."""
+    t, pi = frame.targeted, frame.pi_r
     dr = frame.drawn_idx  # draws in systematic order
     pi_d = pi[dr]
     in_rest = dom[dr] & ~t[dr]
     z = np.where(in_rest, y[dr], 0.0)
-    zr = np.where(in_rest, y[dr] - (rest_hj or 0.0), 0.0)
+    zr = np.where(in_rest, y[dr] - rest_hajek, 0.0)
     if variance == "sd":
-        v_ht, v_hj = _var_sd(z / pi_d, pi_d), _var_sd(zr / pi_d, pi_d)
-        df = len(dr) - 1
-    else:
-        v_ht, g = _var_stratified(z / pi_d, pi_d, frame.strata[dr])
-        v_hj, _ = _var_stratified(zr / pi_d, pi_d, frame.strata[dr])
-        df = max(len(dr) - g, 1)
-    # a small domain's variance rests on its own few draws: let them set the degrees of freedom
-    df = min(df, m - 1)
-    q = float(stats.t.ppf(0.5 + conf / 2, df))
-    scale = n_rest / n_dom
-    out["df"] = df
-    for name, p_rest, v, denom in (("ht", rest_ht, v_ht, n_rest), ("hajek", rest_hj, v_hj, sum_w)):
-        assert p_rest is not None
-        var_p = max(v, 0.0) / denom**2  # variance of the remainder's rate
-        pc = min(max(p_rest, 0.0), 1.0)
-        # Wilson interval on the remainder's rate with the design's effective sample size, which keeps
-        # rare outcomes and all-pass samples honest where a Wald interval would collapse to a point
-        measured = var_p > 0 and 0 < pc < 1
-        n_eff = pc * (1 - pc) / var_p if measured else float(m)
-        lo, hi = _wilson(pc, n_eff, q)
-        out[f"{name}_n_eff"] = n_eff if measured else None  # all draws alike: no variance to compare
-        out[f"{name}_se"] = float(np.sqrt(var_p)) * scale
-        out[f"{name}_low"] = max(low_b, (known + n_rest * lo) / n_dom)
-        out[f"{name}_high"] = min(high_b, (known + n_rest * hi) / n_dom)
-    return out
+        return _var_sd(z / pi_d, pi_d), _var_sd(zr / pi_d, pi_d), len(dr) - 1
+    v_ht, g = _var_stratified(z / pi_d, pi_d, frame.strata[dr])
+    v_hj, _ = _var_stratified(zr / pi_d, pi_d, frame.strata[dr])
+    return v_ht, v_hj, max(len(dr) - g, 1)
+
+
+def _interval(
+    name: str, p_rest: float, var_p: float, *, m: int, q: float, n_rest: int, n_dom: int, known: float
+) -> dict[str, float | None]:
+    """The domain's standard error and interval from the remainder's rate `p_rest` and its variance `var_p`:
+    a Wilson interval with the design's effective sample size, which keeps rare outcomes and all-pass samples
+    honest where a Wald interval would collapse to a point."""
+    pc = min(max(p_rest, 0.0), 1.0)
+    measured = var_p > 0 and 0 < pc < 1
+    n_eff = pc * (1 - pc) / var_p if measured else float(m)
+    lo, hi = _wilson(pc, n_eff, q)
+    return {
+        f"{name}_n_eff": n_eff if measured else None,  # all draws alike: no variance to compare
+        f"{name}_se": float(np.sqrt(var_p)) * (n_rest / n_dom),
+        f"{name}_low": (known + n_rest * lo) / n_dom,
+        f"{name}_high": (known + n_rest * hi) / n_dom,
+    }
 
 
 class _Frame:

@@ -335,15 +335,7 @@ def _cell(
         allr = all_random.draw(plan_seed)
         ar = allr.frame["drawn_random"].to_numpy(bool)
         r_all, r3 = rep_est.get("fail"), rep_est.get("three_no")
-        cats = fr["category"].to_numpy()
-        cat_cov = 0
-        cat_tot = 0
-        for r in rep_est.rates:
-            if r.outcome == "fail" and r.domain != "all":
-                m = frame_mask & (cats == r.domain)
-                tr = float(fails[m].mean())
-                cat_tot += 1
-                cat_cov += int(r.ht_low <= tr <= r.ht_high)
+        cat_cov, cat_tot = _category_coverage(rep_est, fails, fr["category"].to_numpy(), frame_mask)
         records.append(
             PlanRecord(
                 market=market_i,
@@ -381,18 +373,37 @@ def _cell(
             )
         )
         if rep == 0:
-            three_types = np.where(three[sel], "three_no", "quality")
-            first_labs = pd.DataFrame(
-                {
-                    "listing_id": fr["listing_id"][sel].to_numpy(),
-                    "plan_id": plan.plan_id,
-                    "verdict": np.where(fails[sel], "fail", "pass"),
-                    "failure_types": np.where(fails[sel], three_types, ""),
-                    "cost": fr["cost"][sel].to_numpy(),
-                    "inclusion_prob": fr["pi"][sel].to_numpy(),
-                }
-            )
+            first_labs = _lab_results(plan, fails[sel], three[sel])
     return records, first_labs
+
+
+def _category_coverage(
+    est: Any, fails: NDArray[np.bool_], cats: NDArray[Any], frame_mask: NDArray[np.bool_]
+) -> tuple[int, int]:
+    """How many per-category failure-rate intervals hold the category's realised rate, of how many."""
+    covered = total = 0
+    for r in est.rates:
+        if r.outcome == "fail" and r.domain != "all":
+            tr = float(fails[frame_mask & (cats == r.domain)].mean())
+            total += 1
+            covered += int(r.ht_low <= tr <= r.ht_high)
+    return covered, total
+
+
+def _lab_results(plan: Any, fails: NDArray[np.bool_], three: NDArray[np.bool_]) -> pd.DataFrame:
+    """The plan's purchases as lab results (what the next round learns from), outcomes in purchase order."""
+    fr = plan.frame
+    sel = fr["selected"].to_numpy(bool)
+    return pd.DataFrame(
+        {
+            "listing_id": fr["listing_id"][sel].to_numpy(),
+            "plan_id": plan.plan_id,
+            "verdict": np.where(fails, "fail", "pass"),
+            "failure_types": np.where(fails, np.where(three, "three_no", "quality"), ""),
+            "cost": fr["cost"][sel].to_numpy(),
+            "inclusion_prob": fr["pi"][sel].to_numpy(),
+        }
+    )
 
 
 def _designs(

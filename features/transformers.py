@@ -692,9 +692,27 @@ class MerchantFeatures(_FrameTransformer):
         for mid, rec in zip(shops["merchant_id"].astype(str), records, strict=True):
             for key in shop_keys(*rec):
                 self.key_shops_.setdefault(key, []).append(mid)
+        plat_col = "merchant_platform" if "merchant_platform" in shops else "platform"
+        stats = self._shop_stats(shops, idents, plat_col)
+        self._add_row_stats(X, stats)
+        self.stats_ = stats
+        self.seen_labs_ = seen_lab_keys(X)
+        tests = stats[:, _S["lab_tests"]].sum()
+        self.prior_fail_ = float(stats[:, _S["lab_fails"]].sum() / tests) if tests else 0.0
+        self.prior_type_ = {
+            t: (float(stats[:, _S[f"fails_{t}"]].sum() / tests) if tests else 0.0) for t in FAILURE_TYPES
+        }
+        n_rev = stats[:, _S["reviews"]].sum()
+        self.prior_low_ = float(stats[:, _S["low_reviews"]].sum() / n_rev) if n_rev else 0.0
+        self.platforms_ = _levels(shops[plat_col], 1) if plat_col in shops else []
+        self.names_ = self._feature_names()
+        return self
+
+    def _shop_stats(self, shops: pd.DataFrame, idents: Any, plat_col: str) -> NDArray[np.float64]:
+        """Per identity: its shops, removals elsewhere, bad registry statuses and platforms (the other
+        `_ID_STATS` columns start at 0)."""
         stats = np.zeros((self.index_.n_identities, len(_ID_STATS)), dtype=np.float64)
         platforms: list[set[str]] = [set() for _ in range(self.index_.n_identities)]
-        plat_col = "merchant_platform" if "merchant_platform" in shops else "platform"
         for (_, row), ident in zip(shops.iterrows(), idents, strict=True):
             stats[ident, _S["shops"]] += 1
             stats[ident, _S["removals"]] += float(row.get("removals_elsewhere", 0) or 0)
@@ -703,8 +721,12 @@ class MerchantFeatures(_FrameTransformer):
                 platforms[ident].add(_str(row[plat_col]))
         for i, ps in enumerate(platforms):
             stats[i, _S["platforms"]] = len(ps - {""})
-        # lab results and reviews, row by row; per-listing lab contributions kept: a row's history leaves its
-        # own out (and in training its fold's, `fit_transform`)
+        return stats
+
+    def _add_row_stats(self, X: pd.DataFrame, stats: NDArray[np.float64]) -> None:
+        """Add each row's lab results and reviews to its identity's `stats`, row by row; per-listing lab
+        contributions are kept in `listing_lab_`: a row's history leaves its own out (and in training its
+        fold's, `fit_transform`)."""
         self.listing_lab_: dict[str, tuple[int, NDArray[np.float64]]] = {}
         has_lab = "lab_verdicts" in X and "lab_failure_types" in X
         has_rev = "review_ratings" in X
@@ -724,17 +746,9 @@ class MerchantFeatures(_FrameTransformer):
                 ratings = ratings_l[r]
                 stats[ident, _S["reviews"]] += len(ratings)
                 stats[ident, _S["low_reviews"]] += sum(1 for x in ratings if x <= self.complaint_rating_max)
-        self.stats_ = stats
-        self.seen_labs_ = seen_lab_keys(X)
-        tests = stats[:, _S["lab_tests"]].sum()
-        self.prior_fail_ = float(stats[:, _S["lab_fails"]].sum() / tests) if tests else 0.0
-        self.prior_type_ = {
-            t: (float(stats[:, _S[f"fails_{t}"]].sum() / tests) if tests else 0.0) for t in FAILURE_TYPES
-        }
-        n_rev = stats[:, _S["reviews"]].sum()
-        self.prior_low_ = float(stats[:, _S["low_reviews"]].sum() / n_rev) if n_rev else 0.0
-        self.platforms_ = _levels(shops[plat_col], 1) if plat_col in shops else []
-        self.names_ = [
+
+    def _feature_names(self) -> list[str]:
+        return [
             *(f"registry={s}" for s in REGISTRY_LEVELS),
             f"registry={OTHER}",
             *(f"platform={p}" for p in self.platforms_),
@@ -761,7 +775,6 @@ class MerchantFeatures(_FrameTransformer):
             "identity_low_reviews",
             "identity_low_review_rate",
         ]
-        return self
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
         check_is_fitted(self, "names_")

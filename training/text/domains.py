@@ -269,18 +269,7 @@ def cross_source(
     `partner` on the source corpus (minutes, where fine-tuning a transformer takes many), and `adapt`
     self-trains it on its own pseudo-labels."""
     say = progress or (lambda _: None)
-    model: ReviewModel | None = None
-    if model_dir is not None:
-        model = ReviewModel(model_dir)
-        if model.mode != "hybrid":
-            raise ValueError(f"{model_dir} has no n-gram partner (mode {model.mode!r}); cross-source needs a hybrid")
-        if model_corpus(model) != train:
-            raise ValueError(f"{model_dir} learnt from the {model_corpus(model)} corpus, not {train}")
-        config = FinetuneConfig.model_validate(model.meta["config"])
-    elif config is None:
-        raise ValueError("cross_source needs a review model directory or a config to fit the n-gram models from")
-    else:
-        config = config.model_copy(update={"corpus": train})
+    model, config = _source_model(model_dir, config, train)
     own = review_data(config, max_test_texts=max_test_texts)["test"]
     tgt_data = review_data(config.model_copy(update={"corpus": test}), max_test_texts=max_test_texts)
     tgt_x, tgt_y = tgt_data["test"]
@@ -322,14 +311,44 @@ def cross_source(
             "target": _ngram_figures(adapted_partner, tgt_x, tgt_y),
             "source": _ngram_figures(adapted_partner, *own),
         }
-        return result
-    out = Path(adapted_out or Path(model_dir).with_name(f"{Path(model_dir).name}-{test}"))
+    else:
+        out = Path(adapted_out or Path(model_dir).with_name(f"{Path(model_dir).name}-{test}"))
+        result["adapted"] = _adapted_model(model_dir, unlabelled, out, adapt, (tgt_x, tgt_y), own, say)
+    return result
+
+
+def _source_model(
+    model_dir: str | Path | None, config: FinetuneConfig | None, train: Corpus
+) -> tuple[ReviewModel | None, FinetuneConfig]:
+    """The hybrid review model in `model_dir` (checked: it has a partner and learnt from `train`) with its own
+    config, or no model and `config` on the `train` corpus (the n-gram models are fitted from it)."""
+    if model_dir is not None:
+        model = ReviewModel(model_dir)
+        if model.mode != "hybrid":
+            raise ValueError(f"{model_dir} has no n-gram partner (mode {model.mode!r}); cross-source needs a hybrid")
+        if model_corpus(model) != train:
+            raise ValueError(f"{model_dir} learnt from the {model_corpus(model)} corpus, not {train}")
+        return model, FinetuneConfig.model_validate(model.meta["config"])
+    if config is None:
+        raise ValueError("cross_source needs a review model directory or a config to fit the n-gram models from")
+    return None, config.model_copy(update={"corpus": train})
+
+
+def _adapted_model(
+    model_dir: str | Path,
+    unlabelled: list[str],
+    out: Path,
+    adapt: AdaptConfig,
+    target: tuple[Any, Any],
+    own: tuple[Any, Any],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """The whole model self-trained on `unlabelled` into `out`, and its figures on both test splits."""
     report = self_train(model_dir, unlabelled, out, settings=adapt, progress=say)
     adapted = ReviewModel(out)
-    result["adapted"] = {
+    return {
         "directory": str(out.resolve()),
         "adaptation": report,
-        "target": _model_figures(adapted, tgt_x, tgt_y),
+        "target": _model_figures(adapted, *target),
         "source": _model_figures(adapted, *own),
     }
-    return result

@@ -49,6 +49,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -313,7 +314,7 @@ def _report_inprocess(args: argparse.Namespace, single: dict[str, float], batch:
         )
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--market", type=Path, default=ROOT / "data" / "market", help="market directory")
     p.add_argument("--model", help="alias, version, models:/ URI or local bundle folder (default: champion)")
@@ -339,18 +340,32 @@ def main() -> None:
         help="only the in-process measurements (single listings and the batch): no server, no load generator",
     )
     p.add_argument("--json", dest="as_json", action="store_true", help="print the results as one JSON line, last")
-    args = p.parse_args()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
+    return p.parse_args()
 
+
+@dataclass
+class _Setup:
+    """What every measurement shares: the server's environment, the keys, the request bodies."""
+
+    env: dict[str, str]
+    settings: Any
+    key: str
+    planner_key: str
+    singles: list[dict[str, Any]]
+    single_json: list[str]
+    batch: dict[str, Any]
+    load: Callable[..., dict[str, float]]
+    use_wrk: bool
+    n_listings: int
+
+
+def _setup(args: argparse.Namespace) -> _Setup:
     from features.market import load_market
     from serving import store
     from serving.db import make_engine, make_sessionmaker
     from serving.settings import Settings
 
     use_wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
-    load = _wrk if use_wrk else _python_load
     market = load_market(args.market)
     work = Path(tempfile.mkdtemp(prefix="choujian-bench-"))
     model_ref = _prepare_model(args, work)
@@ -367,94 +382,119 @@ def main() -> None:
     if model_ref != "champion":
         env["CHOUJIAN_MODEL_URI"] = model_ref
         settings_kw["model_uri"] = model_ref
-    settings = Settings(**settings_kw)
     engine = make_engine(db_url)
     store.upgrade(engine)
     with make_sessionmaker(engine)() as s:
         key = store.create_key(s, role="platform", name="benchmark")[1]
         planner_key = store.create_key(s, role="planner", name="benchmark")[1]
     engine.dispose()
-
     # a different listing for every request (the service memoises review scores per text)
     singles = _single_bodies(market, 6000)
-    single_json = [json.dumps(b, ensure_ascii=False) for b in singles]
     batch = _batch_body(market, args.batch_size)
     logger.info("%d single bodies, one batch of %d listings", len(singles), len(batch["listings"]))
-    if args.inprocess_only:
-        _report_inprocess(args, *_inprocess(args, settings, singles, batch))
-        return
+    return _Setup(
+        env=env,
+        settings=Settings(**settings_kw),
+        key=key,
+        planner_key=planner_key,
+        singles=singles,
+        single_json=[json.dumps(b, ensure_ascii=False) for b in singles],
+        batch=batch,
+        load=_wrk if use_wrk else _python_load,
+        use_wrk=use_wrk,
+        n_listings=len(market.listings),
+    )
 
+
+def _during_plan(
+    args: argparse.Namespace, st: _Setup, client: httpx.Client, base: str, bodies: list[str]
+) -> dict[str, Any]:
+    """Single-listing scoring, 1 client, while a plan of `--plan-budget` is drawn (the market scored first,
+    as a served market is after start-up: this times the plan itself)."""
+    import threading
+
+    planner = {"Authorization": f"Bearer {st.planner_key}"}
+    plan_done: dict[str, Any] = {}
+
+    def draw() -> None:
+        t = time.perf_counter()
+        r = client.post("/v1/plans", json={"budget": args.plan_budget, "epsilon": 0.2}, headers=planner)
+        plan_done.update(status=r.status_code, seconds=time.perf_counter() - t)
+        if r.status_code == 201:
+            plan_done["targets"] = len(r.json().get("targets", []))
+        else:
+            plan_done["error"] = r.text[:300]
+
+    t0 = time.perf_counter()
+    client.post("/v1/plans", json={"budget": 1, "epsilon": 0.2}, headers=planner).raise_for_status()
+    plan_done["market_scored_s"] = time.perf_counter() - t0
+    th = threading.Thread(target=draw)
+    th.start()
+    during = st.load(base, "/v1/score/listing", bodies=bodies, key=st.key, clients=1, duration=args.duration)
+    th.join()
+    return {**during, **plan_done}
+
+
+def _http_figures(args: argparse.Namespace, st: _Setup) -> dict[str, Any]:
+    """One server: its readiness, /healthz and scoring at 1 and 16 clients, HTTP batches, memory, and
+    scoring while a plan is drawn."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     res: dict[str, Any] = {}
-    server = _start(args, env, port)
+    server = _start(args, st.env, port)
     try:
-        with httpx.Client(base_url=base, timeout=300, headers={"Authorization": f"Bearer {key}"}) as client:
+        with httpx.Client(base_url=base, timeout=300, headers={"Authorization": f"Bearer {st.key}"}) as client:
             res["ready_s"] = _wait_ready(client, server)
-            info = client.get("/v1/model").json()
+            res["info"] = client.get("/v1/model").json()
             res["rss_mb_idle"] = _rss_mb(server.pid)
-            for b in single_json[:20]:  # warm every worker's lazy parts up (explainers, sessions)
+            for b in st.single_json[:20]:  # warm every worker's lazy parts up (explainers, sessions)
                 client.post("/v1/score/listing", content=b, headers={"Content-Type": "application/json"})
-            used = iter(range(20, len(single_json)))
+            used = iter(range(20, len(st.single_json)))
 
             def fresh(k: int) -> list[str]:
-                return [single_json[next(used)] for _ in range(k)]
+                return [st.single_json[next(used)] for _ in range(k)]
 
-            hz = load(base, "/healthz", bodies=None, key=key, clients=args.clients, duration=args.duration)
-            c1 = load(base, "/v1/score/listing", bodies=fresh(1000), key=key, clients=1, duration=args.duration)
-            c16 = load(base, "/v1/score/listing", bodies=fresh(4000), key=key, clients=args.clients,
-                       duration=args.duration)  # fmt: skip
+            load, key, d = st.load, st.key, args.duration
+            res["hz"] = load(base, "/healthz", bodies=None, key=key, clients=args.clients, duration=d)
+            res["c1"] = load(base, "/v1/score/listing", bodies=fresh(1000), key=key, clients=1, duration=d)
+            res["c16"] = load(base, "/v1/score/listing", bodies=fresh(4000), key=key, clients=args.clients, duration=d)
             res["rss_mb_loaded"] = _rss_mb(server.pid)
 
             def http_batch() -> None:
-                client.post("/v1/score/batch", json=batch).raise_for_status()
+                client.post("/v1/score/batch", json=st.batch).raise_for_status()
 
-            h_batch = _stats(_time(http_batch, args.batches, warmup=1), len(batch["listings"]))
-
+            res["h_batch"] = _stats(_time(http_batch, args.batches, warmup=1), len(st.batch["listings"]))
             if args.plan_budget:  # scoring while the largest plan a planner may ask for is drawn
-                import threading
+                res["during_plan"] = _during_plan(args, st, client, base, fresh(800))
+    finally:
+        _stop(server)
+    return res
 
-                planner = {"Authorization": f"Bearer {planner_key}"}
-                plan_done: dict[str, Any] = {}
 
-                def draw() -> None:
-                    t = time.perf_counter()
-                    r = client.post("/v1/plans", json={"budget": args.plan_budget, "epsilon": 0.2}, headers=planner)
-                    plan_done.update(status=r.status_code, seconds=time.perf_counter() - t)
-                    if r.status_code == 201:
-                        plan_done["targets"] = len(r.json().get("targets", []))
-                    else:
-                        plan_done["error"] = r.text[:300]
-
-                # the market scored first, as a served market is after start-up: this times the plan itself
-                t0 = time.perf_counter()
-                client.post("/v1/plans", json={"budget": 1, "epsilon": 0.2}, headers=planner).raise_for_status()
-                plan_done["market_scored_s"] = time.perf_counter() - t0
-                th = threading.Thread(target=draw)
-                th.start()
-                during = load(base, "/v1/score/listing", bodies=fresh(800), key=key, clients=1,
-                              duration=args.duration)  # fmt: skip
-                th.join()
-                res["during_plan"] = {**during, **plan_done}
+def _warm_figures(args: argparse.Namespace, st: _Setup, res: dict[str, Any]) -> dict[str, float]:
+    """/healthz while a freshly started server scores the market at start."""
+    port = _free_port()
+    server = _start(args, {**st.env, "CHOUJIAN_WARM_MARKET_ON_START": "true"}, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            # several workers: the parent scores the market before it forks them, so this waits for that
+            res["warm_ready_s"] = _wait_ready(client, server, "/healthz")
+        return st.load(f"http://127.0.0.1:{port}", "/healthz", bodies=None, key=st.key, clients=args.clients,
+                       duration=min(args.duration, 5))  # fmt: skip
     finally:
         _stop(server)
 
-    warm_hz: dict[str, float] | None = None
-    if args.warm:  # /healthz while the server scores the market at start
-        port2 = _free_port()
-        server = _start(args, {**env, "CHOUJIAN_WARM_MARKET_ON_START": "true"}, port2)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port2}", timeout=60) as client:
-                # several workers: the parent scores the market before it forks them, so this waits for that
-                res["warm_ready_s"] = _wait_ready(client, server, "/healthz")
-            warm_hz = load(f"http://127.0.0.1:{port2}", "/healthz", bodies=None, key=key, clients=args.clients,
-                           duration=min(args.duration, 5))  # fmt: skip
-        finally:
-            _stop(server)
 
-    l_single, l_batch = _inprocess(args, settings, singles, batch)
-
-    out = {
+def _summary(
+    args: argparse.Namespace,
+    st: _Setup,
+    res: dict[str, Any],
+    warm_hz: dict[str, float] | None,
+    l_single: dict[str, float],
+    l_batch: dict[str, float],
+) -> dict[str, Any]:
+    hz, c1, c16, info = res["hz"], res["c1"], res["c16"], res["info"]
+    return {
         "healthz_rps_c16": hz["rps"],
         "score_rps_c16": c16["rps"],
         "score_p50_ms_c16": c16["p50_ms"],
@@ -468,7 +508,7 @@ def main() -> None:
         "inprocess_cpu_ms": l_single["cpu_ms"],
         "rss_mb": max(v for k, v in res["rss_mb_loaded"].items() if not k.endswith("_pss")),
         "rss_mb_by_process": res["rss_mb_loaded"],
-        "batch_http_listings_per_s": h_batch["listings_per_s"],
+        "batch_http_listings_per_s": res["h_batch"]["listings_per_s"],
         "batch_inprocess_listings_per_s": l_batch["listings_per_s"],
         "warm_healthz_rps_c16": warm_hz["rps"] if warm_hz else None,
         "warm_healthz_p99_ms_c16": warm_hz["p99_ms"] if warm_hz else None,
@@ -476,29 +516,36 @@ def main() -> None:
         "during_plan": res.get("during_plan"),
         "workers": args.workers,
         "clients": args.clients,
-        "load_generator": "wrk" if use_wrk else "python",
+        "load_generator": "wrk" if st.use_wrk else "python",
         "cpus": os.cpu_count(),
         "model": f"{info['name']} {info['version']}",
-        "listings_in_market": len(market.listings),
+        "listings_in_market": st.n_listings,
         "ready_s": res["ready_s"],
     }
+
+
+def _print_report(
+    args: argparse.Namespace,
+    res: dict[str, Any],
+    out: dict[str, Any],
+    warm_hz: dict[str, float] | None,
+    l_single: dict[str, float],
+    l_batch: dict[str, float],
+    batch_size: int,
+) -> None:
+    info, h_batch = res["info"], res["h_batch"]
     print(f"\nmodel {info['name']} version {info['version']} ({info['source']}); market {args.market}")
     print(
         f"{os.cpu_count()} CPU(s), {args.workers} worker(s), load from {out['load_generator']}, "
         f"{args.duration:.0f} s each"
     )
     print(f"{'':34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, st in (
-        ("/healthz, 16 clients", hz),
-        ("score one listing, 1 client", c1),
-        ("score one listing, 16 clients", c16),
-    ):
-        print(f"{name:34}{st['rps']:>10.1f}{st['p50_ms']:>10.1f}{st['p99_ms']:>10.1f}")
+    rows = [("/healthz, 16 clients", res["hz"]), ("score one listing, 1 client", res["c1"])]
+    rows += [("score one listing, 16 clients", res["c16"])]
     if warm_hz:
-        print(
-            f"{'/healthz, 16 clients, warming up':34}"
-            f"{warm_hz['rps']:>10.1f}{warm_hz['p50_ms']:>10.1f}{warm_hz['p99_ms']:>10.1f}"
-        )
+        rows.append(("/healthz, 16 clients, warming up", warm_hz))
+    for name, st in rows:
+        print(f"{name:34}{st['rps']:>10.1f}{st['p50_ms']:>10.1f}{st['p99_ms']:>10.1f}")
     print(f"scoring / healthz throughput at 16 clients: {out['ratio_score_to_healthz_c16']:.2f}")
     if res.get("during_plan"):
         d = res["during_plan"]
@@ -513,11 +560,27 @@ def main() -> None:
         f"CPU {l_single['cpu_ms']:.2f} ms a listing"
     )
     print(
-        f"batch of {len(batch['listings'])}: HTTP {h_batch['listings_per_s']:.0f} listings/s, in-process "
+        f"batch of {batch_size}: HTTP {h_batch['listings_per_s']:.0f} listings/s, in-process "
         f"{l_batch['listings_per_s']:.0f} listings/s "
         f"(in-process / HTTP {l_batch['listings_per_s'] / h_batch['listings_per_s']:.2f}x)"
     )
     print("resident MB: " + ", ".join(f"{k} {v:.0f}" for k, v in res["rss_mb_loaded"].items()))
+
+
+def main() -> None:
+    args = _parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    st = _setup(args)
+    if args.inprocess_only:
+        _report_inprocess(args, *_inprocess(args, st.settings, st.singles, st.batch))
+        return
+    res = _http_figures(args, st)
+    warm_hz = _warm_figures(args, st, res) if args.warm else None
+    l_single, l_batch = _inprocess(args, st.settings, st.singles, st.batch)
+    out = _summary(args, st, res, warm_hz, l_single, l_batch)
+    _print_report(args, res, out, warm_hz, l_single, l_batch, len(st.batch["listings"]))
     if args.as_json:
         print(json.dumps(out))
 

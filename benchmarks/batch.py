@@ -36,6 +36,7 @@ import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 
@@ -183,7 +184,7 @@ def model_load_seconds(scorer: Any) -> float:
     return time.perf_counter() - t
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listings", type=int, default=200_000)
     parser.add_argument("--merchants", type=int, default=None, help="default: listings / 25")
@@ -201,10 +202,81 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="alias, version or bundle folder (default: tiny bundle)")
     parser.add_argument("--json", action="store_true", help="print the results as a JSON object, last")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON results to this file")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return parser.parse_args()
 
+
+@dataclass
+class _Runs:
+    """What the two engines measured on one market, before any ratio."""
+
+    sizes: dict[str, int]
+    sim_s: float | None
+    scorer_desc: str
+    split: dict[str, float] | None
+    load_s: float
+    pandas_res: Any
+    pandas_cpu: float
+    pandas_rss_mb: float
+    spark_start: float
+    null_res: Any
+    null_cpu: float | None
+    spark_res: Any
+    spark_cpu: float
+    partitions: int
+    spark_conf: dict[str, Any]
+    same_ids: bool
+    max_diff: float
+
+
+def _spark_runs(args: argparse.Namespace, market: Path, scorer: Any, work: Path) -> tuple[Any, ...]:
+    """Spark local[cores]: session start, the warm-up run with a scorer that does nothing (unless --no-warmup),
+    the run with the bundle, and the session's settings."""
+    from training.batch.spark_engine import score_spark, spark_session
+
+    print(f"spark engine, local[{args.cores}] ...", flush=True)
+    t = time.perf_counter()
+    spark = spark_session(cores=args.cores, shuffle_partitions=args.partitions, driver_memory=args.driver_memory)
+    spark_start = time.perf_counter() - t
+    null_res, null_cpu = None, None
+    if not args.no_warmup:
+        # a scorer that does nothing warms the JVM up (JIT, class loading) and measures everything
+        # but the model: reading, checks, shuffle, Arrow transfer, validation
+        print("  warm-up run with a scorer that does nothing (overhead only) ...", flush=True)
+        null_res, null_cpu = measured(
+            lambda: score_spark(
+                market,
+                work / "null.parquet",
+                scorer=NullScorer(),
+                spark=spark,
+                partitions=args.partitions,
+                batch_size=args.batch_size,
+                progress=False,
+            )
+        )
+    print("  run with the bundle ...", flush=True)
+    spark_res, spark_cpu = measured(
+        lambda: score_spark(
+            market,
+            work / "spark.parquet",
+            scorer=scorer,
+            spark=spark,
+            partitions=args.partitions,
+            batch_size=args.batch_size,
+            progress=False,
+        )
+    )
+    partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 0)
+    spark_conf = {
+        k: spark.sparkContext.getConf().get(k)
+        for k in ("spark.master", "spark.driver.memory", "spark.python.worker.reuse")
+    }
+    spark.stop()
+    return spark_start, null_res, null_cpu, spark_res, spark_cpu, partitions, spark_conf
+
+
+def _run_engines(args: argparse.Namespace) -> _Runs:
+    """Simulate (or read) the market, score it with the pandas engine, then with Spark (a warm-up run with a
+    scorer that does nothing, then the bundle), and compare the two outputs."""
     from training.batch.spark_engine import SparkUnavailableError, require_pyspark
 
     try:
@@ -214,7 +286,6 @@ def main() -> None:
     from pyspark import cloudpickle
 
     from training.batch import read_scores, score_pandas
-    from training.batch.spark_engine import score_spark, spark_session
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # NullScorer, for Spark's workers
     with tempfile.TemporaryDirectory(prefix="choujian-bench-") as tmp:
@@ -238,58 +309,44 @@ def main() -> None:
         )
         pandas_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-        print(f"spark engine, local[{args.cores}] ...", flush=True)
-        t = time.perf_counter()
-        spark = spark_session(cores=args.cores, shuffle_partitions=args.partitions, driver_memory=args.driver_memory)
-        spark_start = time.perf_counter() - t
-        null_res, null_cpu = None, None
-        if not args.no_warmup:
-            # a scorer that does nothing warms the JVM up (JIT, class loading) and measures everything
-            # but the model: reading, checks, shuffle, Arrow transfer, validation
-            print("  warm-up run with a scorer that does nothing (overhead only) ...", flush=True)
-            null_res, null_cpu = measured(
-                lambda: score_spark(
-                    market,
-                    work / "null.parquet",
-                    scorer=NullScorer(),
-                    spark=spark,
-                    partitions=args.partitions,
-                    batch_size=args.batch_size,
-                    progress=False,
-                )
-            )
-        print("  run with the bundle ...", flush=True)
-        spark_res, spark_cpu = measured(
-            lambda: score_spark(
-                market,
-                work / "spark.parquet",
-                scorer=scorer,
-                spark=spark,
-                partitions=args.partitions,
-                batch_size=args.batch_size,
-                progress=False,
-            )
+        spark_start, null_res, null_cpu, spark_res, spark_cpu, partitions, spark_conf = _spark_runs(
+            args, market, scorer, work
         )
-        partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 0)
-        spark_conf = {
-            k: spark.sparkContext.getConf().get(k)
-            for k in ("spark.master", "spark.driver.memory", "spark.python.worker.reuse")
-        }
-        spark.stop()
 
         a, b = read_scores(work / "pandas.parquet"), read_scores(work / "spark.parquet")
         same_ids = a["listing_id"].tolist() == b["listing_id"].tolist()
         max_diff = float((a.drop(columns="listing_id") - b.drop(columns="listing_id")).abs().to_numpy().max())
+    return _Runs(
+        sizes=sizes,
+        sim_s=sim_s,
+        scorer_desc=scorer_desc,
+        split=split,
+        load_s=load_s,
+        pandas_res=pandas_res,
+        pandas_cpu=pandas_cpu,
+        pandas_rss_mb=pandas_rss_mb,
+        spark_start=spark_start,
+        null_res=null_res,
+        null_cpu=null_cpu,
+        spark_res=spark_res,
+        spark_cpu=spark_cpu,
+        partitions=partitions,
+        spark_conf=spark_conf,
+        same_ids=same_ids,
+        max_diff=max_diff,
+    )
 
-    n = pandas_res.n_listings
-    pandas_lps, spark_lps = pandas_res.listings_per_second, spark_res.listings_per_second
-    pandas_per_cpu, spark_per_cpu = n / pandas_cpu, n / spark_cpu
-    results: dict[str, Any] = {
+
+def _results(args: argparse.Namespace, r: _Runs) -> dict[str, Any]:
+    n = r.pandas_res.n_listings
+    pandas_lps, spark_lps = r.pandas_res.listings_per_second, r.spark_res.listings_per_second
+    pandas_per_cpu, spark_per_cpu = n / r.pandas_cpu, n / r.spark_cpu
+    return {
         "listings": n,
-        "sizes": sizes,
+        "sizes": r.sizes,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}",
-        "scorer": scorer_desc,
-        "simulate_seconds": sim_s,
+        "scorer": r.scorer_desc,
+        "simulate_seconds": r.sim_s,
         "pandas_listings_per_s": pandas_lps,
         "spark_listings_per_s": spark_lps,
         "ratio_spark_over_pandas": spark_lps / pandas_lps,
@@ -302,77 +359,92 @@ def main() -> None:
         "spark_listings_per_s_per_core": spark_lps / args.cores,
         "ratio_nominal_per_core_spark_over_pandas": spark_lps / args.cores / pandas_lps,
         "pandas": {
-            "seconds": pandas_res.seconds,
-            "cpu_seconds": pandas_cpu,
-            "cores_used": pandas_cpu / pandas_res.seconds,
-            "peak_rss_mb": pandas_rss_mb,
-            "phases": pandas_res.phases,
+            "seconds": r.pandas_res.seconds,
+            "cpu_seconds": r.pandas_cpu,
+            "cores_used": r.pandas_cpu / r.pandas_res.seconds,
+            "peak_rss_mb": r.pandas_rss_mb,
+            "phases": r.pandas_res.phases,
         },
         "spark": {
             "master": f"local[{args.cores}]",
-            "partitions": partitions,
+            "partitions": r.partitions,
             "batch_size": args.batch_size,
-            "conf": spark_conf,
-            "session_start_seconds": spark_start,
-            "seconds": spark_res.seconds,
-            "cpu_seconds": spark_cpu,
-            "cores_used": spark_cpu / spark_res.seconds,
-            "phases": spark_res.phases,
-            "worker_seconds": spark_res.worker_seconds,
+            "conf": r.spark_conf,
+            "session_start_seconds": r.spark_start,
+            "seconds": r.spark_res.seconds,
+            "cpu_seconds": r.spark_cpu,
+            "cores_used": r.spark_cpu / r.spark_res.seconds,
+            "phases": r.spark_res.phases,
+            "worker_seconds": r.spark_res.worker_seconds,
         },
         "spark_null_scorer": None
-        if null_res is None or null_cpu is None
+        if r.null_res is None or r.null_cpu is None
         else {
-            "seconds": null_res.seconds,
-            "cpu_seconds": null_cpu,
-            "listings_per_s": null_res.listings_per_second,
-            "phases": null_res.phases,
-            "worker_seconds": null_res.worker_seconds,
+            "seconds": r.null_res.seconds,
+            "cpu_seconds": r.null_cpu,
+            "listings_per_s": r.null_res.listings_per_second,
+            "phases": r.null_res.phases,
+            "worker_seconds": r.null_res.worker_seconds,
         },
-        "model_load_seconds": load_s,
-        "score_frame_split": split,
-        "same_listing_ids": same_ids,
-        "max_abs_score_difference": max_diff,
+        "model_load_seconds": r.load_s,
+        "score_frame_split": r.split,
+        "same_listing_ids": r.same_ids,
+        "max_abs_score_difference": r.max_diff,
     }
+
+
+def _print_report(args: argparse.Namespace, r: _Runs, results: dict[str, Any]) -> None:
+    n = r.pandas_res.n_listings
+    pandas_lps, spark_lps = results["pandas_listings_per_s"], results["spark_listings_per_s"]
+    pandas_per_cpu, spark_per_cpu = results["pandas_listings_per_cpu_s"], results["spark_listings_per_cpu_s"]
 
     def fmt(p: dict[str, float]) -> str:
         return ", ".join(f"{k} {v:.1f}s" for k, v in p.items())
 
     print()
-    print(f"{n:,} listings, {sizes.get('reviews', 0):,} reviews; {results['machine']}")
+    print(f"{n:,} listings, {r.sizes.get('reviews', 0):,} reviews; {results['machine']}")
     print(
         f"pandas          : {pandas_lps:9,.0f} listings/s  {pandas_per_cpu:7,.0f} per CPU-s  "
-        f"({pandas_res.seconds:.1f} s, {pandas_cpu:.1f} CPU-s: {fmt(pandas_res.phases)})"
+        f"({r.pandas_res.seconds:.1f} s, {r.pandas_cpu:.1f} CPU-s: {fmt(r.pandas_res.phases)})"
     )
     print(
         f"spark local[{args.cores}]  : {spark_lps:9,.0f} listings/s  {spark_per_cpu:7,.0f} per CPU-s  "
-        f"({spark_res.seconds:.1f} s, {spark_cpu:.1f} CPU-s: {fmt(spark_res.phases)}; "
-        f"+{spark_start:.1f} s session start, {partitions} partitions)"
+        f"({r.spark_res.seconds:.1f} s, {r.spark_cpu:.1f} CPU-s: {fmt(r.spark_res.phases)}; "
+        f"+{r.spark_start:.1f} s session start, {r.partitions} partitions)"
     )
-    print(f"  spark workers (summed): {fmt(spark_res.worker_seconds)}")
-    if null_res is not None and null_cpu is not None:
+    print(f"  spark workers (summed): {fmt(r.spark_res.worker_seconds)}")
+    if r.null_res is not None and r.null_cpu is not None:
         print(
-            f"spark, no model : {null_res.listings_per_second:9,.0f} listings/s  {n / null_cpu:7,.0f} per CPU-s  "
-            f"({null_res.seconds:.1f} s, {null_cpu:.1f} CPU-s: {fmt(null_res.phases)})"
+            f"spark, no model : {r.null_res.listings_per_second:9,.0f} listings/s  {n / r.null_cpu:7,.0f} per CPU-s  "
+            f"({r.null_res.seconds:.1f} s, {r.null_cpu:.1f} CPU-s: {fmt(r.null_res.phases)})"
         )
-    if split:
+    if r.split:
         print(
-            f"score_frame on {split['listings']:,.0f} listings: {split['score_frame_s']:.1f} s, of which listing "
-            f"features {split['listing_features_s']:.1f} s ({split['features_share']:.0%}); "
-            f"bundle unpickle {load_s:.2f} s"
+            f"score_frame on {r.split['listings']:,.0f} listings: {r.split['score_frame_s']:.1f} s, of which listing "
+            f"features {r.split['listing_features_s']:.1f} s ({r.split['features_share']:.0%}); "
+            f"bundle unpickle {r.load_s:.2f} s"
         )
     print(
         f"ratio spark / pandas: {results['ratio_spark_over_pandas']:.2f}x wall, "
         f"{results['ratio_per_core_spark_over_pandas']:.2f}x per CPU-second, "
         f"{results['ratio_nominal_per_core_spark_over_pandas']:.2f}x per nominal core"
     )
-    print(f"outputs: same listing ids {same_ids}, max |score difference| {max_diff:.2e}")
+    print(f"outputs: same listing ids {r.same_ids}, max |score difference| {r.max_diff:.2e}")
+
+
+def main() -> None:
+    args = _parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    runs = _run_engines(args)
+    results = _results(args, runs)
+    _print_report(args, runs, results)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
     if args.json:
         print(json.dumps(results))
-    if not same_ids or max_diff > 1e-9:
+    if not runs.same_ids or runs.max_diff > 1e-9:
         sys.exit("the engines disagree")
 
 

@@ -181,6 +181,80 @@ def _mean(cells: list[dict[str, float | None]]) -> dict[str, float | None]:
     return out
 
 
+_Cells = dict[str, dict[str, dict[str, list[dict[str, float | None]]]]]
+
+
+def _variants(config: TrainConfig, *, transformer: bool, ablations: Sequence[str]) -> dict[str, TrainConfig]:
+    """The configs to fit: `""` (without the transformer unless `transformer`) and, with it, `no_transformer`."""
+    base_cfg = config
+    if not transformer:
+        base_cfg = config.model_copy(
+            update={"review_model": None, "listing_text": config.listing_text.model_copy(update={"enabled": False})}
+        )
+    variants: dict[str, TrainConfig] = {"": base_cfg}
+    if transformer and "no_transformer" in ablations:
+        variants["no_transformer"] = config.model_copy(
+            update={"review_model": None, "listing_text": config.listing_text.model_copy(update={"enabled": False})}
+        )
+    return variants
+
+
+def _test_matrices(
+    design: ListingDesign,
+    train_w: str,
+    worlds: Sequence[str],
+    held: dict[str, tuple[pd.DataFrame, list[str]]],
+    seed: int,
+    step: Callable[[str], None],
+) -> dict[str, NDArray[np.float64]]:
+    """Each world's held-out rows through world `train_w`'s fitted pipeline (its own rows from its design)."""
+    ids = design.frame["listing_id"].astype(str)
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    tests: dict[str, NDArray[np.float64]] = {}
+    for test_w in worlds:
+        if test_w == train_w:
+            tests[test_w] = design.X[pos.reindex(held[test_w][1]).to_numpy()]
+        else:
+            step(f"seed {seed}: scoring world {test_w} with world {train_w}'s pipeline")
+            tests[test_w] = as_matrix(design.pipeline.transform(held[test_w][0]))
+    return tests
+
+
+def _seed_cells(
+    seed: int,
+    worlds: Sequence[str],
+    made: dict[str, World],
+    variants: dict[str, TrainConfig],
+    ablations: Sequence[str],
+    review_scorer: Any,
+    step: Callable[[str], None],
+    per_seed: _Cells,
+) -> None:
+    """Append seed `seed`'s metrics of every variant / ablation, train world and test world to `per_seed`."""
+    held = {w: _holdout(made[w], variants[""]) for w in worlds}
+    for variant, cfg in variants.items():
+        for train_w in worlds:
+            step(f"seed {seed}: fitting the pipeline on world {train_w}{' (' + variant + ')' if variant else ''}")
+            scorer = review_scorer if variant == "" else None
+            design = _fit_design(made[train_w], cfg, scorer)
+            tests = _test_matrices(design, train_w, worlds, held, seed, step)
+            names = [variant] if variant else [a for a in ablations if a != "no_transformer"]
+            for ab in names:
+                keep = _keep(design.names, drops(ab))
+                scored = _fit_score(design, cfg, keep, tests)
+                for test_w, s in scored.items():
+                    y, p = _truth(made[test_w], held[test_w][1])
+                    cell = ranking_metrics(s, y, p, seed=cfg.seed)
+                    per_seed.setdefault(ab, {}).setdefault(train_w, {}).setdefault(test_w, []).append(cell)
+
+
+def _per_cell(per_seed: _Cells, summary: Callable[[list[dict[str, float | None]]], Any]) -> dict[str, Any]:
+    return {
+        ab: {tr: {te: summary(cells) for te, cells in row.items()} for tr, row in rows.items()}
+        for ab, rows in per_seed.items()
+    }
+
+
 def cross_world_report(
     config: TrainConfig,
     *,
@@ -204,48 +278,14 @@ def cross_world_report(
     if unknown:
         raise ValueError(f"unknown ablation(s) {unknown}: choose from {[*ABLATIONS, 'no_transformer']}")
     t0 = time.perf_counter()
-    base_cfg = config
-    if not transformer:
-        base_cfg = config.model_copy(
-            update={"review_model": None, "listing_text": config.listing_text.model_copy(update={"enabled": False})}
-        )
-    variants: dict[str, TrainConfig] = {"": base_cfg}
-    if transformer and "no_transformer" in ablations:
-        variants["no_transformer"] = config.model_copy(
-            update={"review_model": None, "listing_text": config.listing_text.model_copy(update={"enabled": False})}
-        )
+    variants = _variants(config, transformer=transformer, ablations=ablations)
+    base_cfg = variants[""]
     review_scorer, _ = resolve_review_scorer(base_cfg.review_model, backend=base_cfg.review_backend)
-    per_seed: dict[str, dict[str, dict[str, list[dict[str, float | None]]]]] = {}
+    per_seed: _Cells = {}
     for seed in seeds:
         made = {w: make_world(w, merchants=merchants, listings=listings, seed=seed) for w in worlds}
         step(f"seed {seed}: generated worlds {', '.join(worlds)}")
-        held = {w: _holdout(made[w], base_cfg) for w in worlds}
-        for variant, cfg in variants.items():
-            for train_w in worlds:
-                step(f"seed {seed}: fitting the pipeline on world {train_w}{' (' + variant + ')' if variant else ''}")
-                scorer = review_scorer if variant == "" else None
-                design = _fit_design(made[train_w], cfg, scorer)
-                ids = design.frame["listing_id"].astype(str)
-                pos = pd.Series(np.arange(len(ids)), index=ids)
-                tests: dict[str, NDArray[np.float64]] = {}
-                for test_w in worlds:
-                    if test_w == train_w:
-                        tests[test_w] = design.X[pos.reindex(held[test_w][1]).to_numpy()]
-                    else:
-                        step(f"seed {seed}: scoring world {test_w} with world {train_w}'s pipeline")
-                        tests[test_w] = as_matrix(design.pipeline.transform(held[test_w][0]))
-                names = [variant] if variant else [a for a in ablations if a != "no_transformer"]
-                for ab in names:
-                    keep = _keep(design.names, drops(ab))
-                    scored = _fit_score(design, cfg, keep, tests)
-                    for test_w, s in scored.items():
-                        y, p = _truth(made[test_w], held[test_w][1])
-                        cell = ranking_metrics(s, y, p, seed=cfg.seed)
-                        per_seed.setdefault(ab, {}).setdefault(train_w, {}).setdefault(test_w, []).append(cell)
-    matrix = {
-        ab: {tr: {te: _mean(cells) for te, cells in row.items()} for tr, row in rows.items()}
-        for ab, rows in per_seed.items()
-    }
+        _seed_cells(seed, worlds, made, variants, ablations, review_scorer, step, per_seed)
     return {
         "setup": {
             "worlds": list(worlds),
@@ -257,11 +297,8 @@ def cross_world_report(
             "ablations": {a: list(drops(a)) for a in ablations},
             "hits": "realised `fails` of every held-out listing of the test world; expected_*: true p_fail",
         },
-        "matrix": matrix,
-        "spread": {
-            ab: {tr: {te: _spread(cells) for te, cells in row.items()} for tr, row in rows.items()}
-            for ab, rows in per_seed.items()
-        },
+        "matrix": _per_cell(per_seed, _mean),
+        "spread": _per_cell(per_seed, _spread),
         "per_seed": per_seed,
         "seconds": round(time.perf_counter() - t0, 1),
     }

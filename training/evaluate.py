@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +274,130 @@ def _plots(
     }
 
 
+@dataclass(frozen=True)
+class _Holdout:
+    """The held-out listings of the evaluated market (`ids`, in ranking order) and their realised truth."""
+
+    scoring_market: Market
+    ids: list[str]
+    market: Market
+    truth: pd.DataFrame
+    y: NDArray[np.float64]
+    p_true: NDArray[np.float64]
+    category: NDArray[np.str_]
+
+
+def _ground_truth(data_dir: Path) -> pd.DataFrame:
+    truth = load_ground_truth(data_dir)
+    if truth is None:
+        raise FileNotFoundError(
+            f"{data_dir} has no ground_truth_listings.parquet: evaluation against realised failures needs a "
+            "simulated market (`choujian simulate`); on your own data use the holdout metrics `train` logs"
+        )
+    return truth
+
+
+def _load(model: str, data_dir: Path, step: Callable[[str], None]) -> tuple[ScorerBundle, TrainConfig, Market, bool]:
+    """The registered model, its training config, the market, and whether the model was trained on this data."""
+    from features.market import load_market
+    from models.registry import load_scorer
+
+    step(f"loading model {model!r}")
+    bundle = load_scorer(model)
+    config = TrainConfig.model_validate(bundle.metadata["config"])
+    step(f"loading market from {data_dir}")
+    market = load_market(data_dir)
+    fp = fingerprint(data_dir)
+    trained_on = bundle.metadata.get("data_fingerprint")
+    same_data = trained_on == fp
+    if trained_on is not None and not same_data:
+        logger.warning("model was trained on different data than %s: held-out ids may not be unseen", data_dir)
+    return bundle, config, market, same_data
+
+
+def _holdout(market: Market, truth: pd.DataFrame, config: TrainConfig) -> _Holdout:
+    scoring_market, holdout_ids = holdout_scoring_market(market, config.split)
+    hold = scoring_market.subset(holdout_ids)
+    t = truth.set_index(truth["listing_id"].astype(str)).reindex(holdout_ids)
+    category = (
+        hold.listings.set_index(hold.listings["listing_id"].astype(str))["category"].reindex(holdout_ids).to_numpy()
+    )
+    return _Holdout(
+        scoring_market=scoring_market,
+        ids=holdout_ids,
+        market=hold,
+        truth=t,
+        y=t["fails"].to_numpy(dtype=float),
+        p_true=t["p_fail"].to_numpy(dtype=float),
+        category=category,
+    )
+
+
+def _holdout_sections(
+    bundle: ScorerBundle,
+    config: TrainConfig,
+    market: Market,
+    hold: _Holdout,
+    data_dir: Path,
+    step: Callable[[str], None],
+) -> tuple[dict[str, NDArray[np.float64]], dict[str, Any]]:
+    """Every method's scores on the held-out listings, and the report's sections from `review` to `by_category`."""
+    step(f"scoring {len(hold.ids)} held-out listings with the registered model")
+    reg_scores = bundle.score_frame(hold.market).set_index("listing_id").reindex(hold.ids)
+
+    plain, scores = _baseline_scores(market, hold.market, hold.ids, config, step=step)
+    scores[HEADLINE] = reg_scores["p_lab_fail"].to_numpy(dtype=float)
+    scores["oracle"] = hold.p_true
+    seed = config.seed
+    ranking = _ranking_block(scores, hold.y, hold.p_true, seed=seed)
+    methods = _method_metrics(scores, hold.y)
+    weighting_cmp = _weighting_comparison(plain, hold.y, ranking, used=config.weighting, seed=seed)
+
+    risks = {
+        r: _type_metrics(r, reg_scores[f"p_{r}"].to_numpy(dtype=float), hold.truth, seed=seed)
+        for r in ("counterfeit", "false_advertising")
+    }
+    step("merchant model and review model")
+    merchant = _merchant_metrics(bundle, hold.scoring_market, data_dir)
+    review = review_metrics(bundle)
+    return scores, {
+        "review": review,
+        "ranking": ranking,
+        "methods": methods,
+        "observed_holdout": observed_holdout_metrics(
+            reg_scores.reset_index(), market, hold.ids, ipw_cap=config.ipw_cap
+        ),
+        "weighting": weighting_cmp,
+        "risks": risks,
+        "merchant": merchant,
+        "by_category": _slices(hold.category, scores, hold.y, seed=seed),
+    }
+
+
+def _model_section(model: str, bundle: ScorerBundle, config: TrainConfig) -> dict[str, Any]:
+    return {
+        "ref": model,
+        "name": bundle.name,
+        "version": bundle.version,
+        "review_model": bundle.metadata.get("summary", {}).get("review_model"),
+        "listing_text_model": bundle.metadata.get("summary", {}).get("listing_text_model", "none"),
+        "weighting": config.weighting,
+        "calibration": config.calibration,
+    }
+
+
+def _data_section(data_dir: Path, market: Market, hold: _Holdout, same_data: bool) -> dict[str, Any]:
+    return {
+        "dir": str(data_dir.resolve()),
+        "same_data_as_training": same_data,
+        "n_listings": len(market.listings),
+        "n_holdout": len(hold.ids),
+        "holdout_fail_rate": float(hold.y.mean()),
+        "holdout_lab_labelled": int(market.lab_results["listing_id"].astype(str).isin(set(hold.ids)).sum()),
+        "hits": "realised `fails` from ground_truth_listings.parquet, every held-out listing",
+    }
+
+
 def evaluate(
     data_dir: str | Path,
     *,
@@ -287,92 +412,24 @@ def evaluate(
     With `cross_world`, the report also carries `cross_world`: the model's training config refitted and
     scored on simulated worlds `a` and `b` of that size (`training.crossworld.world_section`).
     """
-    from features.market import load_market
-    from models.registry import load_scorer
-
     step = progress or (lambda msg: logger.info(msg))
     t0 = time.perf_counter()
     data_dir, out = Path(data_dir), Path(out)
-    truth = load_ground_truth(data_dir)
-    if truth is None:
-        raise FileNotFoundError(
-            f"{data_dir} has no ground_truth_listings.parquet: evaluation against realised failures needs a "
-            "simulated market (`choujian simulate`); on your own data use the holdout metrics `train` logs"
-        )
-    step(f"loading model {model!r}")
-    bundle = load_scorer(model)
-    config = TrainConfig.model_validate(bundle.metadata["config"])
-    step(f"loading market from {data_dir}")
-    market = load_market(data_dir)
-    fp = fingerprint(data_dir)
-    trained_on = bundle.metadata.get("data_fingerprint")
-    same_data = trained_on == fp
-    if trained_on is not None and not same_data:
-        logger.warning("model was trained on different data than %s: held-out ids may not be unseen", data_dir)
-
-    scoring_market, holdout_ids = holdout_scoring_market(market, config.split)
-    hold = scoring_market.subset(holdout_ids)
-    t = truth.set_index(truth["listing_id"].astype(str)).reindex(holdout_ids)
-    y = t["fails"].to_numpy(dtype=float)
-    p_true = t["p_fail"].to_numpy(dtype=float)
-    category = (
-        hold.listings.set_index(hold.listings["listing_id"].astype(str))["category"].reindex(holdout_ids).to_numpy()
-    )
-
-    step(f"scoring {len(holdout_ids)} held-out listings with the registered model")
-    reg_scores = bundle.score_frame(hold).set_index("listing_id").reindex(holdout_ids)
-
-    plain, scores = _baseline_scores(market, hold, holdout_ids, config, step=step)
-    scores[HEADLINE] = reg_scores["p_lab_fail"].to_numpy(dtype=float)
-    scores["oracle"] = p_true
-    seed = config.seed
-    ranking = _ranking_block(scores, y, p_true, seed=seed)
-    methods = _method_metrics(scores, y)
-    weighting_cmp = _weighting_comparison(plain, y, ranking, used=config.weighting, seed=seed)
-
-    risks = {
-        r: _type_metrics(r, reg_scores[f"p_{r}"].to_numpy(dtype=float), t, seed=seed)
-        for r in ("counterfeit", "false_advertising")
-    }
-    step("merchant model and review model")
-    merchant = _merchant_metrics(bundle, scoring_market, data_dir)
-    review = review_metrics(bundle)
+    truth = _ground_truth(data_dir)
+    bundle, config, market, same_data = _load(model, data_dir, step)
+    hold = _holdout(market, truth, config)
+    scores, sections = _holdout_sections(bundle, config, market, hold, data_dir, step)
 
     worlds = _cross_world(config, cross_world, step) if cross_world is not None else None
 
     step("plots")
     out.parent.mkdir(parents=True, exist_ok=True)
-    plots = _plots(scores, y, out.parent, seed=seed)
-    lift5 = ranking["0.05"]["captured_lift"]
+    plots = _plots(scores, hold.y, out.parent, seed=config.seed)
+    lift5 = sections["ranking"]["0.05"]["captured_lift"]
     report: dict[str, Any] = {
-        "model": {
-            "ref": model,
-            "name": bundle.name,
-            "version": bundle.version,
-            "review_model": bundle.metadata.get("summary", {}).get("review_model"),
-            "listing_text_model": bundle.metadata.get("summary", {}).get("listing_text_model", "none"),
-            "weighting": config.weighting,
-            "calibration": config.calibration,
-        },
-        "data": {
-            "dir": str(data_dir.resolve()),
-            "same_data_as_training": same_data,
-            "n_listings": len(market.listings),
-            "n_holdout": len(holdout_ids),
-            "holdout_fail_rate": float(y.mean()),
-            "holdout_lab_labelled": int(market.lab_results["listing_id"].astype(str).isin(set(holdout_ids)).sum()),
-            "hits": "realised `fails` from ground_truth_listings.parquet, every held-out listing",
-        },
-        "review": review,
-        "ranking": ranking,
-        "methods": methods,
-        "observed_holdout": observed_holdout_metrics(
-            reg_scores.reset_index(), market, holdout_ids, ipw_cap=config.ipw_cap
-        ),
-        "weighting": weighting_cmp,
-        "risks": risks,
-        "merchant": merchant,
-        "by_category": _slices(category, scores, y, seed=seed),
+        "model": _model_section(model, bundle, config),
+        "data": _data_section(data_dir, market, hold, same_data),
+        **sections,
         "target": {
             "captured_lift_0.05": TARGET_LIFT_AT_5,
             "met": bool(lift5 is not None and lift5 >= TARGET_LIFT_AT_5),

@@ -55,13 +55,21 @@ def train_command(
     """Fine-tune the review complaint classifier and report test accuracy against the n-gram baseline."""
     import json
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from models.text.config import DEFAULT_REVIEW_MODEL, FinetuneConfig, load_config
-    from training.text.pretrain import command_line
-    from training.text.review import stale_reason, train_review_model
 
-    cfg = load_config(config, FinetuneConfig)
+    cfg = _override_config(load_config(config, FinetuneConfig), epochs, max_train_texts, threads, corpus)
+    target = out or DEFAULT_REVIEW_MODEL
+    if reuse and _reusable(target, cfg, pretrained):
+        return
+    metrics = _fine_tune_with_progress(cfg, target, pretrained, skip_test=skip_test, all_backends=all_backends)
+    typer.echo(json.dumps(_train_summary(metrics), ensure_ascii=False, indent=2))
+    typer.echo(f"saved {target}")
+
+
+def _override_config(
+    cfg: Any, epochs: float | None, max_train_texts: int | None, threads: int | None, corpus: str | None
+) -> Any:
+    """The config with the command line's overrides applied (an unknown corpus fails)."""
     updates: dict[str, Any] = {}
     if epochs is not None:
         updates["epochs"] = epochs
@@ -75,17 +83,33 @@ def train_command(
         if corpus not in CORPORA:
             fail(f"--corpus {corpus!r}: use one of {', '.join(CORPORA)}")
         updates["corpus"] = corpus
-    cfg = cfg.model_copy(update=updates)
-    target = out or DEFAULT_REVIEW_MODEL
-    if reuse:
-        try:
-            why = stale_reason(target, cfg, pretrained)
-        except FileNotFoundError as e:
-            fail(str(e))
-        if why is None:
-            typer.echo(f"reusing {target}: fine-tuned with this config from this pre-trained checkpoint")
-            return
-        typer.echo(f"fine-tuning again: {why}")
+    return cfg.model_copy(update=updates)
+
+
+def _reusable(target: Path, cfg: Any, pretrained: Path | None) -> bool:
+    """Whether the model in ``target`` can be kept (``--reuse``); says why not otherwise."""
+    from training.text.review import stale_reason
+
+    try:
+        why = stale_reason(target, cfg, pretrained)
+    except FileNotFoundError as e:
+        fail(str(e))
+    if why is None:
+        typer.echo(f"reusing {target}: fine-tuned with this config from this pre-trained checkpoint")
+        return True
+    typer.echo(f"fine-tuning again: {why}")
+    return False
+
+
+def _fine_tune_with_progress(
+    cfg: Any, target: Path, pretrained: Path | None, *, skip_test: bool, all_backends: bool
+) -> dict[str, Any]:
+    """Fine-tune under a progress bar; return the training metrics."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from training.text.pretrain import command_line
+    from training.text.review import train_review_model
+
     with Progress(
         TextColumn("[bold]fine-tuning"),
         BarColumn(),
@@ -99,7 +123,7 @@ def train_command(
             bar.update(task, completed=step, total=total, loss=loss)
 
         try:
-            metrics = train_review_model(
+            return train_review_model(
                 cfg,
                 target,
                 pretrained=pretrained,
@@ -110,6 +134,10 @@ def train_command(
             )
         except FileNotFoundError as e:
             fail(str(e))
+
+
+def _train_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a fine-tuning run, rounded for the terminal."""
     summary: dict[str, Any] = {
         k: metrics[k] for k in ("mode", "backend", "n_train", "n_validation", "n_test") if k in metrics
     }
@@ -120,8 +148,7 @@ def train_command(
     summary["fine_tune_cpu_seconds"] = round(metrics["fine_tune"]["cpu_seconds"], 1)
     summary["wall_seconds"] = round(metrics["wall_seconds"], 1)
     summary["cpu_seconds"] = round(metrics["cpu_seconds"], 1)
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-    typer.echo(f"saved {target}")
+    return summary
 
 
 def _champion_review_model() -> Any:

@@ -56,6 +56,50 @@ def _training_rows(
     return ids, texts, y_all.loc[ids, list(labels)].to_numpy(dtype=np.float32)
 
 
+def _fine_tune_listing(
+    texts: Any,
+    y: Any,
+    *,
+    pretrained: str | Path,
+    labels: Sequence[str],
+    n_val: int,
+    settings: dict[str, Any],
+    max_len: int,
+) -> tuple[Any, Any, Any, int]:
+    """Load the encoder, encode the texts and fine-tune on all but the first `n_val` (the validation rows);
+    returns model, tokenizer, fit result and the max length used."""
+    from training.text.finetune import FitSettings, encode, fit_classifier, load_pretrained
+
+    model, tokenizer = load_pretrained(pretrained, labels=labels, multilabel=True, seed=settings["seed"])
+    max_len = min(max_len, int(model.config.max_position_embeddings))
+    enc = encode(tokenizer, texts, max_len)
+    fit = fit_classifier(
+        model,
+        enc[n_val:],
+        y[n_val:],
+        enc[:n_val],
+        y[:n_val],
+        settings=FitSettings(max_len=max_len, eval_every=10**9, tokens_per_batch=4096, max_batch_size=32, **settings),
+        multilabel=True,
+        pad_id=int(tokenizer.pad_token_id or 0),
+    )
+    return model, tokenizer, fit, max_len
+
+
+def _model_dir(out: str | Path | None) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """The (emptied) model directory, and the temporary directory that owns it when `out` is None."""
+    # without `out`, the model lives in a temporary directory that goes with the returned object (a bundle
+    # that keeps the model copies it in when saved), instead of ~70 MB left behind in the temp dir
+    owned = None
+    if out is None:
+        owned = tempfile.TemporaryDirectory(prefix="listing-text-")
+        out = owned.name
+    target = Path(out)
+    if target.exists() and any(target.iterdir()):
+        shutil.rmtree(target)
+    return target, owned
+
+
 def fit_listing_text_model(
     market: Market,
     *,
@@ -79,51 +123,25 @@ def fit_listing_text_model(
     `listing_ids` restricts training to those listings (e.g. a training fold). With `backend="onnx-int8"`
     the model is also exported and scored with ONNX Runtime.
     """
-    from training.text.finetune import (
-        FitSettings,
-        encode,
-        export_onnx,
-        fit_classifier,
-        load_pretrained,
-        save_text_model,
-        write_meta,
-    )
+    from training.text.finetune import save_text_model
 
     ids, texts, y = _training_rows(market, labels, listing_ids=listing_ids, seed=seed, limit=max_train_listings)
-    n_val = max(10, int(len(ids) * validation_share))
-    model, tokenizer = load_pretrained(pretrained, labels=labels, multilabel=True, seed=seed)
-    max_len = min(max_len, int(model.config.max_position_embeddings))
-    enc = encode(tokenizer, texts, max_len)
-    settings = FitSettings(
+    model, tokenizer, fit, max_len = _fine_tune_listing(
+        texts,
+        y,
+        pretrained=pretrained,
+        labels=labels,
+        n_val=max(10, int(len(ids) * validation_share)),
+        settings={
+            "epochs": epochs,
+            "lr": lr,
+            "seed": seed,
+            "num_threads": num_threads,
+            "freeze_embeddings": freeze_embeddings,
+        },
         max_len=max_len,
-        epochs=epochs,
-        lr=lr,
-        eval_every=10**9,
-        seed=seed,
-        num_threads=num_threads,
-        freeze_embeddings=freeze_embeddings,
-        tokens_per_batch=4096,
-        max_batch_size=32,
     )
-    fit = fit_classifier(
-        model,
-        enc[n_val:],
-        y[n_val:],
-        enc[:n_val],
-        y[:n_val],
-        settings=settings,
-        multilabel=True,
-        pad_id=int(tokenizer.pad_token_id or 0),
-    )
-    # without `out`, the model lives in a temporary directory that goes with the returned object (a bundle
-    # that keeps the model copies it in when saved), instead of ~70 MB left behind in the temp dir
-    owned = None
-    if out is None:
-        owned = tempfile.TemporaryDirectory(prefix="listing-text-")
-        out = owned.name
-    target = Path(out)
-    if target.exists() and any(target.iterdir()):
-        shutil.rmtree(target)
+    target, owned = _model_dir(out)
     meta: dict[str, Any] = {
         "kind": "listing_failure_types",
         "labels": list(labels),
@@ -138,6 +156,8 @@ def fit_listing_text_model(
     }
     save_text_model(model, tokenizer, target, meta=meta)
     if backend != "torch":
+        from training.text.finetune import export_onnx, write_meta
+
         export_onnx(target, quantize=backend == "onnx-int8")
         write_meta(target, {**meta, "backend": backend})
     logger.info(

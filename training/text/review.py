@@ -341,33 +341,12 @@ def _install(tmp: Path, out: Path, meta: dict[str, Any], metrics: dict[str, Any]
     tmp.rename(out)
 
 
-def train_review_model(
-    config: FinetuneConfig,
-    out: str | Path,
-    *,
-    pretrained: str | Path | None = None,
-    evaluate_test: bool = True,
-    test_all_backends: bool = False,
-    max_test_texts: int | None = None,
-    command: str | None = None,
-    progress: ProgressFn | None = None,
-) -> dict[str, Any]:
-    """Fine-tune the complaint classifier, pick hybrid weight and backend on validation, save to `out`
-    (replaced if it exists), score the official test split; returns the metrics (also in the directory)."""
-    import torch
-
-    t_start, cpu_start = time.time(), time.process_time()
-    torch.set_num_threads(config.num_threads)
-    out = Path(out)
-    src = resolve_path(pretrained or config.pretrained)
-    data = review_data(config, max_test_texts=max_test_texts)
-    (tr_x, _), (va_x, va_y), (te_x, _) = data["train"], data["validation"], data["test"]
-    logger.info("reviews: %d train, %d validation, %d test", len(tr_x), len(va_x), len(te_x))
-
-    ng = _fit_ngrams(config, data)
-    tuned = _fine_tune(config, src, data, progress)
-    acc_tx_val = _accuracy(tuned.p_val, va_y)
-    w, acc_hybrid_val = choose_hybrid_weight(tuned.p_val, ng.p_partner_val, va_y)
+def _choose_mode(
+    config: FinetuneConfig, p_val: np.ndarray, p_partner_val: np.ndarray, va_y: np.ndarray
+) -> tuple[float, float, float, str]:
+    """Validation accuracies (transformer, hybrid), the hybrid's transformer weight and the mode they pick."""
+    acc_tx_val = _accuracy(p_val, va_y)
+    w, acc_hybrid_val = choose_hybrid_weight(p_val, p_partner_val, va_y)
     mode = "hybrid" if config.hybrid and w < 1.0 and acc_hybrid_val > acc_tx_val else "transformer"
     logger.info(
         "validation: transformer %.4f, hybrid %.4f (transformer weight %.2f) -> mode %s",
@@ -376,22 +355,27 @@ def train_review_model(
         w,
         mode,
     )
+    return acc_tx_val, acc_hybrid_val, w, mode
 
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    meta = _model_meta(config, tuned, src=src, pretrained=pretrained, command=command)
-    save_text_model(tuned.model, tuned.tokenizer, tmp, meta=meta)
-    check = tuned.check
-    chosen, exported, backends_val = _choose_backend(config, tmp, [va_x[i] for i in check], va_y[check])
-    cascade = mode == "hybrid" and config.cascade
-    if config.refit_ngram:
-        ng = _refit_ngrams(config, ng, data, evaluate_test=evaluate_test)
-    save_ngram(ng.partner, tmp)  # the hybrid's n-gram component, written once its fit is final
-    meta.update({"backend": chosen, "mode": mode, "hybrid_weight": w if mode == "hybrid" else 1.0, "cascade": cascade})
 
-    fit = tuned.fit
-    metrics: dict[str, Any] = {
+def _train_metrics(
+    config: FinetuneConfig,
+    tuned: _FineTuned,
+    ng: _Ngrams,
+    data: Data,
+    *,
+    accuracies: tuple[float, float],
+    weight: float,
+    chosen: str,
+    mode: str,
+    cascade: bool,
+    backends_val: Any,
+) -> dict[str, Any]:
+    """The run's metrics before the test split: data sizes and fingerprints, fine-tuning, validation."""
+    (tr_x, _), (va_x, va_y), (te_x, _) = data["train"], data["validation"], data["test"]
+    acc_tx_val, acc_hybrid_val = accuracies
+    w, check, fit = weight, tuned.check, tuned.fit
+    return {
         "n_train": len(tr_x),
         "n_validation": len(va_x),
         "n_test": len(te_x),
@@ -422,6 +406,60 @@ def train_review_model(
         "mode": mode,
         "cascade": cascade,
     }
+
+
+def train_review_model(
+    config: FinetuneConfig,
+    out: str | Path,
+    *,
+    pretrained: str | Path | None = None,
+    evaluate_test: bool = True,
+    test_all_backends: bool = False,
+    max_test_texts: int | None = None,
+    command: str | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the complaint classifier, pick hybrid weight and backend on validation, save to `out`
+    (replaced if it exists), score the official test split; returns the metrics (also in the directory)."""
+    import torch
+
+    t_start, cpu_start = time.time(), time.process_time()
+    torch.set_num_threads(config.num_threads)
+    out = Path(out)
+    src = resolve_path(pretrained or config.pretrained)
+    data = review_data(config, max_test_texts=max_test_texts)
+    (tr_x, _), (va_x, va_y), (te_x, _) = data["train"], data["validation"], data["test"]
+    logger.info("reviews: %d train, %d validation, %d test", len(tr_x), len(va_x), len(te_x))
+
+    ng = _fit_ngrams(config, data)
+    tuned = _fine_tune(config, src, data, progress)
+    acc_tx_val, acc_hybrid_val, w, mode = _choose_mode(config, tuned.p_val, ng.p_partner_val, va_y)
+
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    meta = _model_meta(config, tuned, src=src, pretrained=pretrained, command=command)
+    save_text_model(tuned.model, tuned.tokenizer, tmp, meta=meta)
+    check = tuned.check
+    chosen, exported, backends_val = _choose_backend(config, tmp, [va_x[i] for i in check], va_y[check])
+    cascade = mode == "hybrid" and config.cascade
+    if config.refit_ngram:
+        ng = _refit_ngrams(config, ng, data, evaluate_test=evaluate_test)
+    save_ngram(ng.partner, tmp)  # the hybrid's n-gram component, written once its fit is final
+    meta.update({"backend": chosen, "mode": mode, "hybrid_weight": w if mode == "hybrid" else 1.0, "cascade": cascade})
+
+    metrics = _train_metrics(
+        config,
+        tuned,
+        ng,
+        data,
+        accuracies=(acc_tx_val, acc_hybrid_val),
+        weight=w,
+        chosen=chosen,
+        mode=mode,
+        cascade=cascade,
+        backends_val=backends_val,
+    )
     if evaluate_test:
         write_meta(tmp, meta)  # the test scores the directory as it will ship
         backends = [b for b in (BACKENDS if test_all_backends else (chosen,)) if b in exported]

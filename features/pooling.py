@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.frames import str_ids
 from features.identity import IdentityIndex
+from features.ngrams import vectorize
 from features.normalize import normalize_many
 from features.records import split_failure_types
 from features.transformers import _FrameTransformer, _str, listing_folds, new_merchant_labs, seen_lab_keys
@@ -399,7 +400,7 @@ class TextRisk(_FrameTransformer):
 
     def transform(self, X: pd.DataFrame) -> NDArray[np.float64]:
         check_is_fitted(self, "names_")
-        M = self.vectorizer_.transform(self._texts(self._check_frame(X, self._REQUIRED)))
+        M = vectorize(self.vectorizer_, self._texts(self._check_frame(X, self._REQUIRED)))
         return np.column_stack([self._score(self.models_[t], M) for t in self.targets])
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> NDArray[np.float64]:

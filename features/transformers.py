@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from features.frames import str_ids
 from features.identity import IdentityIndex, shop_keys
 from features.lexicon import Lexicon, build_segmenter
+from features.ngrams import vectorize
 from features.normalize import CONTACT_KINDS, Normalized, normalize_many
 from features.records import FailureType, RegistryStatus, split_failure_types
 from features.segment import Segmenter
@@ -489,7 +490,7 @@ class TextFeatures(_FrameTransformer):
             dense[r] = (*a, *b, repeated, kinds_present)
         if self.vectorizer_ is None:
             return dense
-        tok = self.vectorizer_.transform(self._tokens(titles, descs))
+        tok = vectorize(self.vectorizer_, self._tokens(titles, descs))
         return np.hstack([dense, tok.toarray()])
 
 

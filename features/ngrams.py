@@ -14,7 +14,7 @@ in one C-level `map`. The counts are summed per row by SciPy (`sum_duplicates`).
 the same shape, sorted indices and float counts as scikit-learn's, so the TF-IDF weighting after it, and any
 model reading it, give the same numbers. Vectorizers this does not replicate exactly (scikit-learn's own
 word tokenizer, a custom preprocessor or tokenizer, accent stripping, bytes input) go through their own
-`transform`. `tests/unit/test_ngrams.py` compares the two on awkward texts and on the fitted vectorizers.
+`transform`. `tests/unit/test_vectorize.py` compares the two on awkward texts and on the fitted vectorizers.
 """
 
 from __future__ import annotations

@@ -203,6 +203,34 @@ def test_onnx_and_int8_match_torch(tiny_review_model: tuple[Path, dict]) -> None
     assert np.max(np.abs(int8 - ref)) < 0.05
 
 
+def test_onnx_logits_do_not_depend_on_threads_or_fork(tiny_review_model: tuple[Path, dict]) -> None:
+    """A forked worker's session runs on one thread, the parent's on two: the same logits, bit for bit."""
+    import multiprocessing as mp
+
+    out, _ = tiny_review_model
+    texts = [NEG, POS, "一般般，没有想象中好", "屏幕很清晰，电池耐用" * 10, "差", "还行吧"] * 7
+    two = TextClassifier(out, backend="onnx", threads=2)
+    one = TextClassifier(out, backend="onnx", threads=1)
+    parent = two.logits(texts)
+    np.testing.assert_array_equal(one.logits(texts), parent)
+    global _INHERITED
+    _INHERITED = two  # the child uses the parent's object, as forked batch and server workers do
+    with mp.get_context("fork").Pool(1) as pool:
+        child, threads = pool.apply(_inherited_logits, (texts,))
+    _INHERITED = None
+    assert threads == 1
+    np.testing.assert_array_equal(child, parent)
+
+
+_INHERITED: TextClassifier | None = None
+
+
+def _inherited_logits(texts: list[str]) -> tuple[np.ndarray, int]:
+    assert _INHERITED is not None
+    logits = _INHERITED.logits(texts)
+    return logits, _INHERITED._onnx().get_session_options().intra_op_num_threads
+
+
 def test_pretrained_override_trains_from_that_checkpoint(tiny_review_model: tuple[Path, dict]) -> None:
     from transformers import AutoConfig
 

@@ -333,6 +333,7 @@ def _warm_market(app: FastAPI, *, pace: float | None = None) -> None:
     if model is None:
         return
     try:
-        app.state.market.get(model, pace=app.state.settings.warm_pace if pace is None else pace)
+        settings = app.state.settings
+        app.state.market.get(model, pace=settings.warm_pace if pace is None else pace, forked=settings.warm_isolation)
     except Exception as e:  # no market yet is normal on a fresh install; plans say so when asked
         logger.warning("market not scored at start: %s", e)

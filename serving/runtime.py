@@ -221,16 +221,19 @@ class MarketCache:
         c = self._cached
         return c if c is not None and c.model_version == model.info.version else None
 
-    def get(self, model: LoadedModel, *, pace: float = 0.0) -> ScoredMarket:
+    def get(self, model: LoadedModel, *, pace: float = 0.0, forked: bool = False) -> ScoredMarket:
         """The scored market for `model`; raises FileNotFoundError / RecordError when there is none.
 
         `pace` > 0 (the start-up warm-up): score in chunks of whole merchants and rest `pace` times as long
         as each chunk took, so the requests served meanwhile keep the interpreter most of the time. A
         request that needs the market meanwhile ends the rests. Chunked or not, the scores are the same
         (a listing's risks depend only on its own records and its merchant's: `Market.subset`).
-        """
-        from features.market import load_market
 
+        `forked` with `pace` > 0: the market is loaded and scored at full speed in a child forked from this
+        process (`serving.isolation`; it shares the model copy-on-write and sends back the market and its
+        scores), so the requests served meanwhile keep this process's interpreter, and the memory scoring
+        churns through goes with the child. If the child fails, the paced scoring here takes over.
+        """
         source_fp = self.source.fingerprint() if self.source is not None else None
         if source_fp is None and not self.directory.is_dir():
             raise FileNotFoundError(f"no market at {self.directory} (set CHOUJIAN_MARKET_DIR or run choujian simulate)")
@@ -245,11 +248,47 @@ class MarketCache:
             if c is not None and c.fingerprint == fp and c.model_version == model.info.version:
                 return c
             self._hurry.clear()
-            market = self.source.load() if source_fp is not None and self.source else load_market(self.directory)
-            scores = score_in_chunks(model.scorer, market, pace=pace, hurry=self._hurry)
+            if source_fp is not None and self.source:
+                market, scores = self._score(model.scorer, self.source.load(), pace=pace, forked=forked)
+            else:
+                market, scores = self._score(model.scorer, None, pace=pace, forked=forked)
             self._cached = ScoredMarket(market=market, scores=scores, fingerprint=fp, model_version=model.info.version)
             logger.info("scored market %s (%d listings) with model %s", fp, len(scores), model.info.version)
             return self._cached
+
+    def _score(
+        self, scorer: RiskScorer, market: Market | None, *, pace: float, forked: bool
+    ) -> tuple[Market, pd.DataFrame]:
+        """The market (`market`, or the folder's when None) and its scores. With `forked` and `pace` > 0 (the
+        warm-up while serving), the folder's market is also loaded and validated in the child, which sends
+        it back with the scores; a market read from the store is read here (a child must not use this
+        process's database connections) and only scored there."""
+        from features.market import load_market
+        from serving import isolation
+
+        if forked and pace > 0 and isolation.CAN_FORK:
+            try:
+                if market is None:
+                    folder = self.directory
+                    return isolation.run_forked(lambda: _load_and_score(scorer, folder), timeout_s=WARM_CHILD_TIMEOUT_S)
+                given = market
+                return market, isolation.run_forked(lambda: scorer.score_frame(given), timeout_s=WARM_CHILD_TIMEOUT_S)
+            except isolation.ChildFailed as e:  # also a file the child could not load: it is raised again here
+                logger.warning("start-up scoring in a child failed (%s): here instead, paced", e)
+        if market is None:
+            market = load_market(self.directory)
+        return market, score_in_chunks(scorer, market, pace=pace, hurry=self._hurry)
+
+
+def _load_and_score(scorer: RiskScorer, folder: Path) -> tuple[Market, pd.DataFrame]:
+    from features.market import load_market
+
+    market = load_market(folder)
+    return market, scorer.score_frame(market)
+
+
+#: how long the start-up scoring may take in its child before it is killed and the paced scoring takes over
+WARM_CHILD_TIMEOUT_S = 3600.0
 
 
 def score_in_chunks(

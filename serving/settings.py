@@ -57,6 +57,11 @@ class Settings(SharedSettings):
         le=100,
         description="the start-up scoring rests this many times as long as each chunk of it took (0: no rests)",
     )
+    warm_isolation: bool = Field(
+        default=True,
+        description="a server that scores its market while it serves (one worker) does so in a child forked "
+        "from it, at full speed, so its requests keep the interpreter (POSIX; false: paced, in a thread)",
+    )
 
     # secrets: without CHOUJIAN_SECRET_KEY each installation generates its own (serving/security.py)
     secret_key: SecretStr | None = Field(default=None, description="signs web session cookies")

@@ -92,3 +92,56 @@ def test_the_paced_start_up_scoring_gives_the_scores_of_one_pass(tiny_trained: t
     hurried = threading.Event()
     hurried.set()
     assert score_in_chunks(bundle, market, pace=50.0, hurry=hurried, chunk=200).equals(whole)  # no rests
+
+
+def test_the_start_up_scoring_in_a_forked_child_gives_the_same_scores(
+    tiny_trained: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """`CHOUJIAN_WARM_ISOLATION`: one worker scores its market in a child at full speed, not in its own
+    interpreter; the scores are those of one pass here."""
+    import os
+
+    from serving import isolation
+    from serving.runtime import MarketCache
+
+    if not isolation.CAN_FORK:
+        pytest.skip("no fork on this platform")
+    market_dir, bundle = tiny_trained
+    whole = bundle.score_frame(load_market(market_dir))
+    pids = tmp_path / "pids"
+
+    class Recording:
+        """The bundle, noting which process scores with it."""
+
+        def score_frame(self, market: Any) -> Any:
+            with pids.open("a") as f:
+                f.write(f"{os.getpid()}\n")
+            return bundle.score_frame(market)
+
+    model = LoadedModel(scorer=Recording(), info=describe(bundle, source="test", alias=None))  # type: ignore[arg-type]
+    got = MarketCache(directory=market_dir).get(model, pace=1.0, forked=True)
+    assert got.scores.equals(whole)
+    assert [int(p) for p in pids.read_text().split()] != [os.getpid()]  # scored in the child
+    pids.unlink()
+    here = MarketCache(directory=market_dir).get(model, pace=0.01, forked=False)
+    assert here.scores.equals(whole)
+    assert os.getpid() in {int(p) for p in pids.read_text().split()}
+
+
+def test_a_bad_market_file_found_by_the_child_is_the_same_record_error(
+    tiny_trained: tuple[Path, Any], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from features.market import RecordError
+    from serving.runtime import MarketCache
+
+    market_dir, bundle = tiny_trained
+    bad = tmp_path / "market"
+    load_market(market_dir).write(bad)
+    listings = pd.read_parquet(bad / "listings.parquet")
+    listings.loc[3, "price"] = -5.0
+    listings.to_parquet(bad / "listings.parquet")
+    model = LoadedModel(scorer=bundle, info=describe(bundle, source="test", alias=None))
+    with pytest.raises(RecordError, match=r"listings.parquet, row 4, column 'price'"):
+        MarketCache(directory=bad).get(model, pace=1.0, forked=True)

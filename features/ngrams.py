@@ -20,8 +20,8 @@ word tokenizer, a custom preprocessor or tokenizer, accent stripping, bytes inpu
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
-from functools import lru_cache
 from itertools import repeat
 from typing import Any
 
@@ -53,6 +53,7 @@ class _CharTable:
     """
 
     def __init__(self, vocabulary: dict[str, int], min_n: int, max_n: int) -> None:
+        self.vocabulary, self.ngram_range = vocabulary, (min_n, max_n)  # what it was built from
         chars = sorted({c for term in vocabulary for c in term})
         self.bits = max(1, int(len(chars)).bit_length())
         self.min_n, self.max_n = min_n, max_n
@@ -119,9 +120,17 @@ class _CharTable:
         return X
 
 
-@lru_cache(maxsize=16)
+#: each fitted vectorizer's table, built on first use and dropped with the vectorizer (a reloaded model's
+#: old vectorizers are not kept alive by it)
+_TABLES: weakref.WeakKeyDictionary[CountVectorizer, _CharTable] = weakref.WeakKeyDictionary()
+
+
 def _char_table(vec: CountVectorizer) -> _CharTable:
-    return _CharTable(vec.vocabulary_, *vec.ngram_range)
+    """The vectorizer's table; made again if it was refitted since (a new vocabulary or n-gram range)."""
+    table = _TABLES.get(vec)
+    if table is None or table.vocabulary is not vec.vocabulary_ or table.ngram_range != tuple(vec.ngram_range):
+        table = _TABLES[vec] = _CharTable(vec.vocabulary_, *vec.ngram_range)
+    return table
 
 
 def _char_docs(vec: CountVectorizer, texts: Sequence[str]) -> list[str] | None:

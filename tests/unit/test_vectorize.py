@@ -60,6 +60,15 @@ def test_char_vectorizers_match_scikit_learn(ngram_range, kind, lowercase):
         _same(expected, vectorize(vec, []))
 
 
+def test_a_refitted_vectorizer_is_not_read_with_its_old_vocabulary():
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit(TRAIN[:3])
+    _same(vec.transform(AWKWARD), vectorize(vec, AWKWARD))
+    vec.fit(TRAIN[3:])  # the same object, a new vocabulary
+    _same(vec.transform(AWKWARD + TRAIN), vectorize(vec, AWKWARD + TRAIN))
+    vec.set_params(ngram_range=(1, 3)).fit(TRAIN)
+    _same(vec.transform(AWKWARD + TRAIN), vectorize(vec, AWKWARD + TRAIN))
+
+
 def test_binary_and_capped_vocabularies_match():
     vec = CountVectorizer(analyzer="char", ngram_range=(1, 3), binary=True, max_features=20).fit(TRAIN)
     _same(vec.transform(AWKWARD + TRAIN), vectorize(vec, AWKWARD + TRAIN))

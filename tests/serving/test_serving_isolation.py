@@ -58,6 +58,42 @@ def test_a_child_that_dies_or_hangs_is_an_error() -> None:
     assert time.monotonic() - t < 10
 
 
+@pytest.mark.skipif(not os.uname().sysname == "Linux", reason="the kernel's parent-death signal is Linux's")
+def test_a_child_does_not_outlive_the_process_that_waits_for_it(tmp_path: Any) -> None:
+    """A server stopped while its child works (the start-up scoring takes a minute) leaves no orphan."""
+    import multiprocessing as mp
+
+    pid_file = tmp_path / "child.pid"
+
+    def child_work() -> None:
+        pid_file.write_text(str(os.getpid()))
+        time.sleep(120)
+
+    def waiting_process() -> None:
+        isolation.run_forked(child_work, timeout_s=300)
+
+    waiter = mp.get_context("fork").Process(target=waiting_process)
+    waiter.start()
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    waiter.kill()
+    waiter.join()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return  # gone (reaped by init)
+        with open(f"/proc/{child}/stat") as f:
+            if f.read().split(")")[-1].split()[0] == "Z":
+                return  # killed, waiting for init to reap it
+        time.sleep(0.05)
+    os.kill(child, 9)
+    raise AssertionError("the child outlived the process that forked it")
+
+
 def _plan(start_app: Any, isolated: bool, **body: Any) -> Any:
     with start_app(plan_isolation=isolated) as api:
         return api.client.post("/v1/plans", json=body, headers=api.as_("planner"))

@@ -70,12 +70,21 @@ def check_phrase(phrase: str, kind: str, lexicon: Lexicon) -> str:
         raise LexiconChangeError(f"the phrase {text!r} must be {MIN_LEN}–{MAX_LEN} characters after normalisation")
     if kind not in lexicon.kinds:
         raise LexiconChangeError(f"unknown lexicon kind {kind!r}: one of {', '.join(lexicon.kinds)}")
+    held = _holder(lexicon, norm)
+    if held is not None:
+        k, p = held
+        written = "" if p == text else f" (written {p!r})"
+        raise LexiconChangeError(f"{text!r} is already in the {k} lexicon{written}")
+    return text
+
+
+def _holder(lexicon: Lexicon, norm: str) -> tuple[str, str] | None:
+    """The first lexicon kind (and its phrase as written) holding a phrase that normalises to `norm`."""
     for k in lexicon.kinds:
         for p in lexicon.phrases.get(k, ()):
             if normalize_text(p) == norm:
-                written = "" if p == text else f" (written {p!r})"
-                raise LexiconChangeError(f"{text!r} is already in the {k} lexicon{written}")
-    return text
+                return k, p
+    return None
 
 
 def accept(
@@ -127,16 +136,16 @@ def reject(
     """Record that `phrase` should not join a lexicon (it is then no longer suggested); no file changes."""
     by = _who(by)
     text = phrase.strip()
-    if not normalize_text(text):
+    norm = normalize_text(text)
+    if not norm:
         raise LexiconChangeError("the phrase is empty (nothing left after normalisation)")
     with _locked(Path(directory)) as d:
         lex = Lexicon.load(d, kinds=_kinds(d))
         if kind and kind not in lex.kinds:
             raise LexiconChangeError(f"unknown lexicon kind {kind!r}: one of {', '.join(lex.kinds)}")
-        norm = normalize_text(text)
-        owner = next((k for k in lex.kinds if any(normalize_text(p) == norm for p in lex.phrases[k])), None)
-        if owner is not None:
-            raise LexiconChangeError(f"{text!r} is in the {owner} lexicon: rejecting a suggestion does not remove it")
+        held = _holder(lex, norm)
+        if held is not None:
+            raise LexiconChangeError(f"{text!r} is in the {held[0]} lexicon: rejecting a suggestion does not remove it")
         if norm in rejected_phrases(d):
             raise LexiconChangeError(f"{text!r} was already rejected")
         change = LexiconChange(

@@ -86,8 +86,9 @@ class _CharTable:
         n_docs = len(docs)
         lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
         # the documents one after another, each followed by a 0 that no n-gram in the vocabulary contains
+        ends = np.cumsum(lengths + 1)  # each document's end, just past its 0
         d = self.codes("\0".join(docs) + "\0")
-        d[np.cumsum(lengths + 1) - 1] = 0
+        d[ends - 1] = 0
         total = len(d)
         ids = np.full((total, self.max_n), -1, dtype=np.int64)
         key = np.zeros(total, dtype=np.int64)
@@ -111,10 +112,9 @@ class _CharTable:
         indices = flat[known].astype(np.int32)
         # row-major: each document's positions, and each position's n-grams, are contiguous
         per_position = known.reshape(total, self.max_n).sum(axis=1)
-        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) if n_docs else np.zeros(0, dtype=np.int64)
         indptr = np.zeros(n_docs + 1, dtype=np.int64)
         if n_docs:
-            np.cumsum(np.add.reduceat(per_position, starts), out=indptr[1:])
+            np.cumsum(np.add.reduceat(per_position, ends - (lengths + 1)), out=indptr[1:])
         X = sp.csr_matrix((np.ones(len(indices), dtype=dtype), indices, indptr), shape=(n_docs, self.width))
         X.sum_duplicates()  # sorts each row's indices and adds up repeated n-grams
         return X

@@ -36,6 +36,10 @@ class ChildFailed(RuntimeError):
     """The child died, was killed or did not answer in time (the reason is the message)."""
 
 
+#: prctl(2) option: the signal this process gets when its parent (the thread that forked it) terminates
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent(parent: int) -> None:
     """On Linux, have the kernel kill this child when the thread that forked it ends: a server stopped while
     it scores its market (which takes a minute) leaves no orphan computing on. Elsewhere, nothing."""
@@ -49,10 +53,6 @@ def _die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent was already gone before the request took effect
         os._exit(0)
-
-
-#: prctl(2) option: the signal this process gets when its parent (the thread that forked it) terminates
-_PR_SET_PDEATHSIG = 1
 
 
 def _child(fn: Callable[[], T], w: int, parent: int) -> None:

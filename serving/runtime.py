@@ -248,10 +248,8 @@ class MarketCache:
             if c is not None and c.fingerprint == fp and c.model_version == model.info.version:
                 return c
             self._hurry.clear()
-            if source_fp is not None and self.source:
-                market, scores = self._score(model.scorer, self.source.load(), pace=pace, forked=forked)
-            else:
-                market, scores = self._score(model.scorer, None, pace=pace, forked=forked)
+            stored = self.source.load() if source_fp is not None and self.source else None
+            market, scores = self._score(model.scorer, stored, pace=pace, forked=forked)
             self._cached = ScoredMarket(market=market, scores=scores, fingerprint=fp, model_version=model.info.version)
             logger.info("scored market %s (%d listings) with model %s", fp, len(scores), model.info.version)
             return self._cached

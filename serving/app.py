@@ -20,7 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving import limits, security, store
+from serving.auth import KeyCache
 from serving.batcher import ScoreBatcher
+from serving.context import read_contexts
 from serving.db import make_engine, make_sessionmaker
 from serving.docs import include_docs
 from serving.drift import DriftCache
@@ -231,9 +233,10 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             _prepare(app, engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
-        reader = None
+        # reads that never write (keys, scoring's store context, the store's market) begin without a lock
+        reader = make_engine(settings.database_url, read_only=True)
+        app.state.readers = make_sessionmaker(reader)
         if settings.market_source != "files":
-            reader = make_engine(settings.database_url, read_only=True)
             app.state.market.source = StoreMarketSource(reader, mode=settings.market_source)
         if settings.warm_market_on_start and holder.current is not None:
             threading.Thread(target=_warm_market, args=(app,), name="warm-market", daemon=True).start()
@@ -241,8 +244,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
             yield
         finally:
             engine.dispose()
-            if reader is not None:
-                reader.dispose()
+            reader.dispose()
 
     app = FastAPI(
         title="抽检 Choujian API",
@@ -258,9 +260,15 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.state.prepared = False
     app.state.models = holder
     app.state.metrics = metrics
+    app.state.keys = KeyCache(settings.auth_cache_seconds)
     app.state.market = MarketCache(settings.market_dir)
     app.state.drift = DriftCache()
-    app.state.batcher = ScoreBatcher(score_records, settings, max_batch=settings.score_coalesce)
+    app.state.batcher = ScoreBatcher(
+        score_records,
+        settings,
+        max_batch=settings.score_coalesce,
+        contexts=(lambda queries: read_contexts(app.state.readers, queries)) if settings.score_with_store else None,
+    )
     app.state.plan_gate = limits.Gate(1)  # one plan drawn at a time, API and pages together
 
     app.add_exception_handler(RequestValidationError, _validation_error)

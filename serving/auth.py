@@ -7,17 +7,20 @@ keys and reloads the model and may also do what the others do. Any valid key may
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from serving import store
-from serving.deps import get_session
 
 
 class Role(StrEnum):
@@ -37,25 +40,82 @@ class Principal:
     role: Role
 
 
+class KeyCache:
+    """Keys this process verified against the store in the last `ttl` seconds, by the key's SHA-256 (never the
+    key itself): a scoring request is then authenticated without a database round trip and a thread hop.
+
+    A key revoked through this process's API is forgotten at once; one revoked another way (`choujian keys
+    revoke`, another worker) stops working within `ttl` seconds. A key past its expiry is refused at once.
+    Failed look-ups are not kept, so a key created a moment ago works at once. `ttl` 0 keeps nothing."""
+
+    def __init__(self, ttl: float, *, max_keys: int = 4096):
+        self.ttl = ttl
+        self.max_keys = max_keys
+        self._keys: dict[str, tuple[Principal, float, datetime | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        """The principal of a key verified less than `ttl` seconds ago and not expired since; else None."""
+        hit = self._keys.get(digest)
+        if hit is None:
+            return None
+        principal, until, expires_at = hit
+        if time.monotonic() >= until or (expires_at is not None and expires_at <= store.utcnow()):
+            with self._lock:
+                self._keys.pop(digest, None)
+            return None
+        return principal
+
+    def put(self, digest: str, principal: Principal, expires_at: datetime | None) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._keys) >= self.max_keys:  # many distinct keys: start again rather than grow
+                self._keys.clear()
+            self._keys[digest] = (principal, time.monotonic() + self.ttl, expires_at)
+
+    def forget(self, key_id: str) -> None:
+        """Drop key `key_id` (revoked through this process)."""
+        with self._lock:
+            for digest in [d for d, (p, _, _) in self._keys.items() if p.key_id == key_id]:
+                del self._keys[digest]
+
+
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer cj_<id>_<secret>`")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def authenticate(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    session: Annotated[Session, Depends(get_session)],
+def _look_up(readers: sessionmaker[Session], key: str) -> tuple[Principal, datetime | None] | None:
+    """The key's principal and expiry from the store, in a read-only session; None for no active key."""
+    with readers() as session:
+        try:
+            row = store.find_active_key(session, key)
+            return None if row is None else (Principal(key_id=row.key_id, role=Role(row.role)), row.expires_at)
+        finally:
+            session.rollback()  # end the read transaction now: a long request holds nothing
+
+
+async def authenticate(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], request: Request
 ) -> Principal:
-    """The principal behind the bearer key; 401 when it is missing, malformed, unknown, revoked or expired."""
+    """The principal behind the bearer key; 401 when it is missing, malformed, unknown, revoked or expired.
+
+    A key verified in the last seconds is taken from `KeyCache` (no thread hop, no database); others are
+    looked up in a read-only session, which on SQLite takes no lock."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing API key: send Authorization: Bearer <key>", _CHALLENGE
         )
-    row = store.find_active_key(session, credentials.credentials)
-    principal = None if row is None else Principal(key_id=row.key_id, role=Role(row.role))
-    # end the lookup's transaction now, so a long scoring request holds no database lock
-    session.rollback()
+    key = credentials.credentials
+    cache: KeyCache = request.app.state.keys
+    digest = store.hash_key(key)
+    principal = cache.get(digest)
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid, revoked or expired API key", _CHALLENGE)
+        found = await run_in_threadpool(_look_up, request.app.state.readers, key)
+        if found is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid, revoked or expired API key", _CHALLENGE)
+        principal = found[0]
+        cache.put(digest, principal, found[1])
     return principal
 
 

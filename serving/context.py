@@ -20,7 +20,7 @@ listing's stored ones.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,10 +81,25 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
 
 
 def _rows(session: Session, columns: Sequence[Any], key: Any, values: Iterable[Any], order: Any) -> list[Any]:
+    """Rows of `columns` whose `key` is among `values`, in `order` (also across the chunks of a long list of
+    values); no query at all for no values."""
     out: list[Any] = []
-    for chunk in _chunks(values):
-        out.extend(session.execute(select(*columns).where(key.in_(chunk)).order_by(order)))
-    return out
+    chunks = list(_chunks(values))
+    for chunk in chunks:
+        out.extend(session.execute(select(*columns, order).where(key.in_(chunk)).order_by(order)))
+    if len(chunks) > 1:
+        out.sort(key=lambda r: r[-1])
+    return [tuple(r[:-1]) for r in out]
+
+
+@dataclass(frozen=True)
+class ContextQuery:
+    """One scoring request's records, which decide what of the store is added to it."""
+
+    merchants: Sequence[Merchant]
+    listings: Sequence[Listing]
+    reviews: Sequence[Review] = ()
+    lab_results: Sequence[LabResult] = ()
 
 
 def stored_context(
@@ -96,42 +111,96 @@ def stored_context(
     lab_results: Sequence[LabResult] = (),
 ) -> StoredRecords:
     """The stored records to add to a scoring request (see the module's docstring for which, and why)."""
-    mids = {m.merchant_id for m in merchants}
-    who = _StoredMerchants.read(session, mids)
-    out = StoredRecords()
-    body_ids = {x.listing_id for x in listings}
-    owner = {x.listing_id: x.merchant_id for x in listings}
+    [out] = stored_contexts(session, [ContextQuery(merchants, listings, reviews, lab_results)])
+    return out
+
+
+def stored_contexts(session: Session, queries: Sequence[ContextQuery]) -> list[StoredRecords]:
+    """`stored_context` of each request, read with one query per table for all of them (the single-listing
+    requests the batcher scores together): each gets exactly what it gets alone."""
+    mids = [{m.merchant_id for m in q.merchants} for q in queries]
+    body = [{x.listing_id for x in q.listings} for q in queries]
+    who = _StoredMerchants.read(session, set().union(*mids))
+    shop_listings: dict[str, list[tuple[int, Listing]]] = defaultdict(list)
     for row in _rows(
         session,
-        [getattr(MarketListingRow, c) for c in _LISTING_COLS],
+        [MarketListingRow.seq, *(getattr(MarketListingRow, c) for c in _LISTING_COLS)],
         MarketListingRow.merchant_id,
         who.known,
         MarketListingRow.seq,
     ):
-        rec = dict(zip(_LISTING_COLS, row, strict=True))
-        if rec["listing_id"] in body_ids:
-            continue  # the body's record wins
-        out.listings.append(Listing.model_validate(rec))
-        owner[rec["listing_id"]] = rec["merchant_id"]
+        rec = dict(zip(_LISTING_COLS, row[1:], strict=True))
+        shop_listings[rec["merchant_id"]].append((row[0], Listing.model_validate(rec)))
+    outs: list[StoredRecords] = []
+    for q_mids, q_body in zip(mids, body, strict=True):
+        out = StoredRecords()
+        shops = [shop_listings[m] for m in sorted(q_mids & who.known)]
+        ordered = shops[0] if len(shops) == 1 else sorted((x for s in shops for x in s), key=lambda x: x[0])
+        out.listings = [x for _, x in ordered if x.listing_id not in q_body]  # the body's record wins
+        outs.append(out)
     # reviews and lab results of the stored listings, and the stored ones of the request's listings it sends none of
-    stored_ids = out.listing_ids
-    for row in _rows(
+    stored_ids = [o.listing_ids for o in outs]
+    want_reviews = [
+        (s | b) - {r.listing_id for r in q.reviews} for s, b, q in zip(stored_ids, body, queries, strict=True)
+    ]
+    want_labs = [
+        (s | b) - {r.listing_id for r in q.lab_results} for s, b, q in zip(stored_ids, body, queries, strict=True)
+    ]
+    reviews = _by_listing(
         session,
-        [getattr(MarketReviewRow, c) for c in _REVIEW_COLS],
+        [MarketReviewRow.id, *(getattr(MarketReviewRow, c) for c in _REVIEW_COLS)],
         MarketReviewRow.listing_id,
-        (stored_ids | body_ids) - {r.listing_id for r in reviews},
+        set().union(*want_reviews),
         MarketReviewRow.id,
-    ):
-        out.reviews.append(Review.model_validate(dict(zip(_REVIEW_COLS, row, strict=True))))
-    out.lab_results = _stored_lab_results(
-        session,
-        wanted=(stored_ids | body_ids) - {r.listing_id for r in lab_results},
-        in_store=stored_ids | _stored_listings(session, body_ids),
+        lambda row: Review.model_validate(dict(zip(_REVIEW_COLS, row, strict=True))),
     )
-    counts = _counts(out, owner)
-    for mid in mids:
-        out.facts[mid] = who.context(mid, counts.get(mid, [0, 0, 0, 0]))
+    ingested = _by_listing(
+        session,
+        [MarketLabResultRow.id, *(getattr(MarketLabResultRow, c) for c in _LAB_COLS)],
+        MarketLabResultRow.listing_id,
+        set().union(*want_labs),
+        MarketLabResultRow.id,
+        lambda row: dict(zip(_LAB_COLS, row, strict=True)),
+    )
+    stored_body = _stored_listings(session, set().union(*body))
+    # results recorded against the service's plans, as the export: of listings the store holds
+    in_store = [s | (b & stored_body) for s, b in zip(stored_ids, body, strict=True)]
+    recorded = _by_listing(
+        session,
+        [LabResultRow.id, *(getattr(LabResultRow, c) for c in _LAB_COLS)],
+        LabResultRow.listing_id,
+        set().union(*(w & s for w, s in zip(want_labs, in_store, strict=True))),
+        LabResultRow.id,
+        lambda row: dict(zip(_LAB_COLS, row, strict=True)),
+    )
+    for i, (q, out) in enumerate(zip(queries, outs, strict=True)):
+        out.reviews = _gather(reviews, want_reviews[i])
+        out.lab_results = _lab_results(_gather(ingested, want_labs[i]), _gather(recorded, want_labs[i] & in_store[i]))
+        owner = {x.listing_id: x.merchant_id for x in (*q.listings, *out.listings)}
+        counts = _counts(out, owner)
+        for mid in mids[i]:
+            out.facts[mid] = who.context(mid, counts.get(mid, [0, 0, 0, 0]))
+    return outs
+
+
+def _by_listing(
+    session: Session, columns: Sequence[Any], key: Any, values: set[str], order: Any, make: Callable[[Any], Any]
+) -> dict[str, list[tuple[int, Any]]]:
+    """Rows whose `key` (a listing id) is among `values`, made into records by `make`, per listing id with
+    their row id (`columns` start with the row id; `make` gets the rest), in the row ids' order."""
+    out: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+    for row in _rows(session, columns, key, values, order):
+        rec = make(row[1:])
+        out[rec["listing_id"] if isinstance(rec, dict) else rec.listing_id].append((row[0], rec))
     return out
+
+
+def _gather(rows: dict[str, list[tuple[int, Any]]], listing_ids: set[str]) -> list[Any]:
+    """The records of `listing_ids` from `_by_listing`'s rows, in row-id order (as one query of them gives)."""
+    parts = [rows[i] for i in listing_ids if i in rows]
+    if len(parts) == 1:
+        return [rec for _, rec in parts[0]]
+    return [rec for _, rec in sorted((x for p in parts for x in p), key=lambda x: x[0])]
 
 
 @dataclass
@@ -208,33 +277,12 @@ class _StoredMerchants:
         )
 
 
-def _stored_lab_results(session: Session, *, wanted: set[str], in_store: set[str]) -> list[LabResult]:
-    """The lab results of the `wanted` listings: ingested ones, then the ones recorded against the service's
-    plans (of listings the store holds, as the export writes them) that no ingested row already gives."""
-    ingested = [
-        dict(zip(_LAB_COLS, row, strict=True))
-        for row in _rows(
-            session,
-            [getattr(MarketLabResultRow, c) for c in _LAB_COLS],
-            MarketLabResultRow.listing_id,
-            wanted,
-            MarketLabResultRow.id,
-        )
-    ]
+def _lab_results(ingested: list[dict[str, Any]], recorded: list[dict[str, Any]]) -> list[LabResult]:
+    """Ingested lab results, then those recorded against the service's plans that no ingested row already gives."""
     have = {(r["plan_id"], r["listing_id"]) for r in ingested}
-    recorded = [
-        dict(zip(_LAB_COLS, row, strict=True))
-        for row in _rows(
-            session,
-            [getattr(LabResultRow, c) for c in _LAB_COLS],
-            LabResultRow.listing_id,
-            wanted & in_store,  # as the export: results of listings the store holds
-            LabResultRow.id,
-        )
-    ]
     out = []
     for rec in [*ingested, *(r for r in recorded if (r["plan_id"], r["listing_id"]) not in have)]:
-        rec["failure_types"] = split_failure_types(rec["failure_types"])
+        rec = {**rec, "failure_types": split_failure_types(rec["failure_types"])}
         out.append(LabResult.model_validate(rec))
     return out
 
@@ -269,16 +317,20 @@ def read_context(
     reviews: Sequence[Review] = (),
     lab_results: Sequence[LabResult] = (),
 ) -> StoredRecords | None:
-    """`stored_context` in a session of its own (read only), or None when scoring with the store is off."""
+    """`stored_context` in a session of its own, or None when scoring with the store is off."""
     if not enabled:
         return None
+    [out] = read_contexts(sessions, [ContextQuery(merchants, listings, reviews, lab_results)])
+    return out
+
+
+def read_contexts(sessions: sessionmaker[Session], queries: Sequence[ContextQuery]) -> list[StoredRecords]:
+    """`stored_contexts` in a session of its own (`sessions`: read-only ones, which on SQLite take no lock)."""
     with sessions() as session:
         try:
-            return stored_context(
-                session, merchants=merchants, listings=listings, reviews=reviews, lab_results=lab_results
-            )
+            return stored_contexts(session, queries)
         finally:
-            session.rollback()  # read only: end the transaction (SQLite's would hold a lock)
+            session.rollback()  # read only: end the transaction now
 
 
-__all__ = ["StoredRecords", "read_context", "stored_context"]
+__all__ = ["ContextQuery", "StoredRecords", "read_context", "read_contexts", "stored_context", "stored_contexts"]

@@ -68,6 +68,13 @@ class Settings(SharedSettings):
     secret_key_file: Path = Field(
         default=Path(".choujian/secret_key"), description="the generated secret when none is set (mode 0600)"
     )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="a key verified this recently is not looked up again; one revoked other than through this "
+        "process's API (the CLI, another worker) stops working within this many seconds (0: look up every request)",
+    )
     bootstrap_admin_key: SecretStr | None = Field(
         default=None, description="if set, an admin key with this value is ensured at start (first deployment)"
     )

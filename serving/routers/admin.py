@@ -52,6 +52,7 @@ def rotate_key(
     who: AdminKey,
     key_id: str,
     session: SessionDep,
+    request: Request,
     grace_hours: Annotated[
         int, Query(ge=0, le=24 * 90, description="how long the old key keeps working; 0: it stops at once")
     ] = 24,
@@ -66,6 +67,7 @@ def rotate_key(
     if out is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {key_id!r}")
     row, key, old = out
+    request.app.state.keys.forget(old.key_id)  # its new expiry holds in this process at once
     logger.info("key %s rotated to %s; the old one expires %s", old.key_id, row.key_id, old.expires_at)
     return KeyCreated(**_key_out(row).model_dump(), key=key)
 
@@ -79,13 +81,14 @@ def list_keys(_: AdminKey, session: SessionDep, include_revoked: bool = False) -
 @router.delete(
     "/keys/{key_id}", response_model=KeyOut, responses={**NOT_FOUND, **CONFLICT}, summary="吊销密钥 — revoke a key"
 )
-def revoke_key(who: AdminKey, key_id: str, session: SessionDep) -> KeyOut:
+def revoke_key(who: AdminKey, key_id: str, session: SessionDep, request: Request) -> KeyOut:
     """Revoke a key at once (idempotent). An admin cannot revoke the key it is using."""
     if key_id == who.key_id:
         raise HTTPException(status.HTTP_409_CONFLICT, "refusing to revoke the key this request uses")
     row = store.revoke_key(session, key_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no key {key_id!r}")
+    request.app.state.keys.forget(key_id)  # refused by this process at once, not after its key cache's seconds
     return _key_out(row)
 
 

@@ -28,7 +28,7 @@ def score_merchant(
     A merchant the market store knows is scored with its stored listings, reviews and lab results too
     (`context`; the body wins where it contradicts the store)."""
     context = read_context(
-        request.app.state.sessions,
+        request.app.state.readers,
         enabled=settings.score_with_store,
         merchants=[body.merchant],
         listings=body.listings,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from serving.auth import ScoringKey
@@ -42,24 +41,9 @@ async def score_listing(_: ScoringKey, body: ScoreRequest, model: ModelDep, requ
     Requests arriving while another is being scored are scored together with it (`serving.batcher`):
     the same scores, one pipeline pass."""
     batcher: ScoreBatcher = request.app.state.batcher
-    settings = request.app.state.settings
-    context = await run_in_threadpool(
-        read_context,
-        request.app.state.sessions,
-        enabled=settings.score_with_store,
-        merchants=[body.merchant],
-        listings=[body.listing],
-        reviews=body.reviews,
-        lab_results=body.lab_results,
-    )
     try:
         result = await batcher.score_one(
-            model,
-            merchant=body.merchant,
-            listing=body.listing,
-            reviews=body.reviews,
-            lab_results=body.lab_results,
-            context=context,
+            model, merchant=body.merchant, listing=body.listing, reviews=body.reviews, lab_results=body.lab_results
         )
     except RequestProblem as e:
         raise _as_single(e) from e
@@ -79,7 +63,7 @@ def score_batch(
         )
     m, ls, rs, labs = body.merchants, body.listings, body.reviews, body.lab_results
     context = read_context(
-        request.app.state.sessions, enabled=settings.score_with_store, merchants=m, listings=ls, reviews=rs,
+        request.app.state.readers, enabled=settings.score_with_store, merchants=m, listings=ls, reviews=rs,
         lab_results=labs,
     )  # fmt: skip
     results = score_records(model, settings, merchants=m, listings=ls, reviews=rs, lab_results=labs, context=context)

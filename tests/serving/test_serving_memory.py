@@ -135,3 +135,78 @@ def test_the_body_wins_over_the_store_and_merchant_risk_uses_the_stored_listings
     res = r.json()["result"]
     n = int((market.listings["merchant_id"] == mid).sum())
     assert res["n_listings"] == n and res["context"]["stored_listings"] == n - 1
+
+
+def _requests(market: Market) -> list[dict[str, Any]]:
+    """Single-listing requests of several stored merchants, with the cases that could leak between requests read
+    together: one sends its listing's reviews, one its lab results, one names a stranger, and one moves a listing
+    the store holds under the first merchant to its own merchant."""
+    from features.records import Listing, Merchant, Review
+
+    shops = [str(m) for m in market.listings["merchant_id"].value_counts().index[:6]]
+    out = []
+    for mid in shops:
+        lid = str(market.listings.loc[market.listings["merchant_id"] == mid, "listing_id"].iat[0])
+        b = _body(market, lid)
+        out.append({"merchant": Merchant(**b["merchant"]), "listing": Listing(**b["listing"])})
+    first = out[0]
+    rv = market.reviews[market.reviews["listing_id"] == first["listing"].listing_id]
+    first["reviews"] = [Review(**r) for r in to_json_records(rv.head(2))]
+    lab = LabResult(listing_id=out[1]["listing"].listing_id, sampled_date="2030-02-01", plan_id="P-body",
+                    verdict="pass", failure_types=[], cost=100.0, inclusion_prob=0.5)  # fmt: skip
+    out[1]["lab_results"] = [lab]
+    taken = market.listings.loc[market.listings["merchant_id"] == shops[0], "listing_id"].astype(str).iat[1]
+    out[2]["listing"] = out[2]["listing"].model_copy(
+        update={"listing_id": taken, "merchant_id": out[2]["merchant"].merchant_id}
+    )
+    stranger = out[3]["merchant"].model_copy(update={"merchant_id": "ZZ"})
+    out.append(
+        {
+            "merchant": stranger,
+            "listing": out[3]["listing"].model_copy(update={"listing_id": "ZZ-1", "merchant_id": "ZZ"}),
+        }
+    )
+    return out
+
+
+def test_requests_read_together_get_each_its_own_stored_context(stored: Any) -> None:
+    from serving.context import ContextQuery, read_contexts
+
+    api, market, _ = stored
+    reqs = _requests(market)
+    queries = [
+        ContextQuery([r["merchant"]], [r["listing"]], r.get("reviews", ()), r.get("lab_results", ())) for r in reqs
+    ]
+    together = read_contexts(api.app.state.readers, queries)
+    alone = [read_contexts(api.app.state.readers, [q])[0] for q in queries]
+    assert together == alone
+    assert together[0].listings and together[0].reviews and together[1].lab_results
+    taken = reqs[2]["listing"].listing_id
+    assert taken in together[0].listing_ids  # still the first merchant's stored listing, for its own request
+
+
+def test_the_batcher_scores_requests_with_their_stored_records_as_each_alone(stored: Any) -> None:
+    import asyncio
+
+    from serving.batcher import ScoreBatcher
+    from serving.context import read_context, read_contexts
+    from serving.service import score_records
+
+    api, market, _ = stored
+    model, settings, readers = api.app.state.models.current, api.settings, api.app.state.readers
+    reqs = _requests(market)
+    batcher = ScoreBatcher(score_records, settings, contexts=lambda qs: read_contexts(readers, qs))
+
+    async def together() -> list[Any]:
+        return await asyncio.gather(*(batcher.score_one(model, **r) for r in reqs))
+
+    got = asyncio.run(together())
+    alone = []
+    for r in reqs:
+        kw = {"merchants": [r["merchant"]], "listings": [r["listing"]], "reviews": r.get("reviews", ()),
+              "lab_results": r.get("lab_results", ())}  # fmt: skip
+        context = read_context(readers, enabled=True, **kw)
+        alone.append(score_records(model, settings, context=context, **kw)[0])
+    assert [g.model_dump() for g in got] == [a.model_dump() for a in alone]
+    assert got[0].context is not None and got[0].context.stored_listings > 0
+    assert batcher.calls == 2  # the request that names the first merchant's stored listing waits for a second call

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -86,18 +87,52 @@ def test_rotation_keeps_the_old_key_for_its_grace_period_only(api: Any) -> None:
     assert c.get("/v1/plans", headers=new_h).status_code == 200
 
 
-def test_expired_keys_are_refused(api: Any) -> None:
-    r = api.client.post("/v1/admin/keys", json={"role": "platform", "expires_in_days": 30}, headers=api.as_("admin"))
-    assert r.status_code == 201 and r.json()["expires_at"] is not None
-    h = {"Authorization": f"Bearer {r.json()['key']}"}
-    assert api.client.get("/v1/model", headers=h).status_code == 200
-    with api.app.state.sessions() as s:
-        row = store.get_key(s, r.json()["key_id"])
-        assert row is not None
-        row.expires_at = utcnow() - timedelta(seconds=1)
-        s.commit()
-    r = api.client.get("/v1/model", headers=h)
-    assert r.status_code == 401 and "expired" in r.json()["message"]
+def test_expired_keys_are_refused(start_app: Any) -> None:
+    with start_app(auth_cache_seconds=0) as api:  # every request looks its key up: a change in the store holds at once
+        r = api.client.post(
+            "/v1/admin/keys", json={"role": "platform", "expires_in_days": 30}, headers=api.as_("admin")
+        )
+        assert r.status_code == 201 and r.json()["expires_at"] is not None
+        h = {"Authorization": f"Bearer {r.json()['key']}"}
+        assert api.client.get("/v1/model", headers=h).status_code == 200
+        with api.app.state.sessions() as s:
+            row = store.get_key(s, r.json()["key_id"])
+            assert row is not None
+            row.expires_at = utcnow() - timedelta(seconds=1)
+            s.commit()
+        r = api.client.get("/v1/model", headers=h)
+        assert r.status_code == 401 and "expired" in r.json()["message"]
+
+
+def test_a_verified_key_is_remembered_for_seconds_and_no_longer(start_app: Any) -> None:
+    """`CHOUJIAN_AUTH_CACHE_SECONDS`: a key verified a moment ago is not looked up again, so a change made behind
+    the process's back (the CLI, another worker) holds after those seconds; its own expiry holds at once, and a
+    key revoked through this process's API is refused at once."""
+    with start_app(auth_cache_seconds=0.5) as api:
+        c = api.client
+        with api.app.state.sessions() as s:
+            row, key = store.create_key(s, role="platform", name="revoked behind its back")
+        h = {"Authorization": f"Bearer {key}"}
+        assert c.get("/v1/model", headers=h).status_code == 200
+        with api.app.state.sessions() as s:
+            store.revoke_key(s, row.key_id)  # as `choujian keys revoke` does: this process is not told
+        assert c.get("/v1/model", headers=h).status_code == 200  # remembered
+        time.sleep(0.6)
+        assert c.get("/v1/model", headers=h).status_code == 401  # looked up again
+    with start_app(auth_cache_seconds=60) as api:
+        c, admin = api.client, api.as_("admin")
+        with api.app.state.sessions() as s:
+            _, soon = store.create_key(s, role="platform", name="soon", expires_at=utcnow() + timedelta(seconds=1))
+        h = {"Authorization": f"Bearer {soon}"}
+        assert c.get("/v1/model", headers=h).status_code == 200
+        time.sleep(1.1)
+        assert c.get("/v1/model", headers=h).status_code == 401  # its expiry, although remembered
+        # revoked through the API: refused at once, although verified a moment ago
+        r = c.post("/v1/admin/keys", json={"role": "platform"}, headers=admin)
+        h = {"Authorization": f"Bearer {r.json()['key']}"}
+        assert c.get("/v1/model", headers=h).status_code == 200
+        assert c.delete(f"/v1/admin/keys/{r.json()['key_id']}", headers=admin).status_code == 200
+        assert c.get("/v1/model", headers=h).status_code == 401
 
 
 def test_made_up_methods_add_at_most_one_series(api: Any) -> None:

@@ -144,7 +144,8 @@ def keys_revoke_command(
     key_id: Annotated[str, typer.Argument(help="The key's id (the part after cj_).")],
     database_url: Annotated[str | None, typer.Option(help="Store URL (default: CHOUJIAN_DATABASE_URL).")] = None,
 ) -> None:
-    """Revoke a key at once."""
+    """Revoke a key: refused from now on (a running server that verified it in the last seconds refuses it
+    within CHOUJIAN_AUTH_CACHE_SECONDS; the API's DELETE /v1/admin/keys/{id} stops it at once in its process)."""
     from serving import store
 
     with _store_sessions(database_url)() as s:
@@ -152,7 +153,7 @@ def keys_revoke_command(
     if row is None:
         typer.echo(f"no key {key_id!r}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"revoked {key_id}", err=True)
+    typer.echo(f"revoked {key_id} (running servers refuse it within CHOUJIAN_AUTH_CACHE_SECONDS)", err=True)
 
 
 def db_upgrade_command(

@@ -224,7 +224,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     """Build the app. `loader` replaces the registry loader (e.g. a bundle already in memory)."""
     settings = settings or get_settings()
     metrics = Metrics()
-    holder = ModelHolder(loader or registry_loader(settings))
+    holder = ModelHolder(loader or registry_loader(settings), settle=settings.freeze_model_heap)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

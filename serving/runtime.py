@@ -62,8 +62,10 @@ Loader = Callable[[], LoadedModel]
 class ModelHolder:
     """Holds the current model; `reload` builds the new one fully before swapping the reference."""
 
-    def __init__(self, loader: Loader):
+    def __init__(self, loader: Loader, *, settle: bool = True):
+        """`settle`: freeze the heap after each load (`settle_heap`)."""
         self._loader = loader
+        self._settle = settle
         self._current: LoadedModel | None = None
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
@@ -83,7 +85,8 @@ class ModelHolder:
             self._current = new  # a single reference assignment: atomic for readers
             self.last_error = None
             logger.info("serving model %s version %s", new.info.name, new.info.version)
-            settle_heap()
+            if self._settle:
+                settle_heap()
             return new
 
 

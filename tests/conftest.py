@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 # batch commands keep transformer review scores on disk (models.review_cache): never in the checkout's data/
 os.environ.setdefault("CHOUJIAN_SCORE_CACHE", tempfile.mkdtemp(prefix="choujian-score-cache-"))
+# a server freezes its heap after loading a model (serving.runtime.settle_heap): one full collection of the
+# process, 0.4 s in a server but seconds in a test process holding every fixture, at each of hundreds of app
+# starts; its own test turns it on
+os.environ.setdefault("CHOUJIAN_FREEZE_MODEL_HEAP", "false")
 
 
 @pytest.fixture(scope="session")

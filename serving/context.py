@@ -146,33 +146,13 @@ def stored_contexts(session: Session, queries: Sequence[ContextQuery]) -> list[S
     want_labs = [
         (s | b) - {r.listing_id for r in q.lab_results} for s, b, q in zip(stored_ids, body, queries, strict=True)
     ]
-    reviews = _by_listing(
-        session,
-        [MarketReviewRow.id, *(getattr(MarketReviewRow, c) for c in _REVIEW_COLS)],
-        MarketReviewRow.listing_id,
-        set().union(*want_reviews),
-        MarketReviewRow.id,
-        lambda row: Review.model_validate(dict(zip(_REVIEW_COLS, row, strict=True))),
-    )
-    ingested = _by_listing(
-        session,
-        [MarketLabResultRow.id, *(getattr(MarketLabResultRow, c) for c in _LAB_COLS)],
-        MarketLabResultRow.listing_id,
-        set().union(*want_labs),
-        MarketLabResultRow.id,
-        lambda row: dict(zip(_LAB_COLS, row, strict=True)),
-    )
+    reviews = _by_listing(session, MarketReviewRow, _REVIEW_COLS, set().union(*want_reviews), Review.model_validate)
+    ingested = _by_listing(session, MarketLabResultRow, _LAB_COLS, set().union(*want_labs))
     stored_body = _stored_listings(session, set().union(*body))
     # results recorded against the service's plans, as the export: of listings the store holds
     in_store = [s | (b & stored_body) for s, b in zip(stored_ids, body, strict=True)]
-    recorded = _by_listing(
-        session,
-        [LabResultRow.id, *(getattr(LabResultRow, c) for c in _LAB_COLS)],
-        LabResultRow.listing_id,
-        set().union(*(w & s for w, s in zip(want_labs, in_store, strict=True))),
-        LabResultRow.id,
-        lambda row: dict(zip(_LAB_COLS, row, strict=True)),
-    )
+    recorded_ids = set().union(*(w & s for w, s in zip(want_labs, in_store, strict=True)))
+    recorded = _by_listing(session, LabResultRow, _LAB_COLS, recorded_ids)
     for i, (q, out) in enumerate(zip(queries, outs, strict=True)):
         out.reviews = _gather(reviews, want_reviews[i])
         out.lab_results = _lab_results(_gather(ingested, want_labs[i]), _gather(recorded, want_labs[i] & in_store[i]))
@@ -184,14 +164,14 @@ def stored_contexts(session: Session, queries: Sequence[ContextQuery]) -> list[S
 
 
 def _by_listing(
-    session: Session, columns: Sequence[Any], key: Any, values: set[str], order: Any, make: Callable[[Any], Any]
+    session: Session, table: Any, cols: Sequence[str], values: set[str], make: Callable[[dict[str, Any]], Any] = dict
 ) -> dict[str, list[tuple[int, Any]]]:
-    """Rows whose `key` (a listing id) is among `values`, made into records by `make`, per listing id with
-    their row id (`columns` start with the row id; `make` gets the rest), in the row ids' order."""
+    """The rows of `table` whose listing id is among `values`: `cols` as a record made by `make`, per listing
+    id with the row's id, in the row ids' order."""
     out: dict[str, list[tuple[int, Any]]] = defaultdict(list)
-    for row in _rows(session, columns, key, values, order):
-        rec = make(row[1:])
-        out[rec["listing_id"] if isinstance(rec, dict) else rec.listing_id].append((row[0], rec))
+    for row in _rows(session, [table.id, *(getattr(table, c) for c in cols)], table.listing_id, values, table.id):
+        rec = dict(zip(cols, row[1:], strict=True))
+        out[rec["listing_id"]].append((row[0], make(rec)))
     return out
 
 

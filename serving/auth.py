@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving import store
+from serving.db import read_session
 
 
 class Role(StrEnum):
@@ -87,12 +88,9 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 def _look_up(readers: sessionmaker[Session], key: str) -> tuple[Principal, datetime | None] | None:
     """The key's principal and expiry from the store, in a read-only session; None for no active key."""
-    with readers() as session:
-        try:
-            row = store.find_active_key(session, key)
-            return None if row is None else (Principal(key_id=row.key_id, role=Role(row.role)), row.expires_at)
-        finally:
-            session.rollback()  # end the read transaction now: a long request holds nothing
+    with read_session(readers) as session:
+        row = store.find_active_key(session, key)
+        return None if row is None else (Principal(key_id=row.key_id, role=Role(row.role)), row.expires_at)
 
 
 async def authenticate(

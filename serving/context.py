@@ -36,6 +36,7 @@ from serving.db import (
     MarketMerchantRow,
     MarketRemovalRow,
     MarketReviewRow,
+    read_session,
 )
 from serving.schemas import StoredContext, StoredRemoval
 
@@ -306,11 +307,8 @@ def read_context(
 
 def read_contexts(sessions: sessionmaker[Session], queries: Sequence[ContextQuery]) -> list[StoredRecords]:
     """`stored_contexts` in a session of its own (`sessions`: read-only ones, which on SQLite take no lock)."""
-    with sessions() as session:
-        try:
-            return stored_contexts(session, queries)
-        finally:
-            session.rollback()  # read only: end the transaction now
+    with read_session(sessions) as session:
+        return stored_contexts(session, queries)
 
 
 __all__ = ["ContextQuery", "StoredRecords", "read_context", "read_contexts", "stored_context", "stored_contexts"]

@@ -7,6 +7,7 @@ The schema is owned by the Alembic migrations in `serving/migrations`; these cla
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -373,6 +374,17 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (responses are built after the commit)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads alone, its transaction ended as the block ends, error or not: a read transaction
+    left open until the session is dropped would hold its snapshot (and, on SQLite, a lock) meanwhile."""
+    with factory() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:

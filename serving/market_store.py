@@ -40,6 +40,7 @@ from serving.db import (
     RegistryStatusRow,
     bulk_insert,
     make_sessionmaker,
+    read_session,
     table_of,
     utcnow,
 )
@@ -556,10 +557,9 @@ class StoreMarketSource:
         self.sessions = make_sessionmaker(engine)
 
     def fingerprint(self) -> str | None:
-        with self.sessions() as s:
+        with read_session(self.sessions) as s:
             rev = store_revision(s)
             listed = rev is not None and has_listings(s)
-            s.rollback()
         if not listed:
             if self.mode == "auto":
                 return None
@@ -570,7 +570,5 @@ class StoreMarketSource:
         return f"store-r{rev}"
 
     def load(self) -> Market:
-        with self.sessions() as s:
-            market = read_market(s, with_recorded=False).market
-            s.rollback()
-        return market
+        with read_session(self.sessions) as s:
+            return read_market(s, with_recorded=False).market

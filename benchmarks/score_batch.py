@@ -35,20 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _one(market_dir: Path, model: str, workers: int, cache: str) -> dict[str, float]:
     """One timed run in this process: load + validate, then the scoring alone."""
+    from cli.common import load_scorer_or_fail
     from features.market import load_market
-    from models.bundle import ScorerBundle
     from models.review_cache import use_default_score_store, use_score_store
     from training.batch.pandas_engine import score_market
 
     t = time.perf_counter()
     market = load_market(market_dir)
     load_s = time.perf_counter() - t
-    if Path(model).is_dir():
-        scorer = ScorerBundle.load(model)
-    else:
-        from cli.common import load_scorer_or_fail
-
-        scorer = load_scorer_or_fail(model)
+    scorer = load_scorer_or_fail(model)  # a bundle folder, an alias, a version or a models:/ URI
     if cache == "warm":
         use_default_score_store()
     else:
